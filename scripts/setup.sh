@@ -156,6 +156,8 @@ if [ $ROS_MODE = wheels ]; then
     if [ "$ROS_DISTRO" = jazzy ]; then prefix=ros-jazzy-; else prefix=ros-; fi
     REQS=()
     for p in $ROS_PKGS $AMENT_CMAKE; do
+        # ament_cmake_ros_core arrived with Kilted; Jazzy has no such package.
+        if [ "$ROS_DISTRO" = jazzy ] && [ "$p" = ament-cmake-ros-core ]; then continue; fi
         if [ "$ROS_DISTRO" = jazzy ] && [ "$p" = rclpy ]; then
             REQS+=("ros-jazzy-rclpy[fastrtps]")
         else
