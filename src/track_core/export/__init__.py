@@ -1,0 +1,1 @@
+"""Export of trained trackers to deployment formats (ONNX) with parity checks."""

@@ -1,0 +1,95 @@
+"""Box heads: OSTrack's center head and MixFormerV2's prediction-token head.
+
+Both return a dict with ``box`` (B, 4) as (cx, cy, w, h) normalised to the search crop and
+``score`` (B,) in [0, 1], plus their raw maps or logits for training and for the runtime's
+windowed decode.
+"""
+
+import torch
+from torch import nn
+
+
+def _conv_bn_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+def _tower(cin, ch, out):
+    # Five layers per branch, channels ch, ch/2, ch/4, ch/8, then a 1x1 to the outputs.
+    return [_conv_bn_relu(cin, ch), _conv_bn_relu(ch, ch // 2), _conv_bn_relu(ch // 2, ch // 4),
+            _conv_bn_relu(ch // 4, ch // 8), nn.Conv2d(ch // 8, out, 1)]
+
+
+class CenterHead(nn.Module):
+    """Score, size and offset maps over the search feature grid (OSTrack's center head).
+
+    Module names follow OSTrack's (``conv1_ctr`` ... ``conv5_size``) so its checkpoints map
+    one to one.
+    """
+
+    def __init__(self, dim: int, channels: int, feat: int):
+        super().__init__()
+        self.feat = feat
+        for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
+            for i, layer in enumerate(_tower(dim, channels, out), start=1):
+                self.add_module(f'conv{i}_{branch}', layer)
+
+    def _branch(self, x, name):
+        for i in range(1, 6):
+            x = getattr(self, f'conv{i}_{name}')(x)
+        return x
+
+    def forward(self, search_tokens):
+        b, n, c = search_tokens.shape
+        x = search_tokens.transpose(1, 2).reshape(b, c, self.feat, self.feat)
+        score_map = torch.sigmoid(self._branch(x, 'ctr')).clamp(1e-4, 1 - 1e-4)
+        size_map = torch.sigmoid(self._branch(x, 'size'))
+        offset_map = self._branch(x, 'offset')
+        box, score = decode_center_maps(score_map, size_map, offset_map)
+        return {'box': box, 'score': score, 'score_map': score_map, 'size_map': size_map,
+                'offset_map': offset_map}
+
+
+def decode_center_maps(score_map, size_map, offset_map, window=None):
+    """Peak of ``score_map`` (times ``window`` if given) -> normalised cx, cy, w, h and score.
+
+    cx = (column + offset_x) / feat, cy = (row + offset_y) / feat, (w, h) = size at the peak;
+    the score is the unwindowed map's value there.
+    """
+    b, _, feat, _ = score_map.shape
+    flat = score_map.flatten(1)
+    ranked = flat * window.flatten() if window is not None else flat
+    idx = ranked.argmax(dim=1, keepdim=True)
+    score = flat.gather(1, idx).squeeze(1)
+    size = size_map.flatten(2).gather(2, idx.unsqueeze(1).expand(b, 2, 1)).squeeze(2)
+    offset = offset_map.flatten(2).gather(2, idx.unsqueeze(1).expand(b, 2, 1)).squeeze(2)
+    col = (idx.squeeze(1) % feat).to(score_map.dtype)
+    row = torch.div(idx.squeeze(1), feat, rounding_mode='floor').to(score_map.dtype)
+    cx = (col + offset[:, 0]) / feat
+    cy = (row + offset[:, 1]) / feat
+    box = torch.stack([cx, cy, size[:, 0], size[:, 1]], dim=1)
+    return box, score
+
+
+class TokenHead(nn.Module):
+    """MixFormerV2 prediction-token head.
+
+    Four tokens (left, right, top, bottom edges) share one MLP that gives logits over
+    ``num_bins`` positions in [0, 1] of the search crop; each edge is the expectation of its
+    softmax. The score is a sigmoid of the score MLP averaged over the four tokens.
+    """
+
+    def __init__(self, dim: int, num_bins: int):
+        super().__init__()
+        self.box_mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, num_bins))
+        self.score_mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+        self.register_buffer('bins', torch.linspace(0.0, 1.0, num_bins), persistent=False)
+
+    def forward(self, pred_tokens):
+        logits = self.box_mlp(pred_tokens)                       # (B, 4, bins)
+        edges = (logits.softmax(dim=-1) * self.bins).sum(dim=-1)  # (B, 4): l, r, t, b
+        left, right, top, bottom = edges.unbind(dim=1)
+        w = (right - left).clamp(min=1e-4)
+        h = (bottom - top).clamp(min=1e-4)
+        box = torch.stack([(left + right) / 2, (top + bottom) / 2, w, h], dim=1)
+        score = torch.sigmoid(self.score_mlp(pred_tokens).mean(dim=(1, 2)))
+        return {'box': box, 'score': score, 'edge_logits': logits}

@@ -1,0 +1,75 @@
+"""Transformer building blocks: attention, MLP, block with stochastic depth and branch scale."""
+
+from torch import nn
+import torch.nn.functional as F
+
+
+class DropPath(nn.Module):
+    """Stochastic depth on the residual branch (training only).
+
+    The random keep mask uses torch's global generator, which training code seeds; it is the
+    one standard regulariser allowed to draw inside forward and is off at inference.
+    """
+
+    def __init__(self, prob: float = 0.0):
+        super().__init__()
+        self.prob = prob
+
+    def forward(self, x):
+        if self.prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class Attention(nn.Module):
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, attn_mask=None):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+class Mlp(nn.Module):
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block.
+
+    ``branch_scale`` multiplies both residual branches. It is 1.0 normally; MixFormerV2's
+    deep-to-shallow pruning decays it to 0 for layers being removed, after which the block is
+    the identity and can be dropped. It is a plain attribute set by the training schedule.
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop_path: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path)
+        self.branch_scale = 1.0
+
+    def forward(self, x, attn_mask=None):
+        s = self.branch_scale
+        x = x + s * self.drop_path(self.attn(self.norm1(x), attn_mask))
+        return x + s * self.drop_path(self.mlp(self.norm2(x)))

@@ -1,0 +1,124 @@
+"""The one-stream transformer tracker network (teacher and students are variants of it)."""
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from track_core.net.config import ModelConfig
+from track_core.net.heads import CenterHead, TokenHead
+from track_core.net.layers import Block
+from track_core.net.stems import MobileNetV2Stem, PatchEmbed
+
+
+class OneStreamTracker(nn.Module):
+    """Template and search crops -> tokens -> joint transformer -> box head.
+
+    ``forward(template, search)`` is the whole network. The pieces are public because the
+    runtime caches the template embedding (``embed_template`` once, ``forward_search`` per
+    frame) and training swaps blocks (``blocks=`` takes an explicit list of modules to run
+    instead of ``self.blocks``: replacement training passes teacher and student blocks chosen
+    by its stage mask). Nothing in here draws random numbers except DropPath in training.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        dim = cfg.embed_dim
+        if cfg.stem == 'patch':
+            self.stem = PatchEmbed(dim)
+        else:
+            self.stem = MobileNetV2Stem(dim, cfg.mnv2_blocks)
+        self.pos_embed_z = nn.Parameter(torch.zeros(1, cfg.num_template_tokens, dim))
+        self.pos_embed_x = nn.Parameter(torch.zeros(1, cfg.num_search_tokens, dim))
+        if cfg.head == 'token':
+            self.pred_tokens = nn.Parameter(torch.zeros(1, 4, dim))
+        rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList(
+            Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate) for rate in rates)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        if cfg.head == 'center':
+            self.box_head = CenterHead(dim, cfg.head_channels, cfg.search_feat)
+        else:
+            self.box_head = TokenHead(dim, cfg.num_bins)
+        n = cfg.num_template_tokens + cfg.num_search_tokens + (4 if cfg.head == 'token' else 0)
+        if cfg.attention == 'asymmetric':
+            mask = torch.ones(n, n, dtype=torch.bool)
+            mask[:cfg.num_template_tokens, cfg.num_template_tokens:] = False
+            self.register_buffer('attn_mask', mask, persistent=False)
+        else:
+            self.attn_mask = None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for p in (self.pos_embed_z, self.pos_embed_x):
+            nn.init.trunc_normal_(p, std=0.02)
+        if self.cfg.head == 'token':
+            nn.init.trunc_normal_(self.pred_tokens, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # ----------------------------------------------------------------- pieces
+    def _tokens(self, image):
+        return self.stem(image).flatten(2).transpose(1, 2)
+
+    def embed_template(self, template: torch.Tensor) -> torch.Tensor:
+        """(B, 3, Ht, Wt) normalised template crop -> (B, Nz, C) template tokens."""
+        return self._tokens(template) + self.pos_embed_z
+
+    def embed_search(self, search: torch.Tensor) -> torch.Tensor:
+        return self._tokens(search) + self.pos_embed_x
+
+    def join(self, z_tokens, x_tokens):
+        parts = [z_tokens, x_tokens]
+        if self.cfg.head == 'token':
+            parts.append(self.pred_tokens.expand(x_tokens.shape[0], -1, -1))
+        return torch.cat(parts, dim=1)
+
+    def run_blocks(self, tokens, blocks: Optional[Sequence[nn.Module]] = None,
+                   collect: Sequence[int] = ()) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Run ``blocks`` (default ``self.blocks``), collecting hidden states.
+
+        Hidden states are taken after the blocks at positions ``collect`` (pre final norm).
+        """
+        hidden = []
+        wanted = set(collect)
+        for i, blk in enumerate(self.blocks if blocks is None else blocks):
+            tokens = blk(tokens, self.attn_mask)
+            if i in wanted:
+                hidden.append(tokens)
+        return tokens, hidden
+
+    def predict(self, tokens):
+        """Apply the final norm and the head to the joint token sequence."""
+        tokens = self.norm(tokens)
+        nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
+        if self.cfg.head == 'center':
+            return self.box_head(tokens[:, nz:nz + nx])
+        return self.box_head(tokens[:, nz + nx:])
+
+    # ----------------------------------------------------------------- entry points
+    def forward_search(self, z_tokens, search, blocks=None):
+        """Per-frame part given cached template tokens from ``embed_template``."""
+        tokens, _ = self.run_blocks(self.join(z_tokens, self.embed_search(search)), blocks)
+        return self.predict(tokens)
+
+    def forward(self, template, search, blocks=None):
+        return self.forward_search(self.embed_template(template), search, blocks)
+
+    def forward_intermediates(self, template, search, indices: Sequence[int], blocks=None):
+        """Output plus the hidden states after the blocks at ``indices`` (pre final norm)."""
+        tokens = self.join(self.embed_template(template), self.embed_search(search))
+        tokens, hidden = self.run_blocks(tokens, blocks, indices)
+        return self.predict(tokens), hidden
+
+    def split_tokens(self, tokens):
+        """(template, search) parts of a joint token sequence."""
+        nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
+        return tokens[:, :nz], tokens[:, nz:nz + nx]

@@ -1,0 +1,133 @@
+"""Inference backends behind one small interface (numpy in, numpy out).
+
+``embed_template(z)``: (B, 3, Ht, Wt) float32 -> (B, Nz, C) float32 template tokens.
+``run(z_tokens, x)``: template tokens + (B, 3, Hs, Ws) search crops -> dict of arrays, either
+``score_map``/``size_map``/``offset_map`` (center head) or ``box``/``score`` (token head).
+"""
+
+import os
+import pathlib
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
+TOKEN_OUTPUTS = ('box', 'score')
+
+
+def output_names(head: str):
+    return CENTER_OUTPUTS if head == 'center' else TOKEN_OUTPUTS
+
+
+def resolve_device(device: Optional[str]) -> torch.device:
+    """Map 'auto' (or None) to cuda when available, else cpu; explain a missing GPU."""
+    if device in (None, '', 'auto'):
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f'device {device!r} requested but CUDA is not available '
+                           f'(torch {torch.__version__}); use device="cpu"')
+    return dev
+
+
+class TorchBackend:
+    """PyTorch eager on CPU or CUDA (fp16 on CUDA by default)."""
+
+    name = 'torch'
+
+    def __init__(self, model: torch.nn.Module, device='auto', fp16: Optional[bool] = None,
+                 threads: Optional[int] = None):
+        self.device = resolve_device(device)
+        self.fp16 = (self.device.type == 'cuda') if fp16 is None else bool(fp16)
+        if self.fp16 and self.device.type != 'cuda':
+            raise ValueError('fp16 inference is only supported on CUDA devices')
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.dtype = torch.float16 if self.fp16 else torch.float32
+        self.model = model.to(self.device, self.dtype).eval()
+        self.outputs = output_names(model.cfg.head)
+
+    def _in(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
+
+    @torch.inference_mode()
+    def embed_template(self, z: np.ndarray) -> np.ndarray:
+        return self.model.embed_template(self._in(z)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def run(self, z_tokens: np.ndarray, x: np.ndarray) -> Dict[str, np.ndarray]:
+        out = self.model.forward_search(self._in(z_tokens), self._in(x))
+        return {k: out[k].float().cpu().numpy() for k in self.outputs}
+
+
+def onnx_providers(device: str) -> List[str]:
+    """List execution providers for ``device`` (cpu, cuda, tensorrt, auto), best first."""
+    import onnxruntime as ort
+    available = ort.get_available_providers()
+    wanted = {
+        'cpu': ['CPUExecutionProvider'],
+        'cuda': ['CUDAExecutionProvider', 'CPUExecutionProvider'],
+        'tensorrt': ['TensorrtExecutionProvider', 'CUDAExecutionProvider',
+                     'CPUExecutionProvider'],
+        'auto': ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'],
+    }.get(device or 'auto')
+    if wanted is None:
+        raise ValueError(f'onnx device must be cpu, cuda, tensorrt or auto, got {device!r}')
+    if device in ('cuda', 'tensorrt') and wanted[0] not in available:
+        raise RuntimeError(f'{wanted[0]} requested but onnxruntime offers only {available}')
+    return [p for p in wanted if p in available]
+
+
+class OnnxBackend:
+    """ONNX Runtime over the two exported graphs (template embedding, per-frame search).
+
+    The graphs have a static batch (``batch``); larger batches run in chunks, smaller ones are
+    padded, so any number of targets works.
+    """
+
+    name = 'onnx'
+
+    def __init__(self, template_path, search_path, head: str, device='cpu',
+                 threads: Optional[int] = None):
+        import onnxruntime as ort
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        providers = onnx_providers(device)
+        self.providers = providers
+        self.template = ort.InferenceSession(str(template_path), opts, providers=providers)
+        self.search = ort.InferenceSession(str(search_path), opts, providers=providers)
+        self.batch = self.search.get_inputs()[1].shape[0]
+        self.outputs = output_names(head)
+
+    @staticmethod
+    def _chunks(arrays, batch):
+        n = arrays[0].shape[0]
+        for start in range(0, n, batch):
+            parts = [a[start:start + batch] for a in arrays]
+            pad = batch - parts[0].shape[0]
+            if pad:
+                parts = [np.concatenate([p, np.repeat(p[-1:], pad, axis=0)]) for p in parts]
+            yield parts, batch - pad
+
+    def embed_template(self, z: np.ndarray) -> np.ndarray:
+        outs = [self.template.run(None, {'template': p[0]})[0][:k]
+                for p, k in self._chunks([z.astype(np.float32)], self.batch)]
+        return np.concatenate(outs)
+
+    def run(self, z_tokens: np.ndarray, x: np.ndarray) -> Dict[str, np.ndarray]:
+        results = {k: [] for k in self.outputs}
+        arrays = [z_tokens.astype(np.float32), x.astype(np.float32)]
+        for (zp, xp), k in self._chunks(arrays, self.batch):
+            out = self.search.run(list(self.outputs), {'z_tokens': zp, 'search': xp})
+            for name, value in zip(self.outputs, out):
+                results[name].append(value[:k])
+        return {k: np.concatenate(v) for k, v in results.items()}
+
+
+def onnx_cache_dir() -> pathlib.Path:
+    root = os.environ.get('TRACK_CORE_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'track_core')
+    return pathlib.Path(root) / 'onnx'

@@ -1,0 +1,78 @@
+"""Crops around a target, normalisation, and mapping crop coordinates back to the image."""
+
+import math
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+
+def check_image(image) -> Tuple[int, int]:
+    """Check a frame is an HxWx3 uint8 array; return (height, width)."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f'image must be a numpy array (H, W, 3) uint8, got '
+                        f'{type(image).__name__}')
+    if image.dtype != np.uint8:
+        raise TypeError(f'image dtype must be uint8, got {image.dtype}')
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'image must have shape (H, W, 3) (3 channels, RGB), got '
+                         f'{image.shape}')
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f'image is empty: shape {image.shape}')
+    return image.shape[0], image.shape[1]
+
+
+def crop_side(width: float, height: float, factor: float) -> float:
+    """Side of the square crop around a w x h target: ceil(sqrt(w * h) * factor)."""
+    return float(math.ceil(math.sqrt(width * height) * factor))
+
+
+def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out_size: int
+                ) -> np.ndarray:
+    """Cut the side x side square centred on (cx, cy), resized to out_size; zeros outside."""
+    scale = out_size / side
+    x0 = cx - side / 2.0
+    y0 = cy - side / 2.0
+    # Pixel centres: output pixel u covers image x0 + (u + 0.5) / scale - 0.5.
+    m = np.array([[scale, 0.0, -x0 * scale + 0.5 * scale - 0.5],
+                  [0.0, scale, -y0 * scale + 0.5 * scale - 0.5]], dtype=np.float64)
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, m, (out_size, out_size), flags=interp,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+def crop_to_image(box_norm: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
+    """(cx, cy, w, h) normalised to a crop of ``side`` centred at (cx, cy) -> image pixels."""
+    bx, by, bw, bh = (float(v) for v in box_norm)
+    return np.array([cx - side / 2.0 + bx * side, cy - side / 2.0 + by * side,
+                     bw * side, bh * side], dtype=np.float64)
+
+
+def image_to_crop(box_cxcywh: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
+    """Inverse of crop_to_image."""
+    bx, by, bw, bh = (float(v) for v in box_cxcywh)
+    return np.array([(bx - cx + side / 2.0) / side, (by - cy + side / 2.0) / side,
+                     bw / side, bh / side], dtype=np.float64)
+
+
+class Normalizer:
+    """uint8 HxWx3 crops -> float32 (B, 3, H, W) with ImageNet-style mean/std."""
+
+    def __init__(self, mean, std, flip_channels: bool = False):
+        self.scale = (1.0 / (255.0 * np.asarray(std, np.float32))).reshape(1, 1, 3)
+        self.shift = (np.asarray(mean, np.float32) / np.asarray(std, np.float32)).reshape(1, 1, 3)
+        self.flip = flip_channels
+
+    def __call__(self, crops) -> np.ndarray:
+        batch = np.stack(crops).astype(np.float32)
+        if self.flip:
+            batch = batch[..., ::-1]
+        batch = batch * self.scale - self.shift
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+def hann2d(n: int) -> np.ndarray:
+    """Outer product of 0.5 * (1 - cos(2 pi k / (n + 1))), k = 1..n."""
+    k = np.arange(1, n + 1, dtype=np.float64)
+    w = 0.5 * (1.0 - np.cos(2.0 * np.pi * k / (n + 1)))
+    return np.outer(w, w)

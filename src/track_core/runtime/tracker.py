@@ -1,0 +1,211 @@
+"""The stateful tracker: initialize on a box, track frame by frame, lose and re-acquire.
+
+One model serves any number of targets; all targets of a frame run in one batched forward
+pass. Images are HxWx3 uint8 RGB; boxes are (x, y, w, h) in pixels.
+"""
+
+from dataclasses import dataclass
+import itertools
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, xywh_to_cxcywh
+from track_core.net.config import ModelConfig, PreprocessConfig
+from track_core.runtime.decode import decode_output
+from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
+                                           hann2d, Normalizer)
+from track_core.types import TrackResult, TrackState
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Run-time behaviour (everything that is not a property of the trained network).
+
+    lost_threshold: a score under this counts as a low-confidence frame.
+    lost_frames: low-confidence frames in a row before the target is LOST.
+    recover_threshold: while LOST, a score at or above this re-acquires the target.
+    search_growth / max_search_scale: while LOST the search crop grows by this factor per frame
+    up to this multiple of the normal crop, around the last confident position.
+    hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
+    update_interval / update_threshold: replace the template every ``update_interval`` frames
+    when the score is at least ``update_threshold`` (0 = never; the first frame's template).
+    size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
+    max_targets: how many targets may be tracked at once.
+    """
+
+    lost_threshold: float = 0.3
+    lost_frames: int = 5
+    recover_threshold: float = 0.5
+    search_growth: float = 1.2
+    max_search_scale: float = 2.0
+    hann_window: bool = True
+    update_interval: int = 0
+    update_threshold: float = 0.8
+    size_smoothing: float = 0.0
+    max_targets: int = 8
+
+    def __post_init__(self):
+        checks = [
+            (0.0 <= self.lost_threshold <= 1.0, 'lost_threshold must be in [0, 1]'),
+            (0.0 <= self.recover_threshold <= 1.0, 'recover_threshold must be in [0, 1]'),
+            (self.lost_frames >= 1, 'lost_frames must be >= 1'),
+            (self.search_growth >= 1.0, 'search_growth must be >= 1'),
+            (self.max_search_scale >= 1.0, 'max_search_scale must be >= 1'),
+            (self.update_interval >= 0, 'update_interval must be >= 0'),
+            (0.0 <= self.update_threshold <= 1.0, 'update_threshold must be in [0, 1]'),
+            (0.0 <= self.size_smoothing < 1.0, 'size_smoothing must be in [0, 1)'),
+            (self.max_targets >= 1, 'max_targets must be >= 1'),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+class _Target:
+    __slots__ = ('center', 'size', 'z_tokens', 'state', 'below', 'scale', 'score',
+                 'since_update')
+
+    def __init__(self, center, size, z_tokens):
+        self.center = center
+        self.size = size
+        self.z_tokens = z_tokens
+        self.state = TrackState.TRACKING
+        self.below = 0
+        self.scale = 1.0
+        self.score = 1.0
+        self.since_update = 0
+
+    def result(self) -> TrackResult:
+        box = cxcywh_to_xywh([self.center[0], self.center[1], self.size[0], self.size[1]])
+        return TrackResult(tuple(float(v) for v in box), float(self.score), self.state,
+                           self.below)
+
+
+class Tracker:
+    """Single- and multi-target tracking over one backend.
+
+    Single target: ``initialize(image, box)`` then ``track(image) -> TrackResult``.
+    Several: ``add_target(image, box, target_id=None) -> id``, ``track_all(image) -> {id:
+    TrackResult}``, ``remove_target(id)``. ``reset()`` forgets every target.
+    """
+
+    def __init__(self, backend, model_cfg: ModelConfig, preprocess: PreprocessConfig,
+                 config: TrackerConfig = TrackerConfig()):
+        self.backend = backend
+        self.model_cfg = model_cfg
+        self.preprocess = preprocess
+        self.config = config
+        self.normalize = Normalizer(preprocess.mean, preprocess.std,
+                                    flip_channels=preprocess.channel_order == 'bgr')
+        self.window = hann2d(model_cfg.search_feat) if model_cfg.head == 'center' else None
+        self._targets: Dict[str, _Target] = {}
+        self._ids = itertools.count(1)
+
+    # ----------------------------------------------------------------- targets
+    @property
+    def target_ids(self) -> List[str]:
+        return list(self._targets)
+
+    def reset(self) -> None:
+        self._targets.clear()
+
+    def set_config(self, config: TrackerConfig) -> None:
+        """Change thresholds at run time (targets keep their state)."""
+        self.config = config
+
+    def _template_tokens(self, image, center, size) -> np.ndarray:
+        side = crop_side(size[0], size[1], self.preprocess.template_factor)
+        crop = crop_square(image, center[0], center[1], side, self.model_cfg.template_size)
+        return self.backend.embed_template(self.normalize([crop]))
+
+    def add_target(self, image: np.ndarray, box, target_id: Optional[str] = None) -> str:
+        """Start (or restart, for an existing id) tracking ``box`` on ``image``; return its id."""
+        height, width = check_image(image)
+        box = clip_box(check_box(box, width, height), width, height)
+        if target_id is None or target_id == '':
+            target_id = str(next(self._ids))
+            while target_id in self._targets:
+                target_id = str(next(self._ids))
+        target_id = str(target_id)
+        if target_id not in self._targets and len(self._targets) >= self.config.max_targets:
+            raise ValueError(f'already tracking {len(self._targets)} targets (max_targets = '
+                             f'{self.config.max_targets}); remove one first')
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        target = _Target(np.array([cx, cy]), np.array([w, h]), None)
+        target.z_tokens = self._template_tokens(image, target.center, target.size)
+        self._targets[target_id] = target
+        return target_id
+
+    def remove_target(self, target_id: str) -> None:
+        if target_id not in self._targets:
+            raise KeyError(f'no target with id {target_id!r} (tracking: '
+                           f'{", ".join(self._targets) or "none"})')
+        del self._targets[target_id]
+
+    def initialize(self, image: np.ndarray, box) -> None:
+        """Forget all targets and start tracking ``box`` (the single-target API)."""
+        check_image(image)
+        self.reset()
+        self.add_target(image, box, '0')
+
+    def track(self, image: np.ndarray) -> TrackResult:
+        """Track the single target set by ``initialize``."""
+        if len(self._targets) != 1:
+            raise RuntimeError('track() needs exactly one target: call initialize(image, box) '
+                               f'first (targets now: {len(self._targets)}); use track_all() '
+                               'for several')
+        return next(iter(self.track_all(image).values()))
+
+    # ----------------------------------------------------------------- per frame
+    def track_all(self, image: np.ndarray) -> Dict[str, TrackResult]:
+        """One batched forward pass for all targets on ``image``."""
+        height, width = check_image(image)
+        if not self._targets:
+            return {}
+        cfg = self.config
+        ids = list(self._targets)
+        targets = [self._targets[i] for i in ids]
+        sides, crops = [], []
+        for t in targets:
+            side = crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.scale)
+            sides.append(side)
+            crops.append(crop_square(image, t.center[0], t.center[1], side,
+                                     self.model_cfg.search_size))
+        z = np.concatenate([t.z_tokens for t in targets])
+        out = self.backend.run(z, self.normalize(crops))
+        results = {}
+        for i, (tid, t, side) in enumerate(zip(ids, targets, sides)):
+            window = self.window if (cfg.hann_window and t.state == TrackState.TRACKING) \
+                else None
+            box_norm, score = decode_output(out, i, window)
+            cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
+            self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
+                         score)
+            results[tid] = t.result()
+        return results
+
+    def _update(self, t: _Target, image, image_size, center, size, score) -> None:
+        cfg = self.config
+        width, height = image_size
+        t.score = score
+        t.below = t.below + 1 if score < cfg.lost_threshold else 0
+        if t.state == TrackState.LOST:
+            if score < cfg.recover_threshold:
+                t.scale = min(t.scale * cfg.search_growth, cfg.max_search_scale)
+                return
+            t.state, t.scale, t.below = TrackState.TRACKING, 1.0, 0
+        elif t.below >= cfg.lost_frames:
+            t.state = TrackState.LOST
+            t.scale = min(cfg.search_growth, cfg.max_search_scale)
+            return
+        if cfg.size_smoothing > 0:
+            size = (1.0 - cfg.size_smoothing) * size + cfg.size_smoothing * t.size
+        box = clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width, height)
+        t.center = np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
+        t.size = np.array([box[2], box[3]])
+        t.since_update += 1
+        if (cfg.update_interval and t.since_update >= cfg.update_interval
+                and score >= cfg.update_threshold):
+            t.z_tokens = self._template_tokens(image, t.center, t.size)
+            t.since_update = 0

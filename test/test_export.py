@@ -1,0 +1,46 @@
+import onnx
+import pytest
+
+from track_core.checkpoint import save_checkpoint
+from track_core.export.onnx import export_onnx, parity
+from track_core.net import create_model
+from track_core.runtime import load_tracker
+
+pytestmark = pytest.mark.export
+TOLERANCE = 1e-4   # largest absolute difference allowed between ONNX Runtime and PyTorch
+
+
+@pytest.mark.parametrize('name', ['tiny', 'tiny_token', 'tiny_mnv2'])
+def test_onnx_matches_pytorch(name, tmp_path):
+    model = create_model(name).eval()
+    paths = export_onnx(model, tmp_path)
+    diffs = parity(model, *paths)
+    assert max(diffs.values()) < TOLERANCE, diffs
+
+
+def test_graphs_are_static_and_opset_17(tmp_path):
+    model = create_model('tiny').eval()
+    for path in export_onnx(model, tmp_path, batch=2):
+        graph = onnx.load(str(path))
+        assert max(o.version for o in graph.opset_import if o.domain in ('', 'ai.onnx')) >= 17
+        for value in list(graph.graph.input) + list(graph.graph.output):
+            dims = value.type.tensor_type.shape.dim
+            assert all(d.HasField('dim_value') for d in dims), (path.name, value.name)
+        ops = {n.op_type for n in graph.graph.node}
+        assert not ops & {'Loop', 'If'}, ops
+
+
+@pytest.mark.parametrize('name', ['tiny', 'tiny_token'])
+def test_onnx_backend_tracks_like_torch(name, tmp_path, make_frame):
+    path = save_checkpoint(tmp_path / f'{name}.safetensors', create_model(name))
+    frames = [make_frame() for _ in range(4)]
+    boxes = [(150, 100, 30, 40), (20, 30, 40, 30), (250, 170, 40, 40)]
+    runs = {}
+    for backend in ('torch', 'onnx'):
+        tracker = load_tracker(path, device='cpu', backend=backend)
+        ids = [tracker.add_target(frames[0], b) for b in boxes]   # 3 targets, batch-1 graphs
+        runs[backend] = [[tracker.track_all(f)[i] for i in ids] for f in frames[1:]]
+    for frame_t, frame_o in zip(runs['torch'], runs['onnx']):
+        for rt, ro in zip(frame_t, frame_o):
+            assert ro.box == pytest.approx(rt.box, abs=1e-2)
+            assert ro.score == pytest.approx(rt.score, abs=1e-4)

@@ -1,0 +1,202 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from track_core.checkpoint import save_checkpoint
+from track_core.net import create_model, PreprocessConfig
+from track_core.runtime import load_tracker, Tracker, TrackerConfig, TrackState
+from track_core.runtime.backends import TorchBackend
+from track_core.runtime.decode import decode_center
+from track_core.runtime.preprocess import (crop_side, crop_square, crop_to_image, hann2d,
+                                           image_to_crop)
+
+
+def make_tracker(name='tiny', config=TrackerConfig(), seed=0, **changes):
+    torch.manual_seed(seed)
+    model = create_model(name, **changes)
+    return Tracker(TorchBackend(model, device='cpu'), model.cfg, PreprocessConfig(), config)
+
+
+# ----------------------------------------------------------------- crop and map back
+def test_crop_map_back_round_trip():
+    box = np.array([130.0, 70.0, 40.0, 20.0])
+    for cx, cy, side in ((120.0, 80.0, 113.0), (10.0, 5.0, 64.0)):
+        back = crop_to_image(image_to_crop(box, cx, cy, side), cx, cy, side)
+        assert back == pytest.approx(box)
+
+
+def test_crop_puts_the_target_where_map_back_says():
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[60:80, 100:140] = 255                     # x 100..140, y 60..80: a 40 x 20 box
+    box_cxcywh = np.array([120.0, 70.0, 40.0, 20.0])
+    cx, cy = 131.0, 64.0                            # crop centre off the target
+    side = crop_side(40, 20, 4.0)
+    out = 128
+    crop = crop_square(image, cx, cy, side, out)
+    ys, xs = np.nonzero(crop[..., 0] > 127)
+    found = np.array([(xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2,
+                      xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]) / out
+    expected = image_to_crop(box_cxcywh, cx, cy, side)
+    assert found == pytest.approx(expected, abs=1.5 / out)
+
+
+def test_crop_outside_the_image_is_zero_padded():
+    image = np.full((50, 50, 3), 200, np.uint8)
+    crop = crop_square(image, 0.0, 0.0, 50.0, 50)
+    assert crop[:20, :20].max() == 0 and crop[30:, 30:].min() == 200
+
+
+# ----------------------------------------------------------------- decode
+def test_hann_window_formula():
+    w = hann2d(4)
+    one = 0.5 * (1 - np.cos(2 * np.pi * np.arange(1, 5) / 5))
+    assert w == pytest.approx(np.outer(one, one))
+
+
+def test_hann_window_prefers_the_peak_near_the_centre():
+    f = 16
+    score = np.full((f, f), 0.01)
+    score[0, 0] = 0.9          # corner peak, first in argmax order
+    score[8, 7] = 0.85         # near the centre
+    size = np.full((2, f, f), 0.1)
+    offset = np.zeros((2, f, f))
+    plain, s_plain = decode_center(score, size, offset)
+    windowed, s_win = decode_center(score, size, offset, hann2d(f))
+    assert plain[:2] == pytest.approx([0.0, 0.0])
+    assert windowed[:2] == pytest.approx([7 / f, 8 / f])
+    assert (s_plain, s_win) == (pytest.approx(0.9), pytest.approx(0.85))
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize('image, words', [
+    (np.zeros((40, 40, 3), np.float32), 'dtype must be uint8'),
+    (np.zeros((40, 40), np.uint8), r'shape \(H, W, 3\)'),
+    (np.zeros((40, 40, 4), np.uint8), r'shape \(H, W, 3\)'),
+    ([[0, 0, 0]], 'numpy array'),
+])
+def test_bad_images_are_explained(image, words):
+    tracker = make_tracker()
+    with pytest.raises((TypeError, ValueError), match=words):
+        tracker.initialize(image, (1, 1, 5, 5))
+
+
+@pytest.mark.parametrize('box, words', [
+    ((10, 10, 0, 5), 'positive'),
+    ((10, 10, -3, 5), 'positive'),
+    ((10, 10, math.nan, 5), 'NaN'),
+    ((400, 10, 5, 5), 'outside'),
+])
+def test_bad_boxes_are_explained(box, words, make_frame):
+    tracker = make_tracker()
+    with pytest.raises(ValueError, match=words):
+        tracker.initialize(make_frame(), box)
+
+
+def test_track_before_initialize(make_frame):
+    tracker = make_tracker()
+    with pytest.raises(RuntimeError, match='initialize'):
+        tracker.track(make_frame())
+
+
+def test_target_bookkeeping_errors(make_frame):
+    tracker = make_tracker(config=TrackerConfig(max_targets=2))
+    image = make_frame()
+    tracker.add_target(image, (10, 10, 20, 20))
+    tracker.add_target(image, (50, 10, 20, 20))
+    with pytest.raises(ValueError, match='max_targets'):
+        tracker.add_target(image, (90, 10, 20, 20))
+    with pytest.raises(KeyError, match='no target with id'):
+        tracker.remove_target('nope')
+
+
+def test_invalid_tracker_config():
+    with pytest.raises(ValueError, match='lost_frames'):
+        TrackerConfig(lost_frames=0)
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU')
+    path = save_checkpoint(tmp_path / 't.safetensors', create_model('tiny'))
+    with pytest.raises(RuntimeError, match='CUDA is not available'):
+        load_tracker(path, device='cuda')
+    with pytest.raises(ValueError, match='backend must be one of'):
+        load_tracker(path, backend='tflite')
+
+
+# ----------------------------------------------------------------- behaviour
+def test_results_are_in_the_image_with_a_score(make_frame):
+    tracker = make_tracker()
+    frames = [make_frame() for _ in range(4)]
+    tracker.initialize(frames[0], (150, 100, 30, 40))
+    for frame in frames[1:]:
+        r = tracker.track(frame)
+        x, y, w, h = r.box
+        assert 0 <= x and 0 <= y and x + w <= 320 + 1e-6 and y + h <= 240 + 1e-6
+        assert w > 0 and h > 0 and 0.0 <= r.score <= 1.0
+
+
+@pytest.mark.parametrize('name', ['tiny', 'tiny_token'])
+def test_batched_targets_equal_single_target_runs(name, make_frame):
+    frames = [make_frame() for _ in range(3)]
+    boxes = [(20, 30, 40, 30), (150, 100, 30, 40), (250, 180, 50, 45)]
+    multi = make_tracker(name)
+    ids = [multi.add_target(frames[0], b) for b in boxes]
+    batched = [multi.track_all(f) for f in frames[1:]]
+    for tid, box in zip(ids, boxes):
+        single = make_tracker(name)
+        single.initialize(frames[0], box)
+        for frame, res in zip(frames[1:], batched):
+            alone = single.track(frame)
+            assert res[tid].box == pytest.approx(alone.box, abs=1e-3)
+            assert res[tid].score == pytest.approx(alone.score, abs=1e-5)
+
+
+def _set_confidence(tracker, logit):
+    # A real network whose score map is pushed to sigmoid(logit) everywhere.
+    head = tracker.backend.model.box_head
+    with torch.no_grad():
+        head.conv5_ctr.weight.zero_()
+        head.conv5_ctr.bias.fill_(logit)
+
+
+def test_lost_after_k_low_frames_then_reacquired(make_frame):
+    cfg = TrackerConfig(lost_threshold=0.3, lost_frames=3, recover_threshold=0.5,
+                        search_growth=1.5, max_search_scale=2.0)
+    tracker = make_tracker(config=cfg)
+    frames = [make_frame() for _ in range(8)]
+    tracker.initialize(frames[0], (150, 100, 30, 40))
+    _set_confidence(tracker, -8.0)
+    states = [tracker.track(f) for f in frames[1:5]]
+    assert [r.state for r in states] == [TrackState.TRACKING] * 2 + [TrackState.LOST] * 2
+    assert [r.frames_below_threshold for r in states] == [1, 2, 3, 4]
+    # While lost the reported box stays at the last confident estimate.
+    assert states[3].box == states[2].box
+    _set_confidence(tracker, 8.0)
+    back = tracker.track(frames[5])
+    assert back.state == TrackState.TRACKING and back.score > 0.99
+    assert back.frames_below_threshold == 0
+
+
+def test_score_gated_template_update_changes_later_results(make_frame):
+    frames = [make_frame() for _ in range(4)]
+    results = {}
+    for interval in (0, 1):
+        cfg = TrackerConfig(update_interval=interval, update_threshold=0.0)
+        tracker = make_tracker(config=cfg)
+        tracker.initialize(frames[0], (150, 100, 30, 40))
+        results[interval] = [tracker.track(f) for f in frames[1:]]
+    assert results[0][0].box == pytest.approx(results[1][0].box)   # same first frame
+    assert results[0][2].box != pytest.approx(results[1][2].box)   # updated template differs
+
+
+def test_reinitialize_replaces_the_target(make_frame):
+    tracker = make_tracker()
+    image = make_frame()
+    tracker.initialize(image, (10, 10, 20, 20))
+    tracker.initialize(image, (100, 100, 30, 30))
+    assert tracker.target_ids == ['0']
+    tracker.reset()
+    assert tracker.target_ids == []
