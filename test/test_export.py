@@ -44,3 +44,13 @@ def test_onnx_backend_tracks_like_torch(name, tmp_path, make_frame):
         for rt, ro in zip(frame_t, frame_o):
             assert ro.box == pytest.approx(rt.box, abs=1e-2)
             assert ro.score == pytest.approx(rt.score, abs=1e-4)
+
+
+def test_export_cli(tmp_path, capsys):
+    from track_core.export.cli import main
+    path = save_checkpoint(tmp_path / 'm.safetensors', create_model('tiny'))
+    assert main([str(path), '--out', str(tmp_path / 'out'), '--check']) == 0
+    assert (tmp_path / 'out' / 'search.onnx').is_file()
+    assert 'parity' in capsys.readouterr().out
+    assert main([str(tmp_path / 'missing.safetensors'), '--out', str(tmp_path / 'o')]) == 2
+    assert 'model file not found' in capsys.readouterr().err

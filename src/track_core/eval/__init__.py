@@ -1,0 +1,1 @@
+"""Evaluation: speed benchmark (and, later, one-pass evaluation on real sequences)."""

@@ -1,0 +1,40 @@
+"""The benchmark runs and reports; no assertion on wall-clock values (shared, noisy CPUs)."""
+
+import json
+
+import pytest
+
+from track_core.eval.speed import (add_speedups, markdown_table, measure, onnx_verdict,
+                                   REFERENCE, SpeedRow)
+from track_core.eval.speed_cli import main
+
+
+def test_measure_reports_positive_times():
+    row = measure('tiny', 'torch', runs=3, warmup=1)
+    assert row.model_ms > 0 and row.e2e_ms > 0 and row.fps == pytest.approx(1000 / row.e2e_ms)
+    assert row.params_m > 0
+
+
+@pytest.mark.export
+def test_cli_writes_table_verdict_and_json(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    assert main(['--variants', 'tiny', 'tiny_token', '--runs', '2', '--warmup', '0',
+                 '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    assert 'Hardware:' in text and '| tiny | onnx |' in text
+    assert 'tiny_token: ONNX Runtime is' in text
+    data = json.loads(out.read_text())
+    assert {r['backend'] for r in data['rows']} == {'torch', 'onnx'}
+    assert len(data['rows']) == 4
+
+
+def test_speedups_are_relative_to_the_reference_on_the_same_backend():
+    rows = add_speedups([SpeedRow(REFERENCE, 'torch', 1, 90, 100, 10),
+                         SpeedRow('s', 'torch', 1, 20, 25, 40),
+                         SpeedRow(REFERENCE, 'onnx', 1, 40, 50, 20),
+                         SpeedRow('s', 'onnx', 1, 8, 10, 100),
+                         SpeedRow('t', 'other', 1, 8, 10, 100)])
+    assert [r.speedup_e2e for r in rows] == [1.0, 4.0, 1.0, 5.0, None]
+    table = markdown_table(rows)
+    assert '| s | torch |' in table and '4.00x' in table and 'n/a' in table
+    assert onnx_verdict(rows)[1].startswith('s: ONNX Runtime is 2.50x faster')
