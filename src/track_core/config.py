@@ -53,6 +53,12 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
             raise ConfigError(f'{path}: expected a mapping, got {value!r}')
         return dict(value)
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads 1e-3 (no dot) as a string; accept any float spelling.
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f'{path}: expected a number, got {value!r}') from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f'{path}: expected a number, got {value!r}')
         return float(value)

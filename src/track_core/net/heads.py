@@ -32,6 +32,8 @@ class CenterHead(nn.Module):
         for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
             for i, layer in enumerate(_tower(dim, channels, out), start=1):
                 self.add_module(f'conv{i}_{branch}', layer)
+        # Score prior of 0.1 at the start (CenterNet), so the focal loss starts sane.
+        nn.init.constant_(self.conv5_ctr.bias, -2.19)
 
     def _branch(self, x, name):
         for i in range(1, 6):

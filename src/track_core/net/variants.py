@@ -77,6 +77,18 @@ def mnv2_t8_256():
 
 
 @register
+def mnv2_t12_256():
+    """Deeper CPU teacher: ImageNet MobileNetV2 stem + 12 blocks of width 256."""
+    return dataclasses.replace(mnv2_t8_256(), name='mnv2_t12_256', depth=12)
+
+
+@register
+def mnv2_s3_256():
+    """3-block student of mnv2_t12_256 (CompressTracker-3: stages of 4 layers)."""
+    return dataclasses.replace(mnv2_t8_256(), name='mnv2_s3_256', depth=3)
+
+
+@register
 def mnv2_s4_256():
     """4-block student of mnv2_t8_256."""
     return dataclasses.replace(mnv2_t8_256(), name='mnv2_s4_256', depth=4)

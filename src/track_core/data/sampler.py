@@ -1,0 +1,181 @@
+"""Template/search pair sampling, jitter and augmentation (the common OSTrack recipe).
+
+Each item is drawn from a generator seeded by (seed, epoch, index), so any worker process
+produces the same sample for the same index, and a resumed run repeats its data exactly.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Dict, List, Optional, Sequence as Seq, Tuple
+
+import numpy as np
+import torch
+
+from track_core.data.sequences import DataError, Sequence
+from track_core.data.stills import load_image, StillBox
+from track_core.net.config import ModelConfig, PreprocessConfig
+from track_core.runtime.preprocess import crop_side, crop_square, image_to_crop, Normalizer
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Pair sampling and augmentation; defaults are the published recipe."""
+
+    max_gap: int = 200
+    scale_jitter: float = 0.25
+    center_jitter: float = 3.0
+    aspect_jitter: float = 0.0
+    template_scale_jitter: float = 0.0
+    template_center_jitter: float = 0.0
+    grayscale_prob: float = 0.05
+    flip_prob: float = 0.5
+    brightness: float = 0.2
+    min_box_size: float = 4.0
+    max_tries: int = 20
+
+
+class SequenceSource:
+    """Pairs from annotated videos.
+
+    a visible template frame, then a visible search frame at most ``max_gap`` frames after it (the
+    gap grows if none is visible).
+    """
+
+    def __init__(self, sequences: List[Sequence], name: str = 'sequences'):
+        self.sequences = [s for s in sequences if s.visible.sum() >= 1]
+        if not self.sequences:
+            raise DataError(f'{name}: no sequence with a visible target')
+        self.name = name
+
+    def sample(self, rng, max_gap):
+        seq = self.sequences[rng.integers(len(self.sequences))]
+        visible = np.flatnonzero(seq.visible)
+        t = int(visible[rng.integers(len(visible))])
+        gap = max_gap
+        while True:
+            candidates = visible[(visible >= t) & (visible <= t + gap)]
+            if len(candidates) > 1 or gap >= len(seq):
+                break
+            gap *= 2
+        s = int(candidates[rng.integers(len(candidates))])
+        template = seq.frame(t)
+        search = template if s == t else seq.frame(s)
+        return template, seq.boxes[t], search, seq.boxes[s]
+
+
+class StillSource:
+    """Pairs cut from one still image (template and search share the frame)."""
+
+    def __init__(self, boxes: List[StillBox], name: str = 'stills'):
+        if not boxes:
+            raise DataError(f'{name}: no boxes')
+        self.boxes = boxes
+        self.name = name
+
+    def sample(self, rng, max_gap):
+        item = self.boxes[rng.integers(len(self.boxes))]
+        image = load_image(item.image)
+        return image, item.box, image, item.box
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """Map-style dataset of ``samples_per_epoch`` training pairs mixed from ``sources``.
+
+    Each item: ``template`` (3, Ht, Wt) and ``search`` (3, Hs, Ws) float tensors, normalised;
+    ``box`` (4,) the target in the search crop as (cx, cy, w, h) in [0, 1]. Unreadable frames
+    are counted in ``skipped`` and replaced by another draw, never a crash mid-epoch.
+    """
+
+    def __init__(self, sources: Seq, weights: Optional[Seq[float]], model_cfg: ModelConfig,
+                 preprocess: PreprocessConfig = PreprocessConfig(),
+                 sampling: SamplingConfig = SamplingConfig(), samples_per_epoch: int = 60000,
+                 seed: int = 0):
+        if not sources:
+            raise DataError('no data sources')
+        weights = np.asarray(weights if weights is not None else [1.0] * len(sources), float)
+        if len(weights) != len(sources) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError('source weights must be non-negative, one per source, not all 0')
+        self.sources = list(sources)
+        self.probs = weights / weights.sum()
+        self.model_cfg = model_cfg
+        self.pre = preprocess
+        self.sampling = sampling
+        self.samples_per_epoch = samples_per_epoch
+        self.seed = seed
+        self.epoch = 0
+        self.skipped: Dict[str, int] = {}
+        self.normalize = Normalizer(preprocess.mean, preprocess.std)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.samples_per_epoch
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        cfg = self.sampling
+        for _ in range(cfg.max_tries):
+            source = self.sources[rng.choice(len(self.sources), p=self.probs)]
+            try:
+                pair = source.sample(rng, cfg.max_gap)
+            except DataError as exc:
+                key = f'{source.name}: {exc}'
+                self.skipped[key] = self.skipped.get(key, 0) + 1
+                continue
+            item = self.make_item(rng, *pair)
+            if item is not None:
+                return item
+        raise DataError(f'no usable pair after {cfg.max_tries} draws for index {index} '
+                        f'(skipped so far: {sum(self.skipped.values())})')
+
+    # ----------------------------------------------------------------- one pair
+    def _jittered(self, rng, box, scale_j, center_j, aspect_j
+                  ) -> Tuple[float, float, float, float]:
+        x, y, w, h = box
+        w2, h2 = w * math.exp(rng.normal() * scale_j), h * math.exp(rng.normal() * scale_j)
+        if aspect_j:
+            a = math.exp(rng.normal() * aspect_j)
+            w2, h2 = w2 * math.sqrt(a), h2 / math.sqrt(a)
+        offset = math.sqrt(w2 * h2) * center_j
+        cx = x + w / 2 + offset * (rng.random() - 0.5)
+        cy = y + h / 2 + offset * (rng.random() - 0.5)
+        return cx, cy, w2, h2
+
+    def make_item(self, rng, t_image, t_box, s_image, s_box):
+        cfg, mcfg = self.sampling, self.model_cfg
+        if min(t_box[2], t_box[3], s_box[2], s_box[3]) < cfg.min_box_size:
+            return None
+        tcx, tcy, tw, th = self._jittered(rng, t_box, cfg.template_scale_jitter,
+                                          cfg.template_center_jitter, 0.0)
+        t_side = crop_side(tw, th, self.pre.template_factor)
+        template = crop_square(t_image, tcx, tcy, t_side, mcfg.template_size)
+        scx, scy, sw, sh = self._jittered(rng, s_box, cfg.scale_jitter, cfg.center_jitter,
+                                          cfg.aspect_jitter)
+        s_side = crop_side(sw, sh, self.pre.search_factor)
+        search = crop_square(s_image, scx, scy, s_side, mcfg.search_size)
+        x, y, w, h = s_box
+        box = image_to_crop(np.array([x + w / 2, y + h / 2, w, h]), scx, scy, s_side)
+        if not (0.0 < box[0] < 1.0 and 0.0 < box[1] < 1.0):
+            return None   # the target centre fell outside the search crop
+        if rng.random() < cfg.grayscale_prob:
+            template, search = _gray(template), _gray(search)
+        if rng.random() < cfg.flip_prob:
+            template, search = template[:, ::-1], search[:, ::-1]
+            box[0] = 1.0 - box[0]
+        if cfg.brightness:
+            lo, hi = max(0.0, 1 - cfg.brightness), 1 + cfg.brightness
+            template = _scale(template, rng.uniform(lo, hi))
+            search = _scale(search, rng.uniform(lo, hi))
+        return {'template': torch.from_numpy(self.normalize([template])[0]),
+                'search': torch.from_numpy(self.normalize([search])[0]),
+                'box': torch.tensor(box.clip(0.0, 1.0), dtype=torch.float32)}
+
+
+def _gray(image):
+    g = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    return np.repeat(g[..., None], 3, axis=2).clip(0, 255).astype(np.uint8)
+
+
+def _scale(image, factor):
+    return (image.astype(np.float32) * factor).clip(0, 255).astype(np.uint8)

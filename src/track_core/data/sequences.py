@@ -1,0 +1,247 @@
+"""Readers for annotated tracking sequences.
+
+Layouts (see ../shared/docs/method.md): the shared uniform layout (``<seq>/img/*.jpg`` +
+``groundtruth.txt``), GOT-10k (``<seq>/00000001.jpg`` + ``groundtruth.txt`` +
+``absence.label``), LaSOT (``<class>/<class>-N/img`` + ``groundtruth.txt`` +
+``full_occlusion.txt`` + ``out_of_view.txt``), OTB / UAV123 / DTB70 (``<seq>/img`` +
+``groundtruth_rect.txt``), TrackingNet (``TRAIN_k/frames/<seq>/0.jpg`` +
+``TRAIN_k/anno/<seq>.txt``), and a folder of videos, each with a box file beside it
+(``clip.mp4`` + ``clip.txt``).
+
+Box files hold one row per frame: ``x,y,w,h`` (comma, tab or space separated), an 8-value
+polygon (its axis-aligned bounding box is used), or NaN values where the target is absent.
+"""
+
+from dataclasses import dataclass, field
+import math
+import pathlib
+import re
+from typing import Callable, List, Optional
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm')
+
+
+class DataError(ValueError):
+    """Unusable data; the message names the file (and line) and what is wrong."""
+
+
+@dataclass
+class Sequence:
+    """One annotated sequence. ``boxes`` (N, 4) x, y, w, h; ``visible`` (N,) bool."""
+
+    name: str
+    boxes: np.ndarray
+    visible: np.ndarray
+    frames: List[pathlib.Path] = field(default_factory=list)
+    video: Optional[pathlib.Path] = None
+    _video_cache: Optional[list] = field(default=None, repr=False)
+
+    def __len__(self):
+        return len(self.boxes)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` as an HxWx3 uint8 RGB array."""
+        if self.video is not None:
+            if self._video_cache is None:
+                self._video_cache = read_video(self.video)
+            return self._video_cache[index]
+        path = self.frames[index]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f'{path}: cannot read image (missing or corrupt)')
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_video(path: pathlib.Path) -> list:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        cap.release()
+    if not frames:
+        raise DataError(f'{path}: no frames could be decoded')
+    return frames
+
+
+_SPLIT = re.compile(r'[,\s]+')
+
+
+def read_boxes(path) -> np.ndarray:
+    """Read a box file: (N, 4) float array, NaN rows where the target is absent."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError(f'{path}: box file not found')
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        parts = [p for p in _SPLIT.split(text) if p]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise DataError(f'{path}:{lineno}: not numbers: {text!r}') from None
+        if len(values) == 4:
+            box = values
+        elif len(values) == 8:
+            xs, ys = values[0::2], values[1::2]
+            box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        else:
+            raise DataError(f'{path}:{lineno}: expected 4 (x,y,w,h) or 8 (polygon) values, '
+                            f'got {len(values)}')
+        if any(math.isnan(v) for v in box):
+            box = [math.nan] * 4
+        rows.append(box)
+    if not rows:
+        raise DataError(f'{path}: no boxes')
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _read_flags(path: pathlib.Path, count: int) -> np.ndarray:
+    if not path.is_file():
+        return np.zeros(count, dtype=bool)
+    text = path.read_text().replace(',', ' ').split()
+    try:
+        flags = np.array([int(float(v)) for v in text], dtype=bool)
+    except ValueError:
+        raise DataError(f'{path}: flags must be 0/1 values') from None
+    if len(flags) != count:
+        raise DataError(f'{path}: {len(flags)} flags for {count} boxes')
+    return flags
+
+
+def _visible(boxes: np.ndarray) -> np.ndarray:
+    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
+def _images(folder: pathlib.Path) -> List[pathlib.Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _make(name, frames, boxes, box_file, absent=None) -> Sequence:
+    if not frames:
+        raise DataError(f'{box_file.parent}: no frames')
+    if len(frames) < len(boxes):
+        raise DataError(f'{box_file}: {len(boxes)} boxes but only {len(frames)} frames')
+    frames = frames[:len(boxes)]
+    visible = _visible(boxes)
+    if absent is not None:
+        visible &= ~absent
+    return Sequence(name, boxes, visible, frames)
+
+
+# ---------------------------------------------------------------- one sequence per layout
+def read_uniform(seq_dir: pathlib.Path) -> Sequence:
+    box_file = seq_dir / 'groundtruth.txt'
+    return _make(seq_dir.name, _images(seq_dir / 'img'), read_boxes(box_file), box_file)
+
+
+def read_got10k(seq_dir: pathlib.Path) -> Sequence:
+    box_file = seq_dir / 'groundtruth.txt'
+    boxes = read_boxes(box_file)
+    absent = _read_flags(seq_dir / 'absence.label', len(boxes))
+    return _make(seq_dir.name, _images(seq_dir), boxes, box_file, absent)
+
+
+def read_lasot(seq_dir: pathlib.Path) -> Sequence:
+    box_file = seq_dir / 'groundtruth.txt'
+    boxes = read_boxes(box_file)
+    absent = (_read_flags(seq_dir / 'full_occlusion.txt', len(boxes))
+              | _read_flags(seq_dir / 'out_of_view.txt', len(boxes)))
+    return _make(seq_dir.name, _images(seq_dir / 'img'), boxes, box_file, absent)
+
+
+def read_otb(seq_dir: pathlib.Path) -> Sequence:
+    box_file = seq_dir / 'groundtruth_rect.txt'
+    return _make(seq_dir.name, _images(seq_dir / 'img'), read_boxes(box_file), box_file)
+
+
+def read_trackingnet_chunk(chunk: pathlib.Path) -> List[Sequence]:
+    out = []
+    for box_file in sorted((chunk / 'anno').glob('*.txt')):
+        frames_dir = chunk / 'frames' / box_file.stem
+        frames = sorted(_images(frames_dir), key=lambda p: int(p.stem)) \
+            if frames_dir.is_dir() else []
+        out.append(_make(box_file.stem, frames, read_boxes(box_file), box_file))
+    return out
+
+
+def read_video_folder(folder: pathlib.Path) -> List[Sequence]:
+    out = []
+    for video in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS):
+        box_file = video.with_suffix('.txt')
+        if not box_file.is_file():
+            continue
+        boxes = read_boxes(box_file)
+        out.append(Sequence(video.stem, boxes, _visible(boxes), [], video))
+    return out
+
+
+# ---------------------------------------------------------------- discovery
+def detect_format(root: pathlib.Path) -> str:
+    """Guess a dataset root's layout from what is inside it."""
+    if any(root.glob('TRAIN_*/anno')) or (root / 'anno').is_dir():
+        return 'trackingnet'
+    if any(p.suffix.lower() in VIDEO_EXTENSIONS for p in root.iterdir() if p.is_file()):
+        return 'videos'
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (child / 'groundtruth_rect.txt').is_file():
+            return 'otb'
+        if (child / 'groundtruth.txt').is_file():
+            return 'uniform' if (child / 'img').is_dir() else 'got10k'
+        if any((g / 'groundtruth.txt').is_file() and (g / 'img').is_dir()
+               for g in child.iterdir() if g.is_dir()):
+            return 'lasot'
+    raise DataError(f'{root}: no known sequence layout found')
+
+
+def find_sequences(root, fmt: str = 'auto', on_skip: Optional[Callable[[str], None]] = None
+                   ) -> List[Sequence]:
+    """All sequences under ``root``.
+
+    Unreadable ones are skipped and reported via ``on_skip`` (default: raise), never silently
+    dropped.
+    """
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise DataError(f'{root}: dataset folder not found')
+    fmt = detect_format(root) if fmt == 'auto' else fmt
+    readers = {'uniform': read_uniform, 'got10k': read_got10k, 'otb': read_otb}
+    sequences: List[Sequence] = []
+
+    def attempt(fn, *args):
+        try:
+            result = fn(*args)
+        except DataError as exc:
+            if on_skip is None:
+                raise
+            on_skip(str(exc))
+            return
+        sequences.extend(result if isinstance(result, list) else [result])
+
+    if fmt in readers:
+        for child in sorted(p for p in root.iterdir() if p.is_dir()):
+            attempt(readers[fmt], child)
+    elif fmt == 'lasot':
+        for cls in sorted(p for p in root.iterdir() if p.is_dir()):
+            for child in sorted(p for p in cls.iterdir() if p.is_dir()):
+                attempt(read_lasot, child)
+    elif fmt == 'trackingnet':
+        chunks = sorted(root.glob('TRAIN_*')) or [root]
+        for chunk in chunks:
+            attempt(read_trackingnet_chunk, chunk)
+    elif fmt == 'videos':
+        attempt(read_video_folder, root)
+    else:
+        raise DataError(f'unknown dataset format {fmt!r}; use auto, uniform, got10k, lasot, '
+                        'otb, trackingnet or videos')
+    return sequences

@@ -1,0 +1,1 @@
+"""Offline compression: stage division, replacement training, losses, tasks and the trainer."""

@@ -1,0 +1,65 @@
+"""Typed training configuration (YAML recipes under config/train hold deltas of these)."""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
+
+from track_core.data.sampler import SamplingConfig
+from track_core.distill.task import LossWeights
+from track_core.distill.trainer import OptimConfig
+from track_core.net.config import PreprocessConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where pairs come from.
+
+    Paths may use ${data} for the data root (TRACK_DATA_ROOT or ../shared/data). ``weights``: one
+    sampling weight per source, in the order sot, stills_csv, coco_json, videos (empty: equal).
+    """
+
+    sot: Tuple[str, ...] = ('${data}/sot/train',)
+    sot_format: str = 'auto'
+    stills_csv: Tuple[str, ...] = ('${data}/det/coco_lightly256',)
+    coco_json: Tuple[str, ...] = ()
+    videos: Tuple[str, ...] = ()
+    weights: Tuple[float, ...] = ()
+    samples_per_epoch: int = 2000
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Student side.
+
+    method: 'compresstracker' (stages + replacement) or 'prune' (MixFormerV2 deep-to-shallow: fade
+    out the layers in ``remove``).
+    """
+
+    method: str = 'compresstracker'
+    teacher: str = ''
+    student: str = ''
+    student_overrides: Dict[str, Any] = field(default_factory=dict)
+    stages: int = 4
+    split: str = 'even'
+    split_sizes: Tuple[int, ...] = ()
+    schedule: str = 'progressive'
+    constant_p: float = 0.5
+    remove: Tuple[int, ...] = ()
+    fade_fraction: float = 0.3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = 'mnv2_t8_256'
+    model_overrides: Dict[str, Any] = field(default_factory=dict)
+    pretrained_stem: bool = True
+    freeze_stem: bool = False
+    init: str = ''
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    out_dir: str = 'runs/train'
+    device: str = 'auto'
+    seed: int = 0

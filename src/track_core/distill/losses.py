@@ -1,0 +1,125 @@
+"""Training losses.
+
+Box (GIoU, L1), focal on a Gaussian heat map, KL dense-to-sparse, feature mimicking and logit
+distillation. Boxes are (cx, cy, w, h) normalised to the crop.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def cxcywh_to_xyxy(box):
+    cx, cy, w, h = box.unbind(-1)
+    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+
+
+def giou_loss(pred, target):
+    """Mean (1 - GIoU) of (B, 4) cxcywh boxes; also returns the mean IoU (no gradient)."""
+    p, t = cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)
+    area_p = (p[:, 2] - p[:, 0]).clamp(min=0) * (p[:, 3] - p[:, 1]).clamp(min=0)
+    area_t = (t[:, 2] - t[:, 0]).clamp(min=0) * (t[:, 3] - t[:, 1]).clamp(min=0)
+    lt = torch.max(p[:, :2], t[:, :2])
+    rb = torch.min(p[:, 2:], t[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(dim=1)
+    union = area_p + area_t - inter
+    iou = inter / union.clamp(min=1e-7)
+    hull = (torch.max(p[:, 2:], t[:, 2:]) - torch.min(p[:, :2], t[:, :2])).clamp(min=0)
+    hull_area = hull.prod(dim=1).clamp(min=1e-7)
+    giou = iou - (hull_area - union) / hull_area
+    return (1 - giou).mean(), iou.detach().mean()
+
+
+def l1_loss(pred, target):
+    return F.l1_loss(pred, target)
+
+
+def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
+    """Compute CenterNet's radius: the largest corner shift keeping IoU >= min_overlap."""
+    a1, b1 = 1.0, height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + math.sqrt(b1 ** 2 - 4 * a1 * c1)) / 2
+    a2, b2 = 4.0, 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + math.sqrt(b2 ** 2 - 4 * a2 * c2)) / 2
+    a3, b3 = 4 * min_overlap, -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def gaussian_heatmap(boxes, feat: int):
+    """(B, 4) normalised cxcywh -> (B, 1, feat, feat) Gaussians peaking at 1 at the centre."""
+    grid = torch.arange(feat, dtype=boxes.dtype, device=boxes.device)
+    maps = []
+    for cx, cy, w, h in (boxes * feat).tolist():
+        if not all(math.isfinite(v) for v in (cx, cy, w, h)):
+            maps.append(torch.zeros(feat, feat, dtype=boxes.dtype, device=boxes.device))
+            continue
+        radius = max(0.0, gaussian_radius(h, w))
+        sigma = max((2 * int(radius) + 1) / 6.0, 0.5)
+        gx = torch.exp(-((grid - int(cx)) ** 2) / (2 * sigma ** 2))
+        gy = torch.exp(-((grid - int(cy)) ** 2) / (2 * sigma ** 2))
+        maps.append(torch.outer(gy, gx))
+    return torch.stack(maps).unsqueeze(1)
+
+
+def focal_loss(score_map, heatmap, alpha: float = 2.0, beta: float = 4.0):
+    """Compute the CenterNet focal loss of a sigmoid score map against a Gaussian heat map."""
+    pos = heatmap.eq(1).float()
+    neg = 1.0 - pos
+    p = score_map.clamp(1e-4, 1 - 1e-4)
+    pos_loss = torch.log(p) * (1 - p) ** alpha * pos
+    neg_loss = torch.log(1 - p) * p ** alpha * (1 - heatmap) ** beta * neg
+    num_pos = pos.sum().clamp(min=1.0)
+    return -(pos_loss.sum() + neg_loss.sum()) / num_pos
+
+
+def feature_mimic_loss(student_hidden, teacher_hidden, num_template: int):
+    """MSE on template and search tokens separately, averaged (CompressTracker)."""
+    zs, xs = student_hidden[:, :num_template], student_hidden[:, num_template:]
+    zt, xt = teacher_hidden[:, :num_template], teacher_hidden[:, num_template:]
+    return 0.5 * (F.mse_loss(zs, zt) + F.mse_loss(xs, xt))
+
+
+def score_map_distill_loss(student_map, teacher_map):
+    """Binary cross-entropy of the student's score map against the teacher's (soft labels)."""
+    s = student_map.clamp(1e-4, 1 - 1e-4)
+    return F.binary_cross_entropy(s, teacher_map.detach())
+
+
+def center_to_edge_distributions(score_map, size_map, offset_map, num_bins: int,
+                                 temperature: float = 1.0):
+    """Dense-to-sparse: turn a center-head heat map into four edge distributions.
+
+    Every cell proposes a box (its centre + offset, its size); its weight is the softmax of the
+    score logits over the map. Each proposed edge (left, right, top, bottom) is spread linearly
+    over the two nearest of ``num_bins`` positions in [0, 1]; the weighted sum over cells is
+    the marginal distribution of that edge. Returns (B, 4, num_bins).
+    """
+    b, _, feat, _ = score_map.shape
+    logits = torch.logit(score_map.clamp(1e-4, 1 - 1e-4)).flatten(1) / temperature
+    weight = logits.softmax(dim=1)                                           # (B, F*F)
+    idx = torch.arange(feat * feat, device=score_map.device)
+    col = (idx % feat).to(score_map.dtype)
+    row = torch.div(idx, feat, rounding_mode='floor').to(score_map.dtype)
+    cx = (col + offset_map[:, 0].flatten(1)) / feat
+    cy = (row + offset_map[:, 1].flatten(1)) / feat
+    w, h = size_map[:, 0].flatten(1), size_map[:, 1].flatten(1)
+    edges = torch.stack([cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2], dim=1)  # (B,4,F*F)
+    pos = edges.clamp(0, 1) * (num_bins - 1)
+    lo = pos.floor().clamp(max=num_bins - 2)
+    frac = pos - lo
+    dist = torch.zeros(b, 4, num_bins, dtype=score_map.dtype, device=score_map.device)
+    w4 = weight.unsqueeze(1).expand(b, 4, -1)
+    dist.scatter_add_(2, lo.long(), w4 * (1 - frac))
+    dist.scatter_add_(2, lo.long() + 1, w4 * frac)
+    return dist
+
+
+def kl_edge_loss(student_logits, teacher_dist):
+    """KL(teacher || student) over each edge's bins, averaged over edges and batch."""
+    log_s = student_logits.log_softmax(dim=-1)
+    t = teacher_dist.detach().clamp(min=1e-8)
+    return (t * (t.log() - log_s)).sum(dim=-1).mean()

@@ -1,0 +1,243 @@
+"""Training tasks: a batch in, a dict of losses out (``loss`` is the one to minimise).
+
+A task is an ``nn.Module`` whose registered submodules are exactly what trains (the student
+and any projections), so DDP can wrap it. A teacher is held without being registered: frozen,
+in eval mode, run under ``no_grad``, never wrapped by DDP. Random stage masks come from the
+task's own seeded generator, never from inside the network.
+"""
+
+import copy
+from dataclasses import dataclass
+import math
+from typing import Dict, List, Sequence
+
+import torch
+from torch import nn
+
+from track_core.distill.losses import (center_to_edge_distributions, feature_mimic_loss,
+                                       focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
+                                       l1_loss, score_map_distill_loss)
+from track_core.distill.schedule import draw_stage_mask, replacement_probability
+from track_core.distill.stages import (Ranges, replaced_block_list, StageAdapters,
+                                       teacher_stage_ends)
+from track_core.net.network import OneStreamTracker
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Defaults are CompressTracker's published weights."""
+
+    giou: float = 2.0
+    l1: float = 5.0
+    focal: float = 1.0
+    guidance: float = 1.0
+    feature: float = 0.2
+    logit: float = 0.0
+    kl: float = 0.0
+    kl_temperature: float = 1.0
+
+
+def _box_terms(out, target, w: LossWeights, prefix: str) -> Dict[str, torch.Tensor]:
+    giou, iou = giou_loss(out['box'], target)
+    terms = {f'{prefix}giou': w.giou * giou, f'{prefix}l1': w.l1 * l1_loss(out['box'], target)}
+    if prefix == 'loss/box_' and 'score_map' in out and w.focal:
+        heat = gaussian_heatmap(target, out['score_map'].shape[-1])
+        terms['loss/focal'] = w.focal * focal_loss(out['score_map'], heat)
+    return terms, iou
+
+
+def _total(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
+    return sum(terms.values())
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+class GroundTruthTask(nn.Module):
+    """Plain supervised training (teachers trained here): GIoU + L1 + focal."""
+
+    def __init__(self, model: OneStreamTracker, weights: LossWeights = LossWeights(),
+                 freeze_stem: bool = False):
+        super().__init__()
+        self.model = model
+        self.weights = weights
+        self.freeze_stem = freeze_stem
+        if freeze_stem:
+            model.stem.requires_grad_(False)
+        self.progress = 0.0
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_stem:
+            self.model.stem.eval()     # keep BatchNorm statistics of a frozen stem
+        return self
+
+    def trained_model(self) -> OneStreamTracker:
+        return self.model
+
+    def forward(self, batch):
+        out = self.model(batch['template'], batch['search'])
+        terms, iou = _box_terms(out, batch['box'], self.weights, 'loss/box_')
+        return {'loss': _total(terms), **terms, 'metric/iou': iou}
+
+
+class DistillTask(nn.Module):
+    """CompressTracker: replacement training + prediction guidance + feature mimicking.
+
+    Optional extras: logit distillation (score maps, or edge logits between token heads) and
+    MixFormerV2's dense-to-sparse KL (a center-head teacher's heat map -> a token-head
+    student's edge distributions).
+    """
+
+    def __init__(self, student: OneStreamTracker, teacher: OneStreamTracker, ranges: Ranges,
+                 weights: LossWeights = LossWeights(), schedule: str = 'progressive',
+                 constant_p: float = 0.5, seed: int = 0):
+        super().__init__()
+        self.student = student
+        object.__setattr__(self, 'teacher', freeze(teacher))   # not a registered submodule
+        self.ranges = ranges
+        self.adapters = StageAdapters(student.cfg.embed_dim, teacher.cfg.embed_dim, len(ranges))
+        self.weights = weights
+        self.schedule = schedule
+        self.constant_p = constant_p
+        self.generator = torch.Generator().manual_seed(seed)
+        self.progress = 0.0
+        self.last_mask: List[bool] = []
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def trained_model(self) -> OneStreamTracker:
+        return self.student
+
+    def forward(self, batch, mask: Sequence[bool] = None):
+        z, x, gt = batch['template'], batch['search'], batch['box']
+        w = self.weights
+        with torch.no_grad():
+            t_out, t_hidden = self.teacher.forward_intermediates(
+                z, x, teacher_stage_ends(self.ranges))
+        if mask is None:
+            p = replacement_probability(self.progress, self.schedule, self.constant_p)
+            mask = draw_stage_mask(len(self.ranges), p, self.generator)
+        self.last_mask = list(mask)
+        blocks, ends, _ = replaced_block_list(self.student, self.teacher, self.ranges, mask,
+                                              self.adapters)
+        s = self.student
+        tokens = s.join(s.embed_template(z), s.embed_search(x))
+        tokens, hidden = s.run_blocks(tokens, blocks, collect=ends)
+        out = s.predict(tokens)
+
+        terms, iou = _box_terms(out, gt, w, 'loss/box_')
+        if w.guidance:
+            guide, _ = _box_terms(out, t_out['box'].detach(), w, 'loss/guide_')
+            terms.update({k: w.guidance * v for k, v in guide.items()})
+        if w.feature:
+            nz = s.cfg.num_template_tokens
+            feats = []
+            for i, (h, th) in enumerate(zip(hidden, t_hidden)):
+                if h.shape[-1] != th.shape[-1]:
+                    h = self.adapters.up[i](h)
+                feats.append(feature_mimic_loss(h[:, :th.shape[1]], th, nz))
+            terms['loss/feature'] = w.feature * torch.stack(feats).mean()
+        if w.logit:
+            if 'score_map' in out and 'score_map' in t_out:
+                terms['loss/logit'] = w.logit * score_map_distill_loss(out['score_map'],
+                                                                       t_out['score_map'])
+            elif 'edge_logits' in out and 'edge_logits' in t_out:
+                terms['loss/logit'] = w.logit * kl_edge_loss(
+                    out['edge_logits'], t_out['edge_logits'].softmax(-1))
+        if w.kl and 'edge_logits' in out and 'score_map' in t_out:
+            dist = center_to_edge_distributions(t_out['score_map'], t_out['size_map'],
+                                                t_out['offset_map'], s.cfg.num_bins,
+                                                w.kl_temperature)
+            terms['loss/kl'] = w.kl * kl_edge_loss(out['edge_logits'], dist)
+        return {'loss': _total(terms), **terms, 'metric/iou': iou,
+                'metric/replaced': torch.tensor(float(sum(mask)))}
+
+
+def cosine_fade(progress: float, fade_fraction: float) -> float:
+    """1 -> 0 along a half cosine over the first ``fade_fraction`` of training, then 0."""
+    if fade_fraction <= 0:
+        return 0.0
+    t = min(progress / fade_fraction, 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+class DepthPruneTask(nn.Module):
+    """MixFormerV2 deep-to-shallow.
+
+    the student starts as a copy of the teacher; the residual branches of the layers in ``remove``
+    fade out along a cosine over the first ``fade_fraction`` of training, after which they are
+    identities and ``pruned_model`` drops them. Trained with ground truth, teacher guidance and
+    score-map distillation.
+    """
+
+    def __init__(self, teacher: OneStreamTracker, remove: Sequence[int],
+                 weights: LossWeights = LossWeights(feature=0.0, logit=1.0),
+                 fade_fraction: float = 0.3):
+        super().__init__()
+        depth = teacher.cfg.depth
+        self.remove = sorted({int(i) for i in remove})
+        if not self.remove or self.remove[0] < 0 or self.remove[-1] >= depth or \
+                len(self.remove) >= depth:
+            raise ValueError(f'remove must name some (not all) of the {depth} layers, got '
+                             f'{list(remove)}')
+        self.student = copy.deepcopy(teacher)
+        self.student.requires_grad_(True)
+        object.__setattr__(self, 'teacher', freeze(teacher))
+        self.weights = weights
+        self.fade_fraction = fade_fraction
+        self.progress = 0.0
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def branch_scale(self) -> float:
+        return cosine_fade(self.progress, self.fade_fraction)
+
+    def forward(self, batch):
+        scale = self.branch_scale()
+        for i in self.remove:
+            self.student.blocks[i].branch_scale = scale
+        z, x, gt = batch['template'], batch['search'], batch['box']
+        with torch.no_grad():
+            t_out = self.teacher(z, x)
+        out = self.student(z, x)
+        w = self.weights
+        terms, iou = _box_terms(out, gt, w, 'loss/box_')
+        if w.guidance:
+            guide, _ = _box_terms(out, t_out['box'], w, 'loss/guide_')
+            terms.update({k: w.guidance * v for k, v in guide.items()})
+        if w.logit and 'score_map' in out:
+            terms['loss/logit'] = w.logit * score_map_distill_loss(out['score_map'],
+                                                                   t_out['score_map'])
+        return {'loss': _total(terms), **terms, 'metric/iou': iou,
+                'metric/branch_scale': torch.tensor(scale)}
+
+    def trained_model(self) -> OneStreamTracker:
+        return self.pruned_model()
+
+    def pruned_model(self) -> OneStreamTracker:
+        """Return the student without the faded layers (valid once their scale is 0)."""
+        import dataclasses
+        keep = [i for i in range(self.student.cfg.depth) if i not in self.remove]
+        cfg = dataclasses.replace(self.student.cfg, depth=len(keep),
+                                  name=f'{self.student.cfg.name}_pruned{len(keep)}')
+        model = OneStreamTracker(cfg)
+        state = {}
+        for key, value in self.student.state_dict().items():
+            if key.startswith('blocks.'):
+                idx = int(key.split('.')[1])
+                if idx not in keep:
+                    continue
+                key = f'blocks.{keep.index(idx)}.' + key.split('.', 2)[2]
+            state[key] = value
+        model.load_state_dict(state)
+        return model

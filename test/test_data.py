@@ -1,0 +1,162 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource, StillSource
+from track_core.data.sequences import DataError, find_sequences, read_boxes
+from track_core.data.stills import read_boxes_csv, read_coco_json
+from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
+from track_core.net import variant_config
+
+
+def _frames(folder, count, name=lambda i: f'{i:08d}.jpg'):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(1, count + 1):
+        cv2.imwrite(str(folder / name(i)), np.full((40, 60, 3), i * 20, np.uint8))
+
+
+def test_box_file_formats(tmp_path):
+    path = tmp_path / 'gt.txt'
+    path.write_text('1,2,3,4\n5\t6\t7\t8\nNaN,NaN,NaN,NaN\n'
+                    '10,0,20,10,10,20,0,10\n\n')
+    boxes = read_boxes(path)
+    assert boxes[0].tolist() == [1, 2, 3, 4] and boxes[1].tolist() == [5, 6, 7, 8]
+    assert np.isnan(boxes[2]).all()
+    assert boxes[3].tolist() == [0, 0, 20, 20]          # polygon -> its bounding box
+
+
+@pytest.mark.parametrize('text, words', [('1,2,3\n', 'gt.txt:1: expected 4'),
+                                         ('1,2,3,4\n1,x,3,4\n', 'gt.txt:2: not numbers'),
+                                         ('', 'no boxes')])
+def test_malformed_box_file_names_file_and_line(tmp_path, text, words):
+    path = tmp_path / 'gt.txt'
+    path.write_text(text)
+    with pytest.raises(DataError, match=words):
+        read_boxes(path)
+
+
+def test_uniform_layout_and_absent_rows(tmp_path):
+    frames, boxes = moving_object_sequence(6, seed=3)
+    boxes[2] = np.nan
+    write_uniform_sequence(tmp_path, 'seq_a', frames, boxes)
+    (seqs,) = find_sequences(tmp_path)
+    assert seqs.name == 'seq_a' and len(seqs) == 6
+    assert seqs.visible.tolist() == [True, True, False, True, True, True]
+    assert seqs.frame(0).shape == (240, 320, 3)
+
+
+def test_got10k_layout(tmp_path):
+    seq = tmp_path / 'GOT-10k_Train_000001'
+    _frames(seq, 3)
+    (seq / 'groundtruth.txt').write_text('1,1,5,5\n2,2,5,5\n3,3,5,5\n')
+    (seq / 'absence.label').write_text('0\n1\n0\n')
+    (s,) = find_sequences(tmp_path)
+    assert s.visible.tolist() == [True, False, True]
+
+
+def test_lasot_layout(tmp_path):
+    seq = tmp_path / 'airplane' / 'airplane-1'
+    _frames(seq / 'img', 4)
+    (seq / 'groundtruth.txt').write_text('1,1,5,5\n' * 4)
+    (seq / 'full_occlusion.txt').write_text('0,0,1,0')
+    (seq / 'out_of_view.txt').write_text('0,0,0,1')
+    (s,) = find_sequences(tmp_path)
+    assert s.name == 'airplane-1' and s.visible.tolist() == [True, True, False, False]
+
+
+def test_otb_layout(tmp_path):
+    seq = tmp_path / 'Basketball'
+    _frames(seq / 'img', 2, name=lambda i: f'{i:04d}.jpg')
+    (seq / 'groundtruth_rect.txt').write_text('1 2 3 4\n5 6 7 8\n')
+    (s,) = find_sequences(tmp_path)
+    assert s.boxes[1].tolist() == [5, 6, 7, 8]
+
+
+def test_trackingnet_layout(tmp_path):
+    chunk = tmp_path / 'TRAIN_0'
+    _frames(chunk / 'frames' / 'abc', 3, name=lambda i: f'{i - 1}.jpg')
+    (chunk / 'anno').mkdir()
+    (chunk / 'anno' / 'abc.txt').write_text('1,1,5,5\n2,2,5,5\n3,3,5,5\n')
+    (s,) = find_sequences(tmp_path)
+    assert s.name == 'abc' and [p.name for p in s.frames] == ['0.jpg', '1.jpg', '2.jpg']
+
+
+def test_video_folder_layout(tmp_path):
+    writer = cv2.VideoWriter(str(tmp_path / 'clip.avi'), cv2.VideoWriter_fourcc(*'MJPG'), 10,
+                             (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
+    writer.release()
+    (tmp_path / 'clip.txt').write_text('1,1,10,10\n' * 5)
+    (s,) = find_sequences(tmp_path)
+    assert s.name == 'clip' and s.frame(4).shape == (48, 64, 3)
+
+
+def test_missing_frames_are_reported(tmp_path):
+    seq = tmp_path / 'short' / 'img'
+    _frames(seq, 2)
+    (tmp_path / 'short' / 'groundtruth.txt').write_text('1,1,5,5\n' * 3)
+    with pytest.raises(DataError, match='3 boxes but only 2 frames'):
+        find_sequences(tmp_path)
+    skipped = []
+    assert find_sequences(tmp_path, on_skip=skipped.append) == []
+    assert 'only 2 frames' in skipped[0]
+
+
+def test_stills_csv_and_coco_json(tmp_path):
+    (tmp_path / 'images').mkdir()
+    cv2.imwrite(str(tmp_path / 'images' / 'a.jpg'), np.zeros((50, 50, 3), np.uint8))
+    (tmp_path / 'boxes.csv').write_text('image,x,y,w,h,label\na.jpg,1,2,30,20,cup\n'
+                                        'a.jpg,1,2,3,2,tiny\n')
+    (box,) = read_boxes_csv(tmp_path)
+    assert box.label == 'cup' and box.box.tolist() == [1, 2, 30, 20]
+    (tmp_path / 'bad.csv').write_text('')
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps({'images': [{'id': 7, 'file_name': 'a.jpg'}],
+                               'categories': [{'id': 1, 'name': 'cup'}],
+                               'annotations': [
+                                   {'image_id': 7, 'bbox': [1, 2, 30, 20], 'category_id': 1},
+                                   {'image_id': 7, 'bbox': [0, 0, 40, 40], 'iscrowd': 1}]}))
+    (coco,) = read_coco_json(ann, tmp_path / 'images')
+    assert coco.label == 'cup' and coco.image.name == 'a.jpg'
+    ann.write_text('{"images": []}')
+    with pytest.raises(DataError, match='not COCO annotations'):
+        read_coco_json(ann, tmp_path)
+
+
+@pytest.fixture
+def synthetic_root(tmp_path):
+    for k in range(3):
+        frames, boxes = moving_object_sequence(12, seed=k)
+        write_uniform_sequence(tmp_path / 'sot', f'syn{k}', frames, boxes)
+    return tmp_path / 'sot'
+
+
+def test_pairs_are_deterministic_and_box_is_the_target(synthetic_root):
+    cfg = variant_config('tiny')
+    source = SequenceSource(find_sequences(synthetic_root))
+    ds = PairDataset([source], None, cfg, samples_per_epoch=8, seed=5,
+                     sampling=SamplingConfig(flip_prob=0.0, brightness=0.0,
+                                             grayscale_prob=0.0))
+    a, b = ds[3], ds[3]
+    assert torch.equal(a['search'], b['search']) and torch.equal(a['box'], b['box'])
+    assert a['template'].shape == (3, 32, 32) and a['search'].shape == (3, 64, 64)
+    ds.set_epoch(1)
+    assert not torch.equal(ds[3]['search'], a['search'])
+    assert ((a['box'] > 0) & (a['box'] < 1)).all()
+
+
+def test_unreadable_frames_are_counted_not_fatal(synthetic_root, tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'boxes.csv').write_text('image,x,y,w,h\nmissing.jpg,1,1,30,30\n')
+    cfg = variant_config('tiny')
+    ds = PairDataset([SequenceSource(find_sequences(synthetic_root)),
+                      StillSource(read_boxes_csv(tmp_path))], [1, 1], cfg,
+                     samples_per_epoch=16)
+    items = [ds[i] for i in range(16)]
+    assert len(items) == 16
+    assert sum(ds.skipped.values()) > 0
+    assert 'missing.jpg' in next(iter(ds.skipped))

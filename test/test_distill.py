@@ -1,0 +1,265 @@
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from track_core.config import load_config
+from track_core.data.sampler import PairDataset, SequenceSource
+from track_core.data.sequences import find_sequences
+from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
+from track_core.distill.cli import run
+from track_core.distill.config import TrainConfig
+from track_core.distill.losses import center_to_edge_distributions, gaussian_heatmap
+from track_core.distill.schedule import draw_stage_mask, replacement_probability
+from track_core.distill.stages import (init_student_from_teacher, replaced_block_list,
+                                       stage_ranges)
+from track_core.distill.task import DepthPruneTask, DistillTask, GroundTruthTask, LossWeights
+from track_core.distill.trainer import OptimConfig, Trainer
+from track_core.net import create_model
+from track_core.runtime import load_tracker
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize('progress, expected', [(0.0, 0.5), (0.05, 0.5), (0.1, 0.5),
+                                                (0.5, 0.75), (0.7, 0.875), (0.9, 1.0),
+                                                (1.0, 1.0)])
+def test_progressive_schedule(progress, expected):
+    assert replacement_probability(progress) == pytest.approx(expected)
+
+
+def test_constant_schedule_and_bad_progress():
+    assert replacement_probability(0.95, 'constant', 0.6) == 0.6
+    with pytest.raises(ValueError):
+        replacement_probability(1.5)
+
+
+def test_stage_mask_is_seeded_and_never_empty():
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert [draw_stage_mask(4, 0.5, g1) for _ in range(5)] == \
+        [draw_stage_mask(4, 0.5, g2) for _ in range(5)]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        assert sum(draw_stage_mask(4, 0.0, g)) == 1
+    assert draw_stage_mask(3, 1.0, g) == [True] * 3
+
+
+def test_stage_ranges():
+    assert stage_ranges(12, 4) == [(0, 3), (3, 6), (6, 9), (9, 12)]
+    assert stage_ranges(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    uneven = stage_ranges(12, 3, 'uneven')
+    assert uneven[-1][1] == 12 and [b - a for a, b in uneven] == sorted(b - a
+                                                                        for a, b in uneven)
+    assert stage_ranges(6, 2, [1, 5]) == [(0, 1), (1, 6)]
+    with pytest.raises(ValueError):
+        stage_ranges(6, 2, [2, 2])
+
+
+def _batch(cfg, n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {'template': torch.randn(n, 3, cfg.template_size, cfg.template_size, generator=g),
+            'search': torch.randn(n, 3, cfg.search_size, cfg.search_size, generator=g),
+            'box': torch.tensor([[0.5, 0.5, 0.2, 0.3]] * n)}
+
+
+def _pair(student_depth=2, **student_changes):
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    student = create_model('tiny', depth=student_depth, **student_changes)
+    ranges = stage_ranges(teacher.cfg.depth, student_depth)
+    init_student_from_teacher(student, teacher, ranges)
+    return teacher, student, ranges
+
+
+def test_student_init_takes_the_last_layer_of_each_stage():
+    teacher, student, ranges = _pair()
+    assert ranges == [(0, 2), (2, 4)]
+    for i, src in enumerate((1, 3)):
+        assert torch.equal(student.blocks[i].attn.qkv.weight, teacher.blocks[src].attn.qkv.weight)
+    assert torch.equal(student.box_head.conv1_ctr[0].weight, teacher.box_head.conv1_ctr[0].weight)
+
+
+def test_all_stages_from_the_teacher_reproduce_the_teacher():
+    teacher, student, ranges = _pair()
+    task = DistillTask(student, teacher, ranges).eval()
+    batch = _batch(teacher.cfg)
+    blocks, _, _ = replaced_block_list(student, teacher, ranges, [False, False])
+    with torch.no_grad():
+        s = student
+        tokens, _ = s.run_blocks(s.join(s.embed_template(batch['template']),
+                                        s.embed_search(batch['search'])), blocks)
+        replaced = s.predict(tokens)
+        ref = teacher(batch['template'], batch['search'])
+        out = task(batch, mask=[False, False])
+    assert torch.equal(replaced['score_map'], ref['score_map'])
+    # The guidance loss is then zero: the student path is the teacher.
+    assert out['loss/guide_l1'].item() == pytest.approx(0.0, abs=1e-7)
+    assert out['loss/feature'].item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_one_step_changes_only_trainable_student_parameters(tmp_path):
+    teacher, student, ranges = _pair()
+    task = DistillTask(student, teacher, ranges, seed=1)
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student_before = {k: v.clone() for k, v in student.named_parameters()}
+    trainer = Trainer(task, [None] * 4, OptimConfig(lr=1e-2, batch_size=2, num_workers=0),
+                      tmp_path, progress=False)
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert 'teacher' not in dict(task.named_children())
+    assert trainer.train_step(_batch(teacher.cfg)) is not None
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, teacher_before[k]), k
+    changed = [k for k, v in student.named_parameters()
+               if not torch.equal(v, student_before[k])]
+    assert any(k.startswith('stem') for k in changed) and any('box_head' in k for k in changed)
+
+
+def test_narrower_student_trains_through_projections():
+    teacher, student, ranges = _pair(embed_dim=16)
+    task = DistillTask(student, teacher, ranges)
+    assert task.adapters.active
+    out = task(_batch(teacher.cfg), mask=[True, False])
+    out['loss'].backward()
+    assert torch.isfinite(out['loss'])
+    assert task.adapters.up[1].linear.weight.grad is not None
+
+
+def test_dense_to_sparse_kl_for_a_token_student():
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    student = create_model('tiny_token', depth=2, attention='joint')
+    task = DistillTask(student, teacher, stage_ranges(4, 2), LossWeights(kl=1.0))
+    out = task(_batch(teacher.cfg))
+    assert torch.isfinite(out['loss/kl']) and out['loss/kl'] > 0
+
+
+def test_edge_distributions_from_a_heat_map():
+    f, bins = 4, 9
+    score = torch.full((1, 1, f, f), 1e-4)
+    score[0, 0, 1, 2] = 1 - 1e-4                     # centre cell: column 2, row 1
+    size = torch.full((1, 2, f, f), 0.5)
+    offset = torch.full((1, 2, f, f), 0.0)
+    dist = center_to_edge_distributions(score, size, offset, bins, temperature=0.05)
+    assert dist.sum(-1)[0].tolist() == pytest.approx([1.0] * 4)
+    # left edge = 2/4 - 0.25 = 0.25 -> bin 2 of 0, 0.125, ..., 1
+    assert int(dist[0, 0].argmax()) == 2 and int(dist[0, 1].argmax()) == 6
+
+
+def test_gaussian_heatmap_peaks_at_the_centre():
+    heat = gaussian_heatmap(torch.tensor([[0.55, 0.3, 0.2, 0.2]]), 8)
+    assert heat.shape == (1, 1, 8, 8) and heat[0, 0, 2, 4] == 1.0
+
+
+def test_depth_pruning_fades_then_drops_layers():
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    task = DepthPruneTask(teacher, remove=[1, 2], fade_fraction=0.5)
+    task.progress = 0.25
+    assert 0 < task.branch_scale() < 1
+    task.progress = 0.6
+    batch = _batch(teacher.cfg)
+    task.eval()
+    with torch.no_grad():
+        task(batch)                                  # sets the faded scale (0) on layers 1, 2
+        faded = task.student(batch['template'], batch['search'])
+        pruned = task.pruned_model().eval()
+        small = pruned(batch['template'], batch['search'])
+    assert pruned.cfg.depth == 2
+    assert torch.allclose(faded['score_map'], small['score_map'], atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('syn')
+    for k in range(3):
+        frames, boxes = moving_object_sequence(16, seed=k)
+        write_uniform_sequence(root / 'sot', f'syn{k}', frames, boxes)
+    return root / 'sot'
+
+
+def _trainer(root, out_dir, epochs):
+    """Build a tiny distillation trainer (fresh models, same seeds) on synthetic data."""
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    student = create_model('tiny', depth=2)
+    ranges = stage_ranges(4, 2)
+    init_student_from_teacher(student, teacher, ranges)
+    task = DistillTask(student, teacher, ranges, seed=7)
+    ds = PairDataset([SequenceSource(find_sequences(root))], None, student.cfg,
+                     samples_per_epoch=8, seed=3)
+    return Trainer(task, ds, OptimConfig(epochs=epochs, batch_size=4, num_workers=0, lr=1e-3),
+                   out_dir, progress=False), student
+
+
+def test_resume_reproduces_the_next_steps_exactly(synthetic_root, tmp_path):
+    straight, s1 = _trainer(synthetic_root, tmp_path / 'a', epochs=2)
+    straight.fit(resume=False)
+    interrupted, _ = _trainer(synthetic_root, tmp_path / 'b', epochs=2)
+    interrupted.fit(resume=False, stop_after=1)          # as if killed after epoch 1
+    resumed, s2 = _trainer(synthetic_root, tmp_path / 'b', epochs=2)
+    resumed.fit(resume=True)
+    assert resumed.step == straight.step == 4
+    for (k, a), (_, b) in zip(s1.state_dict().items(), s2.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert (tmp_path / 'b' / 'log.csv').read_text().count('\n') == 3
+
+
+def test_non_finite_loss_is_skipped(synthetic_root, tmp_path):
+    trainer, student = _trainer(synthetic_root, tmp_path, epochs=1)
+    batch = _batch(student.cfg)
+    batch['search'][0, 0, 0, 0] = float('nan')      # a diverged activation, in effect
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    assert trainer.train_step(batch) is None
+    assert trainer.skipped_steps == 1
+    assert all(torch.equal(v, before[k]) for k, v in student.state_dict().items())
+
+
+def test_two_process_ddp_ends_with_identical_parameters(synthetic_root, tmp_path):
+    env = dict(os.environ, SYN_ROOT=str(synthetic_root), OUT_DIR=str(tmp_path),
+               OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
+           '2', str(HERE / 'ddp_worker.py')]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    p0 = torch.load(tmp_path / 'rank0.pt', weights_only=True)
+    p1 = torch.load(tmp_path / 'rank1.pt', weights_only=True)
+    assert p0.keys() == p1.keys()
+    for k in p0:
+        assert torch.equal(p0[k], p1[k]), k
+    init = torch.load(tmp_path / 'init0.pt', weights_only=True)
+    assert any(not torch.equal(init[k], p0[k]) for k in p0)
+
+
+def test_teacher_then_distill_from_the_command_path(synthetic_root, tmp_path):
+    common = [f'data.sot=["{synthetic_root}"]', 'data.stills_csv=[]',
+              'data.samples_per_epoch=8', 'optim.epochs=2', 'optim.batch_size=4',
+              'optim.num_workers=0', 'optim.lr=1e-3', 'pretrained_stem=false']
+    teacher_cfg = load_config(TrainConfig, None, common + [
+        'model=tiny', f'out_dir={tmp_path / "teacher"}'])
+    run('teacher', teacher_cfg, progress=False)
+    teacher_ckpt = tmp_path / 'teacher' / 'model.safetensors'
+    distill_cfg = load_config(TrainConfig, None, common + [
+        f'distill.teacher={teacher_ckpt}', 'distill.stages=2',
+        f'out_dir={tmp_path / "student"}'])
+    run('distill', distill_cfg, progress=False)
+    log = (tmp_path / 'student' / 'log.csv').read_text()
+    assert 'loss/feature' in log and 'loss/guide_giou' in log
+    assert (tmp_path / 'student' / 'config.yaml').is_file()
+    tracker = load_tracker(tmp_path / 'student' / 'model.safetensors', device='cpu')
+    assert tracker.model_cfg.depth == 2
+    frames, boxes = moving_object_sequence(3, seed=9)
+    tracker.initialize(frames[0], boxes[0])
+    result = tracker.track(frames[1])
+    assert result.box[2] > 0 and 0 <= result.score <= 1
+
+
+def test_ground_truth_task_with_frozen_stem_keeps_stem_statistics():
+    model = create_model('tiny_mnv2')
+    task = GroundTruthTask(model, freeze_stem=True).train()
+    mean_before = model.stem.features[0][1].running_mean.clone()
+    task(_batch(model.cfg))
+    assert torch.equal(model.stem.features[0][1].running_mean, mean_before)
+    assert not any(p.requires_grad for p in model.stem.parameters())
