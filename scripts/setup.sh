@@ -251,14 +251,21 @@ fi
 COLCON=(colcon)
 command -v colcon >/dev/null 2>&1 || COLCON=("$VENV/bin/python" -m colcon)
 say "building ros2_ws with colcon ($(printf '%s ' "${PATHS[@]##*/}"))"
+# --symlink-install: track_node's Python files are used in place, so edits need no rebuild.
+# colcon cannot switch a copied install to links: a workspace built otherwise starts over.
+if [ "$(cat "$STATE/colcon-mode" 2>/dev/null)" != symlink ]; then
+    rm -rf "$WS/build" "$WS/install"
+fi
 (
     cd "$WS"
     "${COLCON[@]}" --log-base "$WS/log" build --paths "${PATHS[@]}" \
-        --build-base "$WS/build" --install-base "$WS/install" \
+        --build-base "$WS/build" --install-base "$WS/install" --symlink-install \
         --event-handlers console_cohesion- summary+ status- \
         --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
         > "$STATE/colcon.log" 2>&1
 ) || { tail -n 60 "$STATE/colcon.log" >&2; die "colcon build failed (full log: $STATE/colcon.log)"; }
+
+echo symlink > "$STATE/colcon-mode"
 
 # ---------------------------------------------------------------- 6. env.sh
 {

@@ -14,6 +14,7 @@ setup(
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
         ('share/' + package_name + '/rviz', glob('rviz/*.rviz')),
+        ('share/' + package_name + '/models', glob('models/*.safetensors')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -23,6 +24,9 @@ setup(
     license='Apache-2.0',
     tests_require=['pytest'],
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'track_node = track_node.node:main',
+            'image_source = track_node.image_source:main',
+        ],
     },
 )

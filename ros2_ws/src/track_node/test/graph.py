@@ -1,0 +1,113 @@
+"""Helpers for tests that run track_node in a real ROS graph (one process, real middleware)."""
+
+import pathlib
+import threading
+import time
+
+from builtin_interfaces.msg import Time
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from track_interfaces.msg import TrackingState
+from track_interfaces.srv import ClearTarget, SetTarget
+from vision_msgs.msg import Detection2DArray
+
+from track_node.node import TrackNode
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+DEFAULT_MODEL = REPO / 'models' / 'default.safetensors'
+
+
+def scene(frame_index: int, size=(240, 320), box=(60, 70, 56, 48), speed=(3, 1),
+          visible=True, seed=0):
+    """Draw a textured target moving over a smooth background: (rgb, true box xywh)."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    background = np.stack([(xx * 0.4 + 60), (yy * 0.5 + 70), np.full_like(xx, 110.0)], -1)
+    frame = background.astype(np.uint8)
+    x = box[0] + speed[0] * frame_index
+    y = box[1] + speed[1] * frame_index
+    bw, bh = box[2], box[3]
+    if visible:
+        small = rng.integers(0, 256, (bh // 8 + 1, bw // 8 + 1, 3), dtype=np.uint8)
+        patch = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_NEAREST)
+        cv2.rectangle(patch, (0, 0), (bw - 1, bh - 1), (255, 255, 0), 3)
+        frame[y:y + bh, x:x + bw] = patch
+    return frame, (float(x), float(y), float(bw), float(bh))
+
+
+def image_msg(rgb, sec, frame_id='camera'):
+    msg = Image()
+    msg.header.stamp = Time(sec=sec, nanosec=1000)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = rgb.shape[:2]
+    msg.encoding, msg.step = 'rgb8', rgb.shape[1] * 3
+    msg.data = rgb.tobytes()
+    return msg
+
+
+class Harness:
+    """track_node + a test node in one context, spun by a background executor."""
+
+    def __init__(self, model=DEFAULT_MODEL, autostart=True, **overrides):
+        self.context = rclpy.context.Context()
+        rclpy.init(context=self.context)
+        overrides = {'model_path': str(model), 'backend': 'torch', 'device': 'cpu',
+                     'max_frame_age': 0.0, 'autostart': autostart, **overrides}
+        self.node = TrackNode(context=self.context, parameter_overrides=[
+            Parameter(k, value=v) for k, v in overrides.items()])
+        self.client = Node('track_node_test', context=self.context)
+        self.detections, self.states = [], []
+        self.client.create_subscription(Detection2DArray, 'detections', self.detections.append,
+                                        10)
+        self.client.create_subscription(TrackingState, 'track_node/state', self.states.append,
+                                        10)
+        self.pub = self.client.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.set_target = self.client.create_client(SetTarget, 'track_node/set_target')
+        self.clear = self.client.create_client(ClearTarget, 'track_node/clear_target')
+        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.node._stop_worker()
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.client.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self.thread.join(timeout=5)
+
+    def wait_for(self, predicate, timeout=20.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def call(self, client, request, timeout=20.0):
+        assert client.wait_for_service(timeout_sec=timeout), 'service did not appear'
+        future = client.call_async(request)
+        assert self.wait_for(future.done, timeout), 'no service reply'
+        return future.result()
+
+    def publish_until_processed(self, msg, timeout=20.0):
+        """Publish ``msg`` until the node has it in its frame cache (subscription matched)."""
+        stamp = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
+
+        def seen():
+            return any(ns == stamp for ns, _ in list(self.node.frames))
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.pub.publish(msg)
+            if self.wait_for(seen, 0.3):
+                return True
+        return False

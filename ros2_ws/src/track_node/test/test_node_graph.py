@@ -1,0 +1,192 @@
+"""track_node in a real graph: frames in over the middleware, services, detections out."""
+
+import math
+import time
+
+from builtin_interfaces.msg import Time
+from graph import DEFAULT_MODEL, Harness, image_msg, scene
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+import numpy as np
+import pytest
+from track_interfaces.msg import TargetState
+from track_interfaces.srv import ClearTarget, SetTarget
+
+from track_core.boxes import iou_xywh
+from track_node.conversions import detection_to_xywh
+
+
+@pytest.fixture
+def harness():
+    if not DEFAULT_MODEL.is_file():
+        pytest.fail(f'{DEFAULT_MODEL} is missing: the shipped default model is needed')
+    h = Harness()
+    assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+    yield h
+    h.close()
+
+
+def start_tracking(h, box_frame=0):
+    rgb, box = scene(box_frame)
+    first = image_msg(rgb, sec=100 + box_frame)
+    assert h.publish_until_processed(first)
+    reply = h.call(h.set_target, SetTarget.Request(
+        x=box[0], y=box[1], width=box[2], height=box[3], target_id='',
+        stamp=first.header.stamp))
+    assert reply.success, reply.message
+    return reply.target_id
+
+
+def test_tracks_the_target_with_the_source_header(harness):
+    h = harness
+    target_id = start_tracking(h)
+    ious = []
+    for i in range(1, 16):
+        rgb, box = scene(i)
+        count = len(h.detections)
+        msg = image_msg(rgb, sec=100 + i, frame_id='camera_optical')
+        h.pub.publish(msg)
+        assert h.wait_for(lambda: len(h.detections) > count), f'no detections for frame {i}'
+        det_array = h.detections[-1]
+        assert det_array.header.frame_id == 'camera_optical'
+        assert det_array.header.stamp.sec == 100 + i
+        (det,) = det_array.detections
+        assert det.id == target_id and det.results[0].hypothesis.class_id == 'target'
+        ious.append(float(iou_xywh(np.array(detection_to_xywh(det)), np.array(box))[0]))
+    assert np.mean(ious[-5:]) > 0.3, ious
+    state = h.states[-1]
+    assert state.targets[0].id == target_id
+    assert state.targets[0].state == TargetState.STATE_TRACKING
+
+
+def test_target_that_vanishes_becomes_lost_then_clear(harness):
+    h = harness
+    h.node.set_parameters([__import__('rclpy').parameter.Parameter('lost_frames', value=2)])
+    target_id = start_tracking(h)
+    for i in range(1, 30):
+        rgb, _ = scene(i, visible=False)
+        count = len(h.states)
+        h.pub.publish(image_msg(rgb, sec=200 + i))
+        assert h.wait_for(lambda: len(h.states) > count)
+        if h.states[-1].targets[0].state == TargetState.STATE_LOST:
+            break
+    assert h.states[-1].targets[0].state == TargetState.STATE_LOST, \
+        [round(s.targets[0].score, 3) for s in h.states[-8:]]
+    reply = h.call(h.clear, ClearTarget.Request(target_id=target_id))
+    assert reply.success
+    reply = h.call(h.clear, ClearTarget.Request(target_id=target_id))
+    assert not reply.success and 'no target' in reply.message
+
+
+@pytest.mark.parametrize('request_fields, words', [
+    ({'x': 10.0, 'y': 10.0, 'width': math.nan, 'height': 20.0}, 'NaN'),
+    ({'x': 10.0, 'y': 10.0, 'width': 0.0, 'height': 20.0}, 'positive'),
+    ({'x': 10.0, 'y': 10.0, 'width': -5.0, 'height': 20.0}, 'positive'),
+    ({'x': 900.0, 'y': 10.0, 'width': 20.0, 'height': 20.0}, 'outside the image'),
+    ({'x': 10.0, 'y': 10.0, 'width': 20.0, 'height': 20.0, 'stamp': Time(sec=5)},
+     'no longer in the cache'),
+])
+def test_invalid_requests_are_refused_and_the_node_keeps_running(
+        harness, request_fields, words):
+    h = harness
+    rgb, _ = scene(0)
+    assert h.publish_until_processed(image_msg(rgb, sec=300))
+    reply = h.call(h.set_target, SetTarget.Request(**request_fields))
+    assert not reply.success and words in reply.message, reply.message
+    assert start_tracking(h, box_frame=1)
+
+
+def test_no_frame_yet_and_malformed_images(harness):
+    h = harness
+    reply = h.call(h.set_target, SetTarget.Request(x=1.0, y=1.0, width=9.0, height=9.0))
+    assert not reply.success and 'no frame received yet' in reply.message
+    rgb, _ = scene(0)
+    bad = [image_msg(rgb, sec=1) for _ in range(3)]
+    bad[0].encoding = '16UC1'
+    bad[1].data = bad[1].data[:100]
+    bad[2].step = 10
+    for msg in bad:
+        before = h.node.stats['bad']
+        for _ in range(50):
+            h.pub.publish(msg)
+            if h.wait_for(lambda: h.node.stats['bad'] > before, 0.2):
+                break
+        assert h.node.stats['bad'] > before
+    assert start_tracking(h)      # alive and working
+
+
+def test_run_time_parameters_validated(harness):
+    from rclpy.parameter import Parameter
+    h = harness
+    ok = h.node.set_parameters([Parameter('lost_threshold', value=0.2)])[0]
+    assert ok.successful and h.node.tracker.config.lost_threshold == 0.2
+    bad = h.node.set_parameters([Parameter('lost_threshold', value=3.0)])[0]
+    assert not bad.successful and 'lost_threshold' in bad.reason
+    ro = h.node.set_parameters([Parameter('backend', value='onnx')])[0]
+    assert not ro.successful and 'configure' in ro.reason
+
+
+def _change(h, transition_id):
+    client = h.client.create_client(ChangeState, 'track_node/change_state')
+    return h.call(client, ChangeState.Request(transition=Transition(id=transition_id))).success
+
+
+def _state(h):
+    client = h.client.create_client(GetState, 'track_node/get_state')
+    return h.call(client, GetState.Request()).current_state.id
+
+
+def test_lifecycle_transitions_and_a_missing_model(tmp_path):
+    h = Harness(model=tmp_path / 'missing.safetensors', autostart=False)
+    try:
+        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
+        assert not _change(h, Transition.TRANSITION_CONFIGURE)      # missing file: refused
+        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED        # ... and still alive
+        from rclpy.parameter import Parameter
+        h.node.set_parameters([Parameter('model_path', value=str(DEFAULT_MODEL))])
+        assert _change(h, Transition.TRANSITION_CONFIGURE)
+        assert _state(h) == State.PRIMARY_STATE_INACTIVE
+        assert h.node.subs == []                                  # not subscribed yet
+        assert _change(h, Transition.TRANSITION_ACTIVATE)
+        assert len(h.node.subs) == 1 and h.node.running
+        assert start_tracking(h)
+        assert _change(h, Transition.TRANSITION_DEACTIVATE)
+        assert h.node.subs == [] and not h.node.running
+        count = len(h.detections)
+        rgb, _ = scene(3)
+        for _ in range(5):
+            h.pub.publish(image_msg(rgb, sec=400))
+            time.sleep(0.05)
+        assert len(h.detections) == count                         # inactive: nothing out
+        assert _change(h, Transition.TRANSITION_CLEANUP)
+        assert h.node.tracker is None
+        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
+    finally:
+        h.close()
+
+
+def test_slow_model_at_30_hz_drops_frames_instead_of_lagging(tmp_path):
+    from track_core.checkpoint import save_checkpoint
+    from track_core.net import create_model
+    slow = save_checkpoint(tmp_path / 'slow.safetensors', create_model('ct2_vitb_256'))
+    h = Harness(model=slow)
+    try:
+        assert h.wait_for(lambda: h.node.running, 60)
+        start_tracking(h)
+        sent = 0
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            rgb, _ = scene(sent % 20)
+            h.pub.publish(image_msg(rgb, sec=500 + sent))
+            sent += 1
+            time.sleep(1 / 30)
+        assert h.wait_for(lambda: h.node.pending is None, 10)
+        stats = h.node.stats
+        assert stats['dropped'] > 0, stats
+        assert stats['processed'] < sent
+        # No backlog: the last frames were answered within a few inference times, not after
+        # the seconds a queue of every frame would take.
+        assert h.states[-1].dropped_frames >= stats['dropped'] - 2
+        assert h.node.latency_ms < 1500.0, h.node.latency_ms
+    finally:
+        h.close()

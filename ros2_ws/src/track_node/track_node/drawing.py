@@ -1,0 +1,28 @@
+"""Annotated frames for RViz and the demo video (kept out of the hot path)."""
+
+from typing import Dict
+
+import cv2
+import numpy as np
+
+COLORS = [(0, 200, 255), (255, 120, 0), (120, 255, 0), (255, 0, 180), (0, 255, 255)]
+LOST_COLOR = (255, 40, 40)
+
+
+def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
+                 note: str = '') -> np.ndarray:
+    """Return a copy of ``rgb`` with each target's box, id, score and state, and the frame rate."""
+    out = rgb.copy()
+    for k, (target_id, r) in enumerate(results.items()):
+        x, y, w, h = (int(round(v)) for v in r.box)
+        lost = r.state.name == 'LOST'
+        color = LOST_COLOR if lost else COLORS[k % len(COLORS)]
+        thickness = 1 if lost else 2
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
+        label = f'{target_id} {r.score:.2f}' + (' LOST' if lost else '')
+        cv2.putText(out, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
+                    cv2.LINE_AA)
+    text = f'{fps:.1f} fps' + (f'  {note}' if note else '')
+    cv2.putText(out, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return out

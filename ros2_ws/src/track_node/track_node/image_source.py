@@ -1,0 +1,115 @@
+"""image_source: publishes a video file, an image folder or a sequence as sensor_msgs/Image.
+
+Parameters: ``source`` (path), ``rate`` (Hz; 0 with ``replay_timing``: the media's own
+timing), ``loop``, ``frame_id``, ``replay_timing`` (stamp-accurate replay: stamps = start +
+media time, published at that pace), ``encoding`` (rgb8 or bgr8), ``max_frames`` (0: all).
+"""
+
+import time
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import Image
+
+from track_node.sources import FrameSource, SourceError
+
+
+class ImageSource(Node):
+
+    def __init__(self, **kwargs):
+        super().__init__('image_source', **kwargs)
+        self.declare_parameter('source', '')
+        self.declare_parameter('rate', 30.0)
+        self.declare_parameter('loop', False)
+        self.declare_parameter('frame_id', 'camera')
+        self.declare_parameter('replay_timing', False)
+        self.declare_parameter('encoding', 'rgb8')
+        self.declare_parameter('max_frames', 0)
+        self.declare_parameter('reliable', False)
+        get = self.get_parameter
+        self.rate = float(get('rate').value)
+        self.loop = bool(get('loop').value)
+        self.frame_id = get('frame_id').value
+        self.replay = bool(get('replay_timing').value)
+        self.encoding = get('encoding').value
+        self.max_frames = int(get('max_frames').value)
+        if self.encoding not in ('rgb8', 'bgr8'):
+            raise SourceError(f'encoding must be rgb8 or bgr8, got {self.encoding!r}')
+        if self.rate <= 0 and not self.replay:
+            raise SourceError('rate must be > 0 (or set replay_timing)')
+        self.source = FrameSource(get('source').value, self.rate if self.rate > 0 else 30.0)
+        qos = 10 if get('reliable').value else qos_profile_sensor_data
+        self.pub = self.create_publisher(Image, 'image', qos)
+        self.published = 0
+        self._iter = self.source.frames()
+        self._start = None
+        period = 1.0 / self.rate if self.rate > 0 else 0.005
+        self.timer = self.create_timer(period, self._tick)
+        self.get_logger().info(f'publishing {self.source.path} on {self.pub.topic_name} at '
+                               f'{self.rate if self.rate > 0 else "media"} Hz'
+                               f'{" (looping)" if self.loop else ""}')
+
+    def _next(self):
+        try:
+            return next(self._iter)
+        except StopIteration:
+            if not self.loop:
+                return None
+            self._iter = self.source.frames()
+            self._start = None
+            return next(self._iter, None)
+
+    def _tick(self):
+        if self.max_frames and self.published >= self.max_frames:
+            self.timer.cancel()
+            return
+        item = self._next()
+        if item is None:
+            self.timer.cancel()
+            self.get_logger().info(f'end of source after {self.published} frames')
+            return
+        rgb, media_t = item
+        now = self.get_clock().now()
+        if self.replay:
+            if self._start is None:
+                self._start = (now.nanoseconds, time.monotonic() - media_t)
+            wait = self._start[1] + media_t - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            stamp = Time(nanoseconds=self._start[0] + int(media_t * 1e9)).to_msg()
+        else:
+            stamp = now.to_msg()
+        msg = Image()
+        msg.header.stamp = stamp
+        msg.header.frame_id = self.frame_id
+        msg.height, msg.width = rgb.shape[:2]
+        msg.encoding = self.encoding
+        msg.step = rgb.shape[1] * 3
+        data = rgb if self.encoding == 'rgb8' else rgb[..., ::-1]
+        msg.data = np.ascontiguousarray(data).tobytes()
+        self.pub.publish(msg)
+        self.published += 1
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    try:
+        node = ImageSource()
+    except SourceError as exc:
+        print(f'image_source: {exc}')
+        rclpy.try_shutdown()
+        raise SystemExit(2)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
