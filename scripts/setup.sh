@@ -23,7 +23,7 @@ VENV=$ROOT/.venv
 STATE=$ROOT/.setup
 WS=$ROOT/ros2_ws
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
-TRACK_EXTRAS=${TRACK_EXTRAS:-export,train,eval,dev}
+TRACK_EXTRAS=${TRACK_EXTRAS:-baselines,export,train,eval,dev}
 mkdir -p "$STATE"
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -134,8 +134,15 @@ elif ! stamp_ok torch "$TORCH_SPEC"; then
     echo "$TORCH_SPEC" > "$STATE/torch"
 fi
 
-# NumPy < 2.3 and OpenCV < 4.13: the PyPI cv-bridge still calls ndarray.tostring().
-PINS=('numpy>=2,<2.3' 'opencv-python-headless>=4.12,<4.13')
+# NumPy < 2.3 and OpenCV < 4.13: the PyPI cv-bridge still calls ndarray.tostring(). OpenCV is
+# the contrib build (CSRT and KCF baselines); it and the plain build both own cv2, so the
+# plain one is removed first if something installed it.
+PINS=('numpy>=2,<2.3' 'opencv-contrib-python-headless>=4.12,<4.13')
+if "$VENV/bin/python" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
+    say 'replacing opencv-python-headless with opencv-contrib-python-headless (one cv2)'
+    pipq uninstall -y -q opencv-python-headless
+    pipq install -q --force-reinstall --no-deps 'opencv-contrib-python-headless>=4.12,<4.13'
+fi
 
 if [ $ROS_MODE = wheels ]; then
     AMENT_CMAKE='ament-cmake ament-cmake-core ament-cmake-cppcheck ament-cmake-cpplint

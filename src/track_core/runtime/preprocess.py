@@ -3,8 +3,13 @@
 import math
 from typing import Tuple
 
-import cv2
 import numpy as np
+
+try:
+    import cv2
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError('track_core needs OpenCV: pip install "track-core[opencv]" (or the '
+                      'system python3-opencv)') from exc
 
 
 def check_image(image) -> Tuple[int, int]:

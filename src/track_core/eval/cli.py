@@ -1,0 +1,124 @@
+r"""track-eval: one-pass evaluation of models and baselines on real sequences.
+
+    track-eval run --data ../shared/data/sot/dev --model student=models/default.safetensors \\
+        --model teacher=models/teacher.safetensors --baselines csrt kcf nanotrack \\
+        --nanotrack-dir ../shared/data/baselines/nanotrack_v2 --out reports/dev
+
+Writes report.md, report.json, success.png and precision.png into --out. The data folder may
+be any layout track_core.data reads (the shared uniform layout, GOT-10k, LaSOT, OTB/UAV).
+"""
+
+import argparse
+import pathlib
+import sys
+
+import torch
+
+from track_core.data.build import resolve
+from track_core.data.sequences import DataError, find_sequences
+from track_core.errors import CheckpointError
+from track_core.eval.ope import aggregate, median_after_warmup, run_sequence
+from track_core.eval.report import write_report
+from track_core.eval.speed import hardware_line
+from track_core.eval.trackers import available_baselines, CoreTracker
+
+
+def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
+             backend='onnx', threads=None, sequences=None, progress=True):
+    """Run every tracker over every sequence; write the report; return (summaries, path)."""
+    from tqdm import tqdm
+    skipped_data = []
+    seqs = find_sequences(resolve(str(data)), on_skip=skipped_data.append)
+    if sequences:
+        seqs = [s for s in seqs if s.name in set(sequences)]
+    if not seqs:
+        raise DataError(f'{data}: no sequences to evaluate')
+    threads = threads or torch.get_num_threads()
+    factories = {}
+    for spec in models:
+        name, _, path = spec.partition('=')
+        if not path:
+            name, path = pathlib.Path(spec).stem, spec
+        factories[name] = (lambda n=name, p=path:
+                           CoreTracker(n, p, backend=backend, threads=threads))
+    ready, skipped = available_baselines(baselines, nanotrack_dir)
+    factories.update(ready)
+    runs, summaries = {}, {}
+    total = len(factories) * len(seqs)
+    bar = tqdm(total=total, desc='evaluating', unit='seq', disable=not progress)
+    for name, make in factories.items():
+        tracker = make()
+        runs[name] = []
+        for seq in seqs:
+            bar.set_postfix(tracker=name, seq=seq.name)
+            runs[name].append(run_sequence(tracker, seq))
+            bar.update()
+        summaries[name] = aggregate(runs[name])
+        summaries[name]['model_ms'] = (median_after_warmup(tracker.model_ms)
+                                       if tracker.model_ms else None)
+    bar.close()
+    ratios = speed_ratios(summaries)
+    root = resolve(str(data))
+    meta = {'dataset': '/'.join(root.resolve().parts[-2:]), 'sequences': [s.name for s in seqs],
+            'hardware': hardware_line(threads), 'backend': backend,
+            'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
+            'ratios': ratios}
+    return summaries, write_report(out, summaries, runs, meta)
+
+
+def speed_ratios(summaries):
+    names = list(summaries)
+    lines = []
+    if len(names) > 1:
+        base = names[0]
+        for other in names[1:]:
+            a, b = summaries[base], summaries[other]
+            lines.append(f'{base} vs {other}: {a["fps"] / b["fps"]:.2f}x the frame rate '
+                         f'({a["fps"]:.1f} vs {b["fps"]:.1f} fps), AUC ratio '
+                         f'{a["auc"] / max(b["auc"], 1e-9):.2f}')
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='track-eval', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    run = sub.add_parser('run', help='one-pass evaluation -> report folder')
+    run.add_argument('--data', default='${data}/sot/dev',
+                     help='sequence folder (default: ${data}/sot/dev, data = TRACK_DATA_ROOT '
+                     'or ../shared/data)')
+    run.add_argument('--model', action='append', default=[], metavar='NAME=PATH',
+                     help='a track_core checkpoint (repeatable); the first is the reference '
+                     'of the speed and AUC ratios')
+    run.add_argument('--baselines', nargs='*', default=[], help='csrt kcf nanotrack')
+    run.add_argument('--nanotrack-dir', default='${data}/baselines/nanotrack_v2')
+    run.add_argument('--backend', default='onnx', choices=['onnx', 'torch'])
+    run.add_argument('--threads', type=int, default=None)
+    run.add_argument('--sequences', nargs='*', help='only these sequence names')
+    run.add_argument('--out', default='reports/eval')
+    speed = sub.add_parser('speed', help='speed of the model variants (same as track-bench)')
+    speed.add_argument('rest', nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == 'speed':
+        from track_core.eval.speed_cli import main as speed_main
+        return speed_main(args.rest)
+    if not args.model and not args.baselines:
+        parser.error('give at least one --model or --baselines')
+    try:
+        nano = resolve(args.nanotrack_dir) if 'nanotrack' in [b.lower() for b in
+                                                              args.baselines] else None
+    except DataError:
+        nano = None
+    try:
+        summaries, path = evaluate(args.data, args.model, args.baselines, nano, args.out,
+                                   args.backend, args.threads, args.sequences)
+    except (DataError, CheckpointError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    print(path.read_text())
+    print(f'report: {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

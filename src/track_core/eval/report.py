@@ -1,0 +1,96 @@
+"""Evaluation reports: per-sequence table, success and precision plots, JSON and Markdown."""
+
+import json
+import pathlib
+from typing import Dict, List
+
+import numpy as np
+
+from track_core.eval.metrics import (concat, curves, PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS)
+from track_core.eval.ope import SequenceRun
+
+
+def plot_curves(runs_by_tracker: Dict[str, List[SequenceRun]], out_dir: pathlib.Path,
+                title: str = '') -> List[pathlib.Path]:
+    """success.png and precision.png, one curve per tracker, the score in the legend."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    all_curves = {name: curves(concat([r.errors for r in runs]))
+                  for name, runs in runs_by_tracker.items()}
+    paths = []
+    for kind, xs, xlabel, label in (
+            ('success', SUCCESS_THRESHOLDS, 'overlap threshold (IoU)', 'AUC'),
+            ('precision', PRECISION_THRESHOLDS, 'location error threshold (px)', 'P@20')):
+        fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=120)
+
+        def score(name, kind=kind):
+            ys = all_curves[name][kind]
+            return ys.mean() if kind == 'success' else ys[20]
+        order = sorted(all_curves, key=lambda n: -score(n))
+        for name in order:
+            ax.plot(xs, all_curves[name][kind], linewidth=2,
+                    label=f'{name} [{label} {score(name):.3f}]')
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel('success rate' if kind == 'success' else 'precision')
+        ax.set_ylim(0, 1.0)
+        ax.set_xlim(xs[0], xs[-1])
+        ax.grid(alpha=0.3)
+        ax.set_title(f'{kind.capitalize()} plot of OPE' + (f' - {title}' if title else ''))
+        ax.legend(loc='lower left' if kind == 'success' else 'lower right', fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f'{kind}.png'
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict) -> str:
+    names = list(summaries)
+    lines = [f'# One-pass evaluation: {meta.get("dataset", "")}', '',
+             f'Machine: {meta.get("hardware", "")}', '',
+             '| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | fps '
+             '(end-to-end) | model ms |', '|---|---:|---:|---:|---:|---:|---:|']
+    for name in names:
+        s = summaries[name]
+        model = f'{s["model_ms"]:.1f}' if s.get('model_ms') is not None else 'n/a'
+        lines.append(f'| {name} | {s["auc"]:.3f} | {s["precision"]:.3f} | '
+                     f'{s["norm_precision"]:.3f} | {s["mean_iou"]:.3f} | {s["fps"]:.1f} | '
+                     f'{model} |')
+    sequences = list(dict.fromkeys(r.sequence for runs in runs_by_tracker.values()
+                                   for r in runs))
+    lines += ['', '## Success AUC per sequence', '',
+              '| sequence | frames | ' + ' | '.join(names) + ' |',
+              '|---|---:|' + '---:|' * len(names)]
+    for seq in sequences:
+        row, frames = [], 0
+        for name in names:
+            run = next((r for r in runs_by_tracker[name] if r.sequence == seq), None)
+            row.append(f'{run.metrics["auc"]:.3f}' if run else '-')
+            frames = run.metrics['frames'] if run else frames
+        lines.append(f'| {seq} | {frames} | ' + ' | '.join(row) + ' |')
+    if meta.get('ratios'):
+        lines += ['', '## Measured side by side', '']
+        lines += [f'- {line}' for line in meta['ratios']]
+    if meta.get('skipped'):
+        lines += ['', '## Skipped', '']
+        lines += [f'- {k}: {v}' for k, v in meta['skipped'].items()]
+    lines += ['', '![success](success.png) ![precision](precision.png)', '']
+    return '\n'.join(lines)
+
+
+def write_report(out_dir, summaries, runs_by_tracker, meta) -> pathlib.Path:
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_curves(runs_by_tracker, out_dir, meta.get('dataset', ''))
+    data = {'meta': meta, 'summary': summaries,
+            'sequences': {name: {r.sequence: r.metrics for r in runs}
+                          for name, runs in runs_by_tracker.items()},
+            'boxes': {name: {r.sequence: np.where(np.isfinite(r.boxes), r.boxes, None)
+                             .tolist() for r in runs}
+                      for name, runs in runs_by_tracker.items()}}
+    (out_dir / 'report.json').write_text(json.dumps(data, indent=1))
+    path = out_dir / 'report.md'
+    path.write_text(markdown(summaries, runs_by_tracker, meta))
+    return path
