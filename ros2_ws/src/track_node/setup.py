@@ -27,6 +27,7 @@ setup(
         'console_scripts': [
             'track_node = track_node.node:main',
             'image_source = track_node.image_source:main',
+            'track_demo = track_node.demo:main',
         ],
     },
 )

@@ -2,11 +2,14 @@
 
 Parameters: ``source`` (path), ``rate`` (Hz; 0 with ``replay_timing``: the media's own
 timing), ``loop``, ``frame_id``, ``replay_timing`` (stamp-accurate replay: stamps = start +
-media time, published at that pace), ``encoding`` (rgb8 or bgr8), ``max_frames`` (0: all).
+media time, published at that pace), ``encoding`` (rgb8 or bgr8), ``max_frames`` (0: all),
+``max_width`` (downscale wider frames; 0: never), ``reliable`` (reliable instead of
+sensor-data QoS), ``wait_for_subscribers`` (start only once this many subscribers matched).
 """
 
 import time
 
+import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -29,6 +32,8 @@ class ImageSource(Node):
         self.declare_parameter('encoding', 'rgb8')
         self.declare_parameter('max_frames', 0)
         self.declare_parameter('reliable', False)
+        self.declare_parameter('max_width', 0)
+        self.declare_parameter('wait_for_subscribers', 0)
         get = self.get_parameter
         self.rate = float(get('rate').value)
         self.loop = bool(get('loop').value)
@@ -36,6 +41,8 @@ class ImageSource(Node):
         self.replay = bool(get('replay_timing').value)
         self.encoding = get('encoding').value
         self.max_frames = int(get('max_frames').value)
+        self.max_width = int(get('max_width').value)
+        self.wait_for = int(get('wait_for_subscribers').value)
         if self.encoding not in ('rgb8', 'bgr8'):
             raise SourceError(f'encoding must be rgb8 or bgr8, got {self.encoding!r}')
         if self.rate <= 0 and not self.replay:
@@ -44,6 +51,7 @@ class ImageSource(Node):
         qos = 10 if get('reliable').value else qos_profile_sensor_data
         self.pub = self.create_publisher(Image, 'image', qos)
         self.published = 0
+        self.done = False
         self._iter = self.source.frames()
         self._start = None
         period = 1.0 / self.rate if self.rate > 0 else 0.005
@@ -62,16 +70,26 @@ class ImageSource(Node):
             self._start = None
             return next(self._iter, None)
 
+    def _finish(self):
+        self.timer.cancel()
+        self.done = True
+        self.get_logger().info(f'end of source after {self.published} frames')
+
     def _tick(self):
+        if self.published == 0 and self.pub.get_subscription_count() < self.wait_for:
+            return            # replay from the first frame once everyone listens
         if self.max_frames and self.published >= self.max_frames:
-            self.timer.cancel()
+            self._finish()
             return
         item = self._next()
         if item is None:
-            self.timer.cancel()
-            self.get_logger().info(f'end of source after {self.published} frames')
+            self._finish()
             return
         rgb, media_t = item
+        if self.max_width and rgb.shape[1] > self.max_width:
+            scale = self.max_width / rgb.shape[1]
+            rgb = cv2.resize(rgb, (self.max_width, int(round(rgb.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA)
         now = self.get_clock().now()
         if self.replay:
             if self._start is None:
@@ -103,7 +121,8 @@ def main(args=None):
         rclpy.try_shutdown()
         raise SystemExit(2)
     try:
-        rclpy.spin(node)
+        while rclpy.ok() and not node.done:       # a finished, non-looping source exits
+            rclpy.spin_once(node, timeout_sec=0.1)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:

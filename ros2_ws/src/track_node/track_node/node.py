@@ -183,6 +183,9 @@ class TrackNode(LifecycleNode):
         self._offer(_Frame(msg.header, msg, True, time.monotonic()))
 
     def _offer(self, frame):
+        # Every frame enters the cache, converted only if set_target asks for it; only the
+        # newest one waits for inference.
+        self.frames.append((stamp_to_ns(frame.header.stamp), frame))
         with self.frame_lock:
             if self.pending is not None:
                 self.stats['dropped'] += 1
@@ -210,12 +213,11 @@ class TrackNode(LifecycleNode):
             self.stats['stale'] += 1
             return
         try:
-            rgb = compressed_to_rgb(frame.msg) if frame.compressed else self.convert(frame.msg)
+            rgb = self._to_rgb(frame)
         except ImageError as exc:
             self.stats['bad'] += 1
             self.get_logger().warning(f'image skipped: {exc}', throttle_duration_sec=2.0)
             return
-        self.frames.append((stamp_to_ns(frame.header.stamp), rgb))
         with self.tracker_lock:
             if self.tracker is None or not self.tracker.target_ids:
                 return
@@ -227,6 +229,9 @@ class TrackNode(LifecycleNode):
             self.fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
         self.stats['processed'] += 1
         self._publish(frame.header, rgb, results)
+
+    def _to_rgb(self, frame: _Frame) -> np.ndarray:
+        return compressed_to_rgb(frame.msg) if frame.compressed else self.convert(frame.msg)
 
     def _publish(self, header, rgb, results: Dict[str, object]):
         if not self.pubs_ready:
@@ -257,16 +262,16 @@ class TrackNode(LifecycleNode):
         self.diag_pub.publish(msg)
 
     # ----------------------------------------------------------------- services
-    def _frame_for(self, stamp) -> Optional[np.ndarray]:
+    def _frame_for(self, stamp) -> Optional[_Frame]:
         frames = list(self.frames)
         if not frames:
             return None
         wanted = stamp_to_ns(stamp)
         if wanted == 0:
             return frames[-1][1]
-        for ns, rgb in reversed(frames):
+        for ns, frame in reversed(frames):
             if ns == wanted:
-                return rgb
+                return frame
         return None
 
     def _on_set_target(self, request, response):
@@ -279,8 +284,8 @@ class TrackNode(LifecycleNode):
             if not self.running:
                 response.success, response.message = False, 'node is not active'
                 return response
-            rgb = self._frame_for(request.stamp)
-            if rgb is None:
+            frame = self._frame_for(request.stamp)
+            if frame is None:
                 response.success = False
                 response.message = ('no frame received yet' if not self.frames else
                                     f'frame with stamp {request.stamp.sec}.'
@@ -288,6 +293,11 @@ class TrackNode(LifecycleNode):
                                     f'({len(self.frames)} frames kept)')
                 return response
             box = (request.x, request.y, request.width, request.height)
+            try:
+                rgb = self._to_rgb(frame)
+            except ImageError as exc:
+                response.success, response.message = False, f'that frame is unusable: {exc}'
+                return response
             try:
                 target_id = self.tracker.add_target(rgb, box, request.target_id or None)
             except ValueError as exc:
