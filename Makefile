@@ -6,13 +6,15 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint test-core test-ros demo bench clean distclean help
+.PHONY: setup test lint demo bench train-teacher train-student ship eval clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
 	@echo 'make test    - setup, lint, core tests and ROS package tests'
 	@echo 'make demo    - setup, then track a real video with the shipped model'
 	@echo 'make bench   - speed benchmark of the model variants on this machine'
+	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
+	@echo 'make train-teacher / train-student / ship - reproduce the shipped models'
 	@echo 'make clean   - remove the colcon build and test outputs (keeps .venv)'
 
 setup:
@@ -35,6 +37,23 @@ demo: setup
 
 bench: setup
 	@$(ENV) && cd $(ROOT) && python -m track_core.eval.speed_cli
+
+# Reproduce the shipped models (each resumable: rerun the same command after a stop).
+train-teacher: setup
+	@$(ENV) && cd $(ROOT) && track-train teacher config/train/teacher_mnv2_t12.yaml
+
+train-student: setup
+	@$(ENV) && cd $(ROOT) && track-train distill config/train/distill_mnv2_s3.yaml
+
+ship: setup
+	@$(ENV) && cd $(ROOT) && python scripts/ship_models.py
+
+# The model card's dev figures (needs ../shared/data or TRACK_DATA_ROOT).
+eval: setup
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors \
+	    --model teacher=models/teacher_mnv2_t12.safetensors \
+	    --baselines csrt nanotrack kcf --out reports/dev
 
 clean:
 	rm -rf ros2_ws/build ros2_ws/log .pytest_cache .setup/done

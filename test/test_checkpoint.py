@@ -112,3 +112,16 @@ def test_pickled_code_is_never_executed(tmp_path):
     with pytest.raises(CheckpointError, match='weights-only'):
         import_ostrack(path, variant='tiny')
     assert not os.path.exists(marker)
+
+
+def test_half_precision_file_loads_into_a_float32_model(tmp_path):
+    model = create_model('tiny').eval()
+    full = save_checkpoint(tmp_path / 'full.safetensors', model)
+    half = save_checkpoint(tmp_path / 'half.safetensors', model, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded, _ = load_model(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    z, x = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = model(z, x)['score_map'], loaded(z, x)['score_map']
+    assert torch.allclose(a, b, atol=2e-3) and not torch.equal(a, b)

@@ -26,11 +26,20 @@ __all__ = ['CheckpointError', 'save_checkpoint', 'read_checkpoint', 'load_model'
 
 def save_checkpoint(path, model: torch.nn.Module,
                     preprocess: PreprocessConfig = PreprocessConfig(),
-                    extra: Optional[Dict[str, Any]] = None) -> pathlib.Path:
-    """Write ``model`` (a OneStreamTracker) to ``path`` atomically; return the path."""
+                    extra: Optional[Dict[str, Any]] = None, half: bool = False) -> pathlib.Path:
+    """Write ``model`` (a OneStreamTracker) to ``path`` atomically; return the path.
+
+    ``half`` stores floating-point weights as float16 (half the file); they are loaded back
+    into float32 models.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to('cpu').contiguous().clone() for k, v in model.state_dict().items()}
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().to('cpu')
+        if half and value.is_floating_point():
+            value = value.half()
+        state[key] = value.contiguous().clone()
     metadata = {
         'format': FORMAT,
         'format_version': str(FORMAT_VERSION),
@@ -116,7 +125,7 @@ def load_state_strict(model: torch.nn.Module, state: Dict[str, torch.Tensor], so
     if problems:
         raise CheckpointError(f'{source}: weights do not match the model config: '
                               + '; '.join(problems))
-    model.load_state_dict(state)
+    model.load_state_dict(state)      # copies into the model's dtype (float16 files too)
 
 
 def load_model(path, device='cpu'):
