@@ -263,3 +263,18 @@ def test_ground_truth_task_with_frozen_stem_keeps_stem_statistics():
     task(_batch(model.cfg))
     assert torch.equal(model.stem.features[0][1].running_mean, mean_before)
     assert not any(p.requires_grad for p in model.stem.parameters())
+
+
+def test_distillation_with_a_frozen_stem_leaves_it_untouched():
+    torch.manual_seed(0)
+    teacher = create_model('tiny_mnv2', depth=4).eval()
+    student = create_model('tiny_mnv2', depth=2)
+    ranges = stage_ranges(4, 2)
+    init_student_from_teacher(student, teacher, ranges)
+    task = DistillTask(student, teacher, ranges, freeze_stem=True).train()
+    stem_before = {k: v.clone() for k, v in student.stem.state_dict().items()}
+    out = task(_batch(student.cfg))
+    out['loss'].backward()
+    assert all(p.grad is None for p in student.stem.parameters())
+    assert all(torch.equal(v, stem_before[k]) for k, v in student.stem.state_dict().items())
+    assert student.blocks[0].attn.qkv.weight.grad is not None

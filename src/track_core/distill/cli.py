@@ -80,7 +80,7 @@ def build_task(kind: str, cfg: TrainConfig, log=print):
     copied = init_student_from_teacher(student, teacher, ranges)
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
     task = DistillTask(student, teacher, ranges, cfg.losses, d.schedule, d.constant_p,
-                       seed=cfg.seed)
+                       seed=cfg.seed, freeze_stem=cfg.freeze_stem)
     return task, student.cfg, pre
 
 

@@ -50,6 +50,13 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """A training run.
+
+    ``freeze_stem`` freezes the whole stem - for a MobileNetV2 stem both the pretrained network and
+    its 1x1 projection to the token width, which then keeps its random initial values - and keeps
+    its BatchNorm statistics.
+    """
+
     model: str = 'mnv2_t8_256'
     model_overrides: Dict[str, Any] = field(default_factory=dict)
     pretrained_stem: bool = True

@@ -94,9 +94,12 @@ class DistillTask(nn.Module):
 
     def __init__(self, student: OneStreamTracker, teacher: OneStreamTracker, ranges: Ranges,
                  weights: LossWeights = LossWeights(), schedule: str = 'progressive',
-                 constant_p: float = 0.5, seed: int = 0):
+                 constant_p: float = 0.5, seed: int = 0, freeze_stem: bool = False):
         super().__init__()
         self.student = student
+        self.freeze_stem = freeze_stem
+        if freeze_stem:
+            student.stem.requires_grad_(False)
         object.__setattr__(self, 'teacher', freeze(teacher))   # not a registered submodule
         self.ranges = ranges
         self.adapters = StageAdapters(student.cfg.embed_dim, teacher.cfg.embed_dim, len(ranges))
@@ -110,6 +113,8 @@ class DistillTask(nn.Module):
     def train(self, mode: bool = True):
         super().train(mode)
         self.teacher.eval()
+        if self.freeze_stem:
+            self.student.stem.eval()   # keep the pretrained BatchNorm statistics
         return self
 
     def trained_model(self) -> OneStreamTracker:
