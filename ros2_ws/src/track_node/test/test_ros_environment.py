@@ -13,7 +13,6 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from track_interfaces.srv import SetTarget
-import vision_msgs
 from vision_msgs.msg import Detection2DArray
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -105,22 +104,14 @@ def test_track_interfaces_service_across_processes(peer, node):
     assert future.result().target_id == 't7'
 
 
-def _vision_msgs_share():
-    pkg_dir = pathlib.Path(vision_msgs.__file__).resolve()
-    for parent in pkg_dir.parents:
-        share = parent / 'share' / 'vision_msgs' / 'msg'
-        if share.is_dir():
-            return share
-    return None
-
-
 def test_local_vision_msgs_type_hashes_match_upstream():
-    share = _vision_msgs_share()
+    from ament_index_python.packages import get_package_share_directory
+    share = pathlib.Path(get_package_share_directory('vision_msgs'))
     ws_install = pathlib.Path(__file__).resolve().parents[3] / 'install'
-    if share is None or ws_install not in share.parents:
-        pytest.skip('vision_msgs comes from the system ROS 2 install, not our local build')
+    if ws_install not in share.parents:
+        pytest.skip(f'vision_msgs comes from {share}, not from our local build')
     for name, expected in UPSTREAM_HASHES.items():
-        data = json.loads((share / f'{name}.json').read_text())
+        data = json.loads((share / 'msg' / f'{name}.json').read_text())
         hashes = {h['type_name']: h['hash_string'] for h in data['type_hashes']}
         assert hashes[f'vision_msgs/msg/{name}'] == expected, name
 
