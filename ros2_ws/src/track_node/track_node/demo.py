@@ -112,7 +112,8 @@ def run(args) -> dict:
         source = _start([str(bin_dir / 'image_source'), '--ros-args',
                          '-p', f'source:={video}', '-p', f'rate:={args.rate}',
                          '-p', 'reliable:=true', '-p', f'max_width:={args.width}',
-                         '-p', 'frame_id:=camera', '-p', 'wait_for_subscribers:=2'], env)
+                         '-p', 'frame_id:=camera', '-p', 'wait_for_subscribers:=2',
+                         '-p', 'start_delay:=1.0'], env)
         print(f'[demo] playing {video} at {args.rate} Hz')
         if not spin_until(client, lambda: client.order, 60):
             raise RuntimeError('no frame from image_source:\n' + _stop(source))

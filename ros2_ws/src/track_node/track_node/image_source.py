@@ -4,7 +4,8 @@ Parameters: ``source`` (path), ``rate`` (Hz; 0 with ``replay_timing``: the media
 timing), ``loop``, ``frame_id``, ``replay_timing`` (stamp-accurate replay: stamps = start +
 media time, published at that pace), ``encoding`` (rgb8 or bgr8), ``max_frames`` (0: all),
 ``max_width`` (downscale wider frames; 0: never), ``reliable`` (reliable instead of
-sensor-data QoS), ``wait_for_subscribers`` (start only once this many subscribers matched).
+sensor-data QoS), ``wait_for_subscribers`` (start only once this many subscribers matched)
+and ``start_delay`` (then wait this many seconds more).
 """
 
 import time
@@ -34,6 +35,7 @@ class ImageSource(Node):
         self.declare_parameter('reliable', False)
         self.declare_parameter('max_width', 0)
         self.declare_parameter('wait_for_subscribers', 0)
+        self.declare_parameter('start_delay', 0.0)
         get = self.get_parameter
         self.rate = float(get('rate').value)
         self.loop = bool(get('loop').value)
@@ -43,6 +45,8 @@ class ImageSource(Node):
         self.max_frames = int(get('max_frames').value)
         self.max_width = int(get('max_width').value)
         self.wait_for = int(get('wait_for_subscribers').value)
+        self.start_delay = float(get('start_delay').value)
+        self._ready_since = None
         if self.encoding not in ('rgb8', 'bgr8'):
             raise SourceError(f'encoding must be rgb8 or bgr8, got {self.encoding!r}')
         if self.rate <= 0 and not self.replay:
@@ -70,13 +74,23 @@ class ImageSource(Node):
             self._start = None
             return next(self._iter, None)
 
+    def _may_start(self) -> bool:
+        # A publisher can count a subscriber before that subscriber has matched it, and a
+        # first frame sent then is lost for it: wait start_delay more once all are seen.
+        if self.pub.get_subscription_count() < self.wait_for:
+            self._ready_since = None
+            return False
+        if self._ready_since is None:
+            self._ready_since = time.monotonic()
+        return time.monotonic() - self._ready_since >= self.start_delay
+
     def _finish(self):
         self.timer.cancel()
         self.done = True
         self.get_logger().info(f'end of source after {self.published} frames')
 
     def _tick(self):
-        if self.published == 0 and self.pub.get_subscription_count() < self.wait_for:
+        if self.published == 0 and not self._may_start():
             return            # replay from the first frame once everyone listens
         if self.max_frames and self.published >= self.max_frames:
             self._finish()
