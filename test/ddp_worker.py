@@ -3,29 +3,16 @@
 import os
 import pathlib
 
+from distill_helpers import tiny_distill_trainer
 import torch
 import torch.distributed as dist
-
-from track_core.data.sampler import PairDataset, SequenceSource
-from track_core.data.sequences import find_sequences
-from track_core.distill.stages import init_student_from_teacher, stage_ranges
-from track_core.distill.task import DistillTask
-from track_core.distill.trainer import OptimConfig, Trainer
-from track_core.net import create_model
 
 
 def main():
     out = pathlib.Path(os.environ['OUT_DIR'])
-    torch.manual_seed(0)
-    teacher = create_model('tiny').eval()
-    student = create_model('tiny', depth=2)
-    ranges = stage_ranges(4, 2)
-    init_student_from_teacher(student, teacher, ranges)
-    task = DistillTask(student, teacher, ranges, seed=7)
-    ds = PairDataset([SequenceSource(find_sequences(os.environ['SYN_ROOT']))], None,
-                     student.cfg, samples_per_epoch=16, seed=int(os.environ['RANK']))
-    trainer = Trainer(task, ds, OptimConfig(epochs=1, batch_size=4, num_workers=0, lr=1e-2),
-                      out / 'run', progress=False)
+    trainer, student = tiny_distill_trainer(os.environ['SYN_ROOT'], out / 'run', epochs=1,
+                                            samples=16, data_seed=int(os.environ['RANK']),
+                                            lr=1e-2)
     rank = trainer.rank
     assert trainer.world == 2
     torch.save({k: v.detach().clone() for k, v in student.named_parameters()},

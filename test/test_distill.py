@@ -3,12 +3,11 @@ import pathlib
 import subprocess
 import sys
 
+from distill_helpers import tiny_distill_trainer
 import pytest
 import torch
 
 from track_core.config import load_config
-from track_core.data.sampler import PairDataset, SequenceSource
-from track_core.data.sequences import find_sequences
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.distill.cli import run
 from track_core.distill.config import TrainConfig
@@ -181,17 +180,7 @@ def synthetic_root(tmp_path_factory):
 
 
 def _trainer(root, out_dir, epochs):
-    """Build a tiny distillation trainer (fresh models, same seeds) on synthetic data."""
-    torch.manual_seed(0)
-    teacher = create_model('tiny').eval()
-    student = create_model('tiny', depth=2)
-    ranges = stage_ranges(4, 2)
-    init_student_from_teacher(student, teacher, ranges)
-    task = DistillTask(student, teacher, ranges, seed=7)
-    ds = PairDataset([SequenceSource(find_sequences(root))], None, student.cfg,
-                     samples_per_epoch=8, seed=3)
-    return Trainer(task, ds, OptimConfig(epochs=epochs, batch_size=4, num_workers=0, lr=1e-3),
-                   out_dir, progress=False), student
+    return tiny_distill_trainer(root, out_dir, epochs)
 
 
 def test_resume_reproduces_the_next_steps_exactly(synthetic_root, tmp_path):

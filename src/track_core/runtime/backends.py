@@ -114,12 +114,13 @@ class OnnxBackend:
 
     def embed_template(self, z: np.ndarray) -> np.ndarray:
         outs = [self.template.run(None, {'template': p[0]})[0][:k]
-                for p, k in self._chunks([z.astype(np.float32)], self.batch)]
+                for p, k in self._chunks([np.asarray(z, np.float32)], self.batch)]
         return np.concatenate(outs)
 
     def run(self, z_tokens: np.ndarray, x: np.ndarray) -> Dict[str, np.ndarray]:
         results = {k: [] for k in self.outputs}
-        arrays = [z_tokens.astype(np.float32), x.astype(np.float32)]
+        # asarray: no copy per frame when the inputs are already float32 (they normally are)
+        arrays = [np.asarray(z_tokens, np.float32), np.asarray(x, np.float32)]
         for (zp, xp), k in self._chunks(arrays, self.batch):
             out = self.search.run(list(self.outputs), {'z_tokens': zp, 'search': xp})
             for name, value in zip(self.outputs, out):
