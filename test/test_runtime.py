@@ -8,7 +8,7 @@ from track_core.checkpoint import save_checkpoint
 from track_core.net import create_model, PreprocessConfig
 from track_core.runtime import load_tracker, Tracker, TrackerConfig, TrackState
 from track_core.runtime.backends import TorchBackend
-from track_core.runtime.decode import decode_center
+from track_core.runtime.decode import decode_center, size_change_penalty
 from track_core.runtime.preprocess import (crop_side, crop_square, crop_to_image, hann2d,
                                            image_to_crop)
 
@@ -67,6 +67,44 @@ def test_hann_window_prefers_the_peak_near_the_centre():
     assert plain[:2] == pytest.approx([0.0, 0.0])
     assert windowed[:2] == pytest.approx([7 / f, 8 / f])
     assert (s_plain, s_win) == (pytest.approx(0.9), pytest.approx(0.85))
+
+
+def test_size_penalty_values():
+    prior = (0.2, 0.1)
+    sizes = np.array([[0.2, 0.4, 0.1], [0.1, 0.2, 0.2]]).reshape(2, 1, 3)
+    pen = size_change_penalty(sizes, prior, 0.5)[0]
+    assert pen[0] == pytest.approx(1.0)                    # same box
+    assert pen[1] == pytest.approx(math.exp(-0.5))         # twice the size, same aspect
+    # same padded side (0.2 x 0.1 -> 0.35 x 0.25; 0.1 x 0.2 likewise), aspect 2 -> 0.5
+    assert pen[2] == pytest.approx(math.exp(-0.5 * 3))
+
+
+def test_size_penalty_picks_the_peak_that_keeps_the_size():
+    f = 16
+    score = np.full((f, f), 0.01)
+    size = np.full((2, f, f), 0.1)
+    offset = np.zeros((2, f, f))
+    score[8, 8], size[:, 8, 8] = 0.9, 0.4       # best score, but four times the size
+    score[8, 6], size[:, 8, 6] = 0.8, 0.1       # slightly lower, the prior's size
+    box, raw = decode_center(score, size, offset)
+    assert box[2] == pytest.approx(0.4)
+    box, raw = decode_center(score, size, offset, prior=(0.1, 0.1), size_penalty=0.2)
+    assert box[2] == pytest.approx(0.1) and raw == pytest.approx(0.8)
+
+
+def test_size_by_confidence_slows_size_changes_on_unsure_frames(make_frame):
+    frames = [make_frame() for _ in range(3)]
+    sizes = {}
+    for by_confidence in (False, True):
+        tracker = make_tracker(config=TrackerConfig(size_by_confidence=by_confidence,
+                                                    lost_frames=100))
+        tracker.initialize(frames[0], (150, 100, 30, 40))
+        _set_confidence(tracker, -3.0)                        # score ~0.05
+        sizes[by_confidence] = np.array(tracker.track(frames[1]).box[2:])
+    start = np.array([30.0, 40.0])
+    moved = np.abs(sizes[True] - start)
+    assert np.abs(sizes[False] - start).max() > 1.0           # the network changes the size
+    assert moved.max() < 0.1 * np.abs(sizes[False] - start).max()
 
 
 # ----------------------------------------------------------------- bad input
@@ -184,10 +222,15 @@ def test_score_gated_template_update_changes_later_results(make_frame):
     frames = [make_frame() for _ in range(4)]
     results = {}
     for interval in (0, 1):
-        cfg = TrackerConfig(update_interval=interval, update_threshold=0.0)
+        # Size control off: it would damp this untrained network's small differences.
+        cfg = TrackerConfig(update_interval=interval, update_threshold=0.0, size_penalty=0.0,
+                            size_smoothing=0.0, size_by_confidence=False)
         tracker = make_tracker(config=cfg)
         tracker.initialize(frames[0], (150, 100, 30, 40))
+        first = tracker._targets['0'].z_tokens.copy()
         results[interval] = [tracker.track(f) for f in frames[1:]]
+        changed = not np.array_equal(tracker._targets['0'].z_tokens, first)
+        assert changed == (interval == 1)
     assert results[0][0].box == pytest.approx(results[1][0].box)   # same first frame
     assert results[0][2].box != pytest.approx(results[1][2].box)   # updated template differs
 
@@ -200,3 +243,18 @@ def test_reinitialize_replaces_the_target(make_frame):
     assert tracker.target_ids == ['0']
     tracker.reset()
     assert tracker.target_ids == []
+
+
+def test_relocate_moves_the_box_and_keeps_the_template(make_frame):
+    tracker = make_tracker()
+    image = make_frame()
+    tracker.initialize(image, (150, 100, 30, 40))
+    template = tracker._targets['0'].z_tokens.copy()
+    tracker.relocate((20, 30, 60, 20), image_size=(image.shape[1], image.shape[0]))
+    t = tracker._targets['0']
+    assert list(t.center) == [50.0, 40.0] and list(t.size) == [60.0, 20.0]
+    assert np.array_equal(t.z_tokens, template)
+    with pytest.raises(ValueError, match='positive'):
+        tracker.relocate((20, 30, 0, 20))
+    with pytest.raises(KeyError, match='no target'):
+        tracker.relocate((20, 30, 10, 20), target_id='7')

@@ -5,14 +5,45 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 
-def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray,
-                  window: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
-    """Peak of score (x window) -> (cx, cy, w, h) normalised to the crop, and the raw score.
+def _padded_side(w, h):
+    pad = (w + h) / 2.0
+    return np.sqrt((w + pad) * (h + pad))
 
-    score_map (F, F), size_map and offset_map (2, F, F).
+
+def _change(r):
+    return np.maximum(r, 1.0 / r)
+
+
+def size_change_penalty(size_map: np.ndarray, prior, strength: float) -> np.ndarray:
+    """Return SiamRPN's scale/aspect penalty, exp(-k (change(scale) change(aspect) - 1)), per cell.
+
+    size_map (2, F, F) and ``prior`` (w, h), both normalised to the crop; change(r) =
+    max(r, 1/r); the scale compares padded sides sqrt((w + p)(h + p)), p = (w + h) / 2. A box
+    the size of the prior scores 1, one twice as large exp(-k).
+    """
+    w = np.maximum(size_map[0], 1e-6)
+    h = np.maximum(size_map[1], 1e-6)
+    pw, ph = max(float(prior[0]), 1e-6), max(float(prior[1]), 1e-6)
+    scale = _change(_padded_side(w, h) / _padded_side(pw, ph))
+    aspect = _change((pw / ph) / (w / h))
+    return np.exp(-(scale * aspect - 1.0) * strength)
+
+
+def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray,
+                  window: Optional[np.ndarray] = None, prior=None, size_penalty: float = 0.0
+                  ) -> Tuple[np.ndarray, float]:
+    """Peak of score (x penalty x window) -> (cx, cy, w, h) normalised to the crop, raw score.
+
+    score_map (F, F), size_map and offset_map (2, F, F). With a ``prior`` size (w, h in the
+    crop) and ``size_penalty`` > 0, cells whose box differs from the prior in scale or aspect
+    are ranked down (``size_change_penalty``); the returned score stays the network's.
     """
     feat = score_map.shape[-1]
-    ranked = score_map * window if window is not None else score_map
+    ranked = score_map
+    if prior is not None and size_penalty > 0:
+        ranked = ranked * size_change_penalty(size_map, prior, size_penalty)
+    if window is not None:
+        ranked = ranked * window
     idx = int(np.argmax(ranked))
     row, col = divmod(idx, feat)
     cx = (col + float(offset_map[0, row, col])) / feat
@@ -21,10 +52,13 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
     return box, float(score_map[row, col])
 
 
-def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarray]
-                  ) -> Tuple[np.ndarray, float]:
-    """Decode sample ``i`` of a backend output dict (center maps or token-head box/score)."""
+def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarray],
+                  prior=None, size_penalty: float = 0.0) -> Tuple[np.ndarray, float]:
+    """Decode sample ``i`` of a backend output dict (center maps or token-head box/score).
+
+    ``prior`` / ``size_penalty``: see ``decode_center`` (a token head has one box: unused).
+    """
     if 'score_map' in out:
         return decode_center(out['score_map'][i, 0], out['size_map'][i], out['offset_map'][i],
-                             window)
+                             window, prior, size_penalty)
     return np.asarray(out['box'][i], dtype=np.float64), float(out['score'][i])

@@ -12,7 +12,7 @@ import numpy as np
 
 from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, xywh_to_cxcywh
 from track_core.net.config import ModelConfig, PreprocessConfig
-from track_core.runtime.decode import decode_output
+from track_core.runtime.decode import decode_output, size_change_penalty
 from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
                                            hann2d, Normalizer)
 from track_core.types import TrackResult, TrackState
@@ -30,7 +30,13 @@ class TrackerConfig:
     hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
     update_interval / update_threshold: replace the template every ``update_interval`` frames
     when the score is at least ``update_threshold`` (0 = never; the first frame's template).
+    size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
+    the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; center head only).
     size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
+    size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score and
+    size penalty, so unsure frames barely change the size (SiamRPN's update rate).
+    The three size defaults were chosen on the dev sequences for the shipped model: its boxes
+    otherwise drift larger frame after frame (models/MODEL_CARD.md).
     max_targets: how many targets may be tracked at once.
     """
 
@@ -42,7 +48,9 @@ class TrackerConfig:
     hann_window: bool = True
     update_interval: int = 0
     update_threshold: float = 0.8
-    size_smoothing: float = 0.0
+    size_penalty: float = 1.0
+    size_smoothing: float = 0.5
+    size_by_confidence: bool = True
     max_targets: int = 8
 
     def __post_init__(self):
@@ -55,6 +63,7 @@ class TrackerConfig:
             (self.update_interval >= 0, 'update_interval must be >= 0'),
             (0.0 <= self.update_threshold <= 1.0, 'update_threshold must be in [0, 1]'),
             (0.0 <= self.size_smoothing < 1.0, 'size_smoothing must be in [0, 1)'),
+            (0.0 <= self.size_penalty <= 10.0, 'size_penalty must be in [0, 10]'),
             (self.max_targets >= 1, 'max_targets must be >= 1'),
         ]
         for ok, message in checks:
@@ -143,6 +152,24 @@ class Tracker:
                            f'{", ".join(self._targets) or "none"})')
         del self._targets[target_id]
 
+    def relocate(self, box, target_id: str = '0', image_size=None) -> None:
+        """Move a target to ``box`` (x, y, w, h) and mark it TRACKING, keeping its template.
+
+        For a correction from elsewhere (another sensor, an operator) that should not replace
+        the appearance the tracker holds; ``image_size`` (w, h) clips the box when given.
+        """
+        if target_id not in self._targets:
+            raise KeyError(f'no target with id {target_id!r} (tracking: '
+                           f'{", ".join(self._targets) or "none"})')
+        width, height = image_size if image_size is not None else (float('inf'),) * 2
+        box = check_box(box, width, height)
+        if image_size is not None:
+            box = clip_box(box, width, height)
+        t = self._targets[target_id]
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        t.center, t.size = np.array([cx, cy]), np.array([w, h])
+        t.state, t.below, t.scale = TrackState.TRACKING, 0, 1.0
+
     def initialize(self, image: np.ndarray, box) -> None:
         """Forget all targets and start tracking ``box`` (the single-target API)."""
         check_image(image)
@@ -178,14 +205,20 @@ class Tracker:
         for i, (tid, t, side) in enumerate(zip(ids, targets, sides)):
             window = self.window if (cfg.hann_window and t.state == TrackState.TRACKING) \
                 else None
-            box_norm, score = decode_output(out, i, window)
+            prior = t.size / side
+            box_norm, score = decode_output(out, i, window, prior, cfg.size_penalty)
+            penalty = 1.0
+            if cfg.size_penalty > 0:
+                penalty = float(size_change_penalty(box_norm[2:].reshape(2, 1, 1), prior,
+                                                    cfg.size_penalty)[0, 0])
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
-                         score)
+                         score, penalty)
             results[tid] = t.result()
         return results
 
-    def _update(self, t: _Target, image, image_size, center, size, score) -> None:
+    def _update(self, t: _Target, image, image_size, center, size, score,
+                penalty: float = 1.0) -> None:
         cfg = self.config
         width, height = image_size
         t.score = score
@@ -199,8 +232,11 @@ class Tracker:
             t.state = TrackState.LOST
             t.scale = min(cfg.search_growth, cfg.max_search_scale)
             return
-        if cfg.size_smoothing > 0:
-            size = (1.0 - cfg.size_smoothing) * size + cfg.size_smoothing * t.size
+        rate = 1.0 - cfg.size_smoothing
+        if cfg.size_by_confidence:
+            rate *= min(max(score, 0.0), 1.0) * penalty
+        if rate < 1.0:
+            size = rate * size + (1.0 - rate) * t.size
         box = clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width, height)
         t.center = np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
         t.size = np.array([box[2], box[3]])

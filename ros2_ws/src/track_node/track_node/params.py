@@ -44,8 +44,12 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool]] = {
                         '(0: never)', False),
     'update_threshold': (TrackerConfig.update_threshold, 'score needed for a template update',
                          False),
+    'size_penalty': (TrackerConfig.size_penalty, 'rank boxes that change scale or aspect '
+                     'down (0: off)', False),
     'size_smoothing': (TrackerConfig.size_smoothing, 'weight of the previous box size, 0..1',
                        False),
+    'size_by_confidence': (TrackerConfig.size_by_confidence, 'low-score frames change the box '
+                           'size less', False),
     'max_targets': (TrackerConfig.max_targets, 'targets tracked at once', False),
 }
 TRACKER_KEYS = [f.name for f in fields(TrackerConfig)]
