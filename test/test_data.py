@@ -160,3 +160,15 @@ def test_unreadable_frames_are_counted_not_fatal(synthetic_root, tmp_path):
     assert len(items) == 16
     assert sum(ds.skipped.values()) > 0
     assert 'missing.jpg' in next(iter(ds.skipped))
+
+
+def test_zoom_jitter_scales_both_sides_together(synthetic_root):
+    source = SequenceSource(find_sequences(synthetic_root))
+    ds = PairDataset([source], None, variant_config('tiny'), samples_per_epoch=4,
+                     sampling=SamplingConfig(zoom_jitter=0.5))
+    rng = np.random.default_rng(0)
+    boxes = np.array([ds._jittered(rng, (10.0, 20.0, 40.0, 10.0), 0.0, 0.0, 0.0, 0.5)
+                      for _ in range(400)])
+    assert boxes[:, 2] / boxes[:, 3] == pytest.approx(4.0)             # aspect kept
+    assert np.log(boxes[:, 2] / 40.0).std() == pytest.approx(0.5, abs=0.06)
+    assert boxes[:, :2] == pytest.approx(np.array([[30.0, 25.0]] * 400))   # centre kept

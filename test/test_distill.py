@@ -1,3 +1,4 @@
+import math
 import os
 import pathlib
 import subprocess
@@ -267,3 +268,38 @@ def test_distillation_with_a_frozen_stem_leaves_it_untouched():
     assert all(p.grad is None for p in student.stem.parameters())
     assert all(torch.equal(v, stem_before[k]) for k, v in student.stem.state_dict().items())
     assert student.blocks[0].attn.qkv.weight.grad is not None
+
+
+def test_frozen_stem_with_a_trained_projection():
+    torch.manual_seed(0)
+    teacher = create_model('tiny_mnv2', depth=4).eval()
+    student = create_model('tiny_mnv2', depth=2)
+    ranges = stage_ranges(4, 2)
+    init_student_from_teacher(student, teacher, ranges)
+    task = DistillTask(student, teacher, ranges, freeze_stem=True,
+                       train_stem_projection=True).train()
+    mean_before = student.stem.features[0][1].running_mean.clone()
+    task(_batch(student.cfg))['loss'].backward()
+    assert all(p.grad is None for p in student.stem.features.parameters())
+    grad = student.stem.proj.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    assert torch.equal(student.stem.features[0][1].running_mean, mean_before)
+    gt = GroundTruthTask(create_model('tiny_mnv2'), freeze_stem=True, train_stem_projection=True)
+    assert [n for n, p in gt.model.stem.named_parameters() if p.requires_grad] == \
+        ['proj.weight', 'proj.bias']
+    with pytest.raises(ValueError, match='no separate projection'):
+        GroundTruthTask(create_model('tiny'), freeze_stem=True, train_stem_projection=True)
+
+
+def test_log_size_loss_is_symmetric_in_scale():
+    from track_core.distill.losses import log_size_loss
+    gt = torch.tensor([[0.5, 0.5, 0.2, 0.1]])
+    twice = torch.tensor([[0.4, 0.6, 0.4, 0.2]])
+    half = torch.tensor([[0.5, 0.5, 0.1, 0.05]])
+    assert log_size_loss(gt, gt).item() == pytest.approx(0.0)
+    assert log_size_loss(twice, gt).item() == pytest.approx(2 * math.log(2), rel=1e-5)
+    assert log_size_loss(half, gt).item() == pytest.approx(log_size_loss(twice, gt).item())
+    model = create_model('tiny')
+    terms = GroundTruthTask(model, LossWeights(log_size=1.0))(_batch(model.cfg))
+    assert terms['loss/box_log_size'] > 0
+    assert 'loss/box_log_size' not in GroundTruthTask(model)(_batch(model.cfg))

@@ -19,12 +19,18 @@ from track_core.runtime.preprocess import crop_side, crop_square, image_to_crop,
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Pair sampling and augmentation; defaults are the published recipe."""
+    """Pair sampling and augmentation; defaults are the published recipe.
+
+    The search box is jittered before the crop is cut: each side by exp(N(0, scale_jitter)),
+    the aspect by exp(N(0, aspect_jitter)), both sides together by exp(N(0, zoom_jitter)) (the
+    scale errors a tracker must recover from), the centre by up to center_jitter x its size.
+    """
 
     max_gap: int = 200
     scale_jitter: float = 0.25
     center_jitter: float = 3.0
     aspect_jitter: float = 0.0
+    zoom_jitter: float = 0.0
     template_scale_jitter: float = 0.0
     template_center_jitter: float = 0.0
     grayscale_prob: float = 0.05
@@ -130,13 +136,16 @@ class PairDataset(torch.utils.data.Dataset):
                         f'(skipped so far: {sum(self.skipped.values())})')
 
     # ----------------------------------------------------------------- one pair
-    def _jittered(self, rng, box, scale_j, center_j, aspect_j
+    def _jittered(self, rng, box, scale_j, center_j, aspect_j, zoom_j=0.0
                   ) -> Tuple[float, float, float, float]:
         x, y, w, h = box
         w2, h2 = w * math.exp(rng.normal() * scale_j), h * math.exp(rng.normal() * scale_j)
         if aspect_j:
             a = math.exp(rng.normal() * aspect_j)
             w2, h2 = w2 * math.sqrt(a), h2 / math.sqrt(a)
+        if zoom_j:
+            z = math.exp(rng.normal() * zoom_j)
+            w2, h2 = w2 * z, h2 * z
         offset = math.sqrt(w2 * h2) * center_j
         cx = x + w / 2 + offset * (rng.random() - 0.5)
         cy = y + h / 2 + offset * (rng.random() - 0.5)
@@ -151,7 +160,7 @@ class PairDataset(torch.utils.data.Dataset):
         t_side = crop_side(tw, th, self.pre.template_factor)
         template = crop_square(t_image, tcx, tcy, t_side, mcfg.template_size)
         scx, scy, sw, sh = self._jittered(rng, s_box, cfg.scale_jitter, cfg.center_jitter,
-                                          cfg.aspect_jitter)
+                                          cfg.aspect_jitter, cfg.zoom_jitter)
         s_side = crop_side(sw, sh, self.pre.search_factor)
         search = crop_square(s_image, scx, scy, s_side, mcfg.search_size)
         x, y, w, h = s_box

@@ -57,7 +57,8 @@ def build_task(kind: str, cfg: TrainConfig, log=print):
                                  variant_config(cfg.model, **cfg.model_overrides).stem ==
                                  'mobilenetv2', **cfg.model_overrides)
             pre = cfg.preprocess
-        return GroundTruthTask(model, cfg.losses, cfg.freeze_stem), model.cfg, pre
+        return (GroundTruthTask(model, cfg.losses, cfg.freeze_stem, cfg.train_stem_projection),
+                model.cfg, pre)
     d = cfg.distill
     if not d.teacher:
         raise ConfigError('distill.teacher: give the teacher checkpoint (distill.teacher=PATH)')
@@ -80,7 +81,8 @@ def build_task(kind: str, cfg: TrainConfig, log=print):
     copied = init_student_from_teacher(student, teacher, ranges)
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
     task = DistillTask(student, teacher, ranges, cfg.losses, d.schedule, d.constant_p,
-                       seed=cfg.seed, freeze_stem=cfg.freeze_stem)
+                       seed=cfg.seed, freeze_stem=cfg.freeze_stem,
+                       train_stem_projection=cfg.train_stem_projection)
     return task, student.cfg, pre
 
 

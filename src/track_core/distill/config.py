@@ -53,14 +53,16 @@ class TrainConfig:
     """A training run.
 
     ``freeze_stem`` freezes the whole stem - for a MobileNetV2 stem both the pretrained network and
-    its 1x1 projection to the token width, which then keeps its random initial values - and keeps
-    its BatchNorm statistics.
+    its 1x1 projection to the token width - and keeps its BatchNorm statistics;
+    ``train_stem_projection`` (with ``freeze_stem``) lets that projection learn, since it starts
+    at random values.
     """
 
     model: str = 'mnv2_t8_256'
     model_overrides: Dict[str, Any] = field(default_factory=dict)
     pretrained_stem: bool = True
     freeze_stem: bool = False
+    train_stem_projection: bool = False
     init: str = ''
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     data: DataConfig = field(default_factory=DataConfig)

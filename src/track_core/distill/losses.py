@@ -35,6 +35,16 @@ def l1_loss(pred, target):
     return F.l1_loss(pred, target)
 
 
+def log_size_loss(pred, target, eps: float = 1e-4):
+    """Mean |log(w / w_gt)| + |log(h / h_gt)| of (cx, cy, w, h) boxes.
+
+    Twice and half the size cost the same, unlike GIoU, which favours the larger box when the
+    centre is uncertain; a tracker's size errors compound multiplicatively.
+    """
+    ratio = pred[..., 2:4].clamp(min=eps) / target[..., 2:4].clamp(min=eps)
+    return ratio.log().abs().sum(-1).mean()
+
+
 def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
     """Compute CenterNet's radius: the largest corner shift keeping IoU >= min_overlap."""
     a1, b1 = 1.0, height + width

@@ -16,7 +16,7 @@ from torch import nn
 
 from track_core.distill.losses import (center_to_edge_distributions, feature_mimic_loss,
                                        focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
-                                       l1_loss, score_map_distill_loss)
+                                       l1_loss, log_size_loss, score_map_distill_loss)
 from track_core.distill.schedule import draw_stage_mask, replacement_probability
 from track_core.distill.stages import (Ranges, replaced_block_list, StageAdapters,
                                        teacher_stage_ends)
@@ -25,7 +25,11 @@ from track_core.net.network import OneStreamTracker
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Defaults are CompressTracker's published weights."""
+    """Defaults are CompressTracker's published weights.
+
+    ``log_size`` (not in the published recipes; 0 = off) weights ``log_size_loss`` on the
+    predicted box.
+    """
 
     giou: float = 2.0
     l1: float = 5.0
@@ -35,11 +39,14 @@ class LossWeights:
     logit: float = 0.0
     kl: float = 0.0
     kl_temperature: float = 1.0
+    log_size: float = 0.0
 
 
 def _box_terms(out, target, w: LossWeights, prefix: str) -> Dict[str, torch.Tensor]:
     giou, iou = giou_loss(out['box'], target)
     terms = {f'{prefix}giou': w.giou * giou, f'{prefix}l1': w.l1 * l1_loss(out['box'], target)}
+    if w.log_size:
+        terms[f'{prefix}log_size'] = w.log_size * log_size_loss(out['box'], target)
     if prefix == 'loss/box_' and 'score_map' in out and w.focal:
         heat = gaussian_heatmap(target, out['score_map'].shape[-1])
         terms['loss/focal'] = w.focal * focal_loss(out['score_map'], heat)
@@ -56,17 +63,31 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
+def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False) -> None:
+    """Stop gradients into the stem; with ``train_projection`` its 1x1 projection still learns.
+
+    The projection (a MobileNetV2 stem's ``proj``: pretrained features -> token width) starts
+    at random values, so freezing it fixes a random map; a patch stem has none.
+    """
+    model.stem.requires_grad_(False)
+    if train_projection:
+        if not hasattr(model.stem, 'features'):
+            raise ValueError(f'train_stem_projection: the {model.cfg.stem!r} stem has no '
+                             'separate projection (it is one)')
+        model.stem.proj.requires_grad_(True)
+
+
 class GroundTruthTask(nn.Module):
     """Plain supervised training (teachers trained here): GIoU + L1 + focal."""
 
     def __init__(self, model: OneStreamTracker, weights: LossWeights = LossWeights(),
-                 freeze_stem: bool = False):
+                 freeze_stem: bool = False, train_stem_projection: bool = False):
         super().__init__()
         self.model = model
         self.weights = weights
         self.freeze_stem = freeze_stem
         if freeze_stem:
-            model.stem.requires_grad_(False)
+            stop_stem_gradients(model, train_stem_projection)
         self.progress = 0.0
 
     def train(self, mode: bool = True):
@@ -94,12 +115,13 @@ class DistillTask(nn.Module):
 
     def __init__(self, student: OneStreamTracker, teacher: OneStreamTracker, ranges: Ranges,
                  weights: LossWeights = LossWeights(), schedule: str = 'progressive',
-                 constant_p: float = 0.5, seed: int = 0, freeze_stem: bool = False):
+                 constant_p: float = 0.5, seed: int = 0, freeze_stem: bool = False,
+                 train_stem_projection: bool = False):
         super().__init__()
         self.student = student
         self.freeze_stem = freeze_stem
         if freeze_stem:
-            student.stem.requires_grad_(False)
+            stop_stem_gradients(student, train_stem_projection)
         object.__setattr__(self, 'teacher', freeze(teacher))   # not a registered submodule
         self.ranges = ranges
         self.adapters = StageAdapters(student.cfg.embed_dim, teacher.cfg.embed_dim, len(ranges))
