@@ -6,7 +6,7 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench train-teacher train-student ship eval clean distclean help
+.PHONY: setup test lint demo bench train-teacher train-student ship eval card clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
@@ -14,6 +14,7 @@ help:
 	@echo 'make demo    - setup, then track a real video with the shipped model'
 	@echo 'make bench   - speed benchmark of the model variants on this machine'
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
+	@echo 'make card    - rewrite models/MODEL_CARD.md from the reports of make eval'
 	@echo 'make train-teacher / train-student / ship - reproduce the shipped models'
 	@echo 'make clean   - remove the colcon build and test outputs (keeps .venv)'
 
@@ -54,6 +55,18 @@ eval: setup
 	    --model student=models/default.safetensors \
 	    --model teacher=models/teacher_mnv2_t12.safetensors \
 	    --baselines csrt nanotrack kcf --out reports/dev
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors \
+	    --model teacher=models/teacher_mnv2_t12.safetensors \
+	    --set size_penalty=0 --set size_smoothing=0 --set size_by_confidence=false \
+	    --out reports/dev_no_size_control
+	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors \
+	    --model teacher=models/teacher_mnv2_t12.safetensors --out reports/scale
+
+# Regenerate models/MODEL_CARD.md from make eval's reports (git diff shows what moved).
+card: setup
+	@$(ENV) && cd $(ROOT) && python scripts/model_card.py
 
 clean:
 	rm -rf ros2_ws/build ros2_ws/log .pytest_cache .setup/done

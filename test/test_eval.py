@@ -77,3 +77,75 @@ def test_report_from_a_tiny_synthetic_run(tmp_path):
     assert summaries['tiny']['model_ms'] > 0
     if 'KCF' in summaries:
         assert 'tiny vs KCF' in text
+
+
+def test_cli_runtime_settings_reach_the_report_and_bad_ones_are_refused(tmp_path, capsys):
+    from track_core.eval.cli import main
+    frames, boxes = moving_object_sequence(8, seed=2)
+    write_uniform_sequence(tmp_path / 'data', 'syn', frames, boxes)
+    model = tmp_path / 'tiny.safetensors'
+    save_checkpoint(model, create_model('tiny'))
+    out = tmp_path / 'out'
+    assert main(['run', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
+                 '--set', 'size_penalty=0', '--set', 'hann_window=false',
+                 '--out', str(out)]) == 0
+    runtime = json.loads((out / 'report.json').read_text())['meta']['runtime']
+    assert runtime['size_penalty'] == 0 and runtime['hann_window'] is False
+    assert 'size_penalty=0' in (out / 'report.md').read_text()
+    for bad, words in (('size_penalty=-1', 'size_penalty must be in'),
+                       ('no_such_setting=1', 'no_such_setting')):
+        with pytest.raises(SystemExit):
+            main(['run', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
+                  '--set', bad, '--out', str(out)])
+        assert words in capsys.readouterr().err
+
+
+class _BoxReader:
+    """A reference tracker over one sequence: the ground truth, or the box it was given.
+
+    These are the two ends of the scale response.
+    """
+
+    def __init__(self, seq, keep_given_size):
+        self.seq, self.keep = seq, keep_given_size
+
+    def initialize(self, image, box):
+        self.given = np.asarray(box, float)
+
+    def relocate(self, box, image_size=None):
+        self.given = np.asarray(box, float)
+
+    def track(self, image):
+        i = next(k for k in range(len(self.seq)) if np.array_equal(self.seq.frame(k), image))
+        gt = self.seq.boxes[i]
+        if self.keep:
+            c = self.given[:2] + self.given[2:] / 2
+            gt = np.concatenate([c - self.given[2:] / 2, self.given[2:]])
+        return type('R', (), {'box': tuple(gt)})()
+
+
+def test_scale_response_of_reference_trackers_and_a_real_model(tmp_path):
+    from track_core.data.sequences import find_sequences
+    from track_core.eval.scale import markdown_table, plot, scale_response
+    from track_core.runtime import load_tracker
+    frames, boxes = moving_object_sequence(12, seed=4)
+    write_uniform_sequence(tmp_path / 'data', 'syn', frames, boxes)
+    seq = find_sequences(tmp_path / 'data')[0]
+    factors = (0.5, 1.0, 2.0)
+    exact = scale_response(_BoxReader(seq, False), [seq], factors, frames_per_sequence=4)
+    assert all(r['log_error'] == pytest.approx(0.0) and r['iou'] == pytest.approx(1.0)
+               for r in exact.values())
+    # Keeping the given size: the error stays log(f), up to the motion between frames.
+    kept = scale_response(_BoxReader(seq, True), [seq], factors, frames_per_sequence=4)
+    area = boxes[:, 2] * boxes[:, 3]
+    growth = np.mean([0.5 * np.log(area[i] / area[i - 1]) for i in range(1, 12)])
+    for f in factors:
+        assert kept[f]['log_error'] == pytest.approx(np.log(f) - growth, abs=0.05)
+        assert kept[f]['samples'] == 4
+    model = tmp_path / 'tiny.safetensors'
+    save_checkpoint(model, create_model('tiny'))
+    real = scale_response(load_tracker(model), [seq], factors, frames_per_sequence=3)
+    assert all(np.isfinite(r['log_error']) and r['samples'] == 3 for r in real.values())
+    table = markdown_table({'exact': exact, 'kept': kept})
+    assert '| 2 | +0.69 | +0.00 | 1.00 |' in table
+    assert plot({'exact': exact, 'tiny': real}, tmp_path / 'scale.png').stat().st_size > 1000

@@ -4,28 +4,40 @@ r"""track-eval: one-pass evaluation of models and baselines on real sequences.
         --model teacher=models/teacher.safetensors --baselines csrt kcf nanotrack \\
         --nanotrack-dir ../shared/data/baselines/nanotrack_v2 --out reports/dev
 
-Writes report.md, report.json, success.png and precision.png into --out. The data folder may
+``--set KEY=VALUE`` changes a run-time setting of the track_core models (TrackerConfig, e.g.
+``--set size_penalty=0``); the report records the settings used. Writes report.md,
+report.json, success.png and precision.png into --out. The data folder may
 be any layout track_core.data reads (the shared uniform layout, GOT-10k, LaSOT, OTB/UAV).
 """
 
 import argparse
+import dataclasses
+import json
 import pathlib
 import sys
 
 import torch
 
+from track_core.config import ConfigError, load_config
 from track_core.data.build import resolve
 from track_core.data.sequences import DataError, find_sequences
 from track_core.errors import CheckpointError
 from track_core.eval.ope import aggregate, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
+from track_core.eval.scale import FACTORS, scale_response
+from track_core.eval.scale import markdown_table as scale_table, plot as plot_scale
 from track_core.eval.speed import hardware_line
 from track_core.eval.trackers import available_baselines, CoreTracker
+from track_core.runtime import load_tracker, TrackerConfig
 
 
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
-             backend='onnx', threads=None, sequences=None, progress=True):
-    """Run every tracker over every sequence; write the report; return (summaries, path)."""
+             backend='onnx', threads=None, sequences=None, progress=True,
+             runtime: TrackerConfig = TrackerConfig()):
+    """Run every tracker over every sequence; write the report; return (summaries, path).
+
+    ``runtime``: the run-time settings of the track_core models (baselines have their own).
+    """
     from tqdm import tqdm
     skipped_data = []
     seqs = find_sequences(resolve(str(data)), on_skip=skipped_data.append)
@@ -40,7 +52,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         if not path:
             name, path = pathlib.Path(spec).stem, spec
         factories[name] = (lambda n=name, p=path:
-                           CoreTracker(n, p, backend=backend, threads=threads))
+                           CoreTracker(n, p, backend=backend, threads=threads,
+                                       config=runtime))
     ready, skipped = available_baselines(baselines, nanotrack_dir)
     factories.update(ready)
     runs, summaries = {}, {}
@@ -61,9 +74,13 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
     root = resolve(str(data))
     meta = {'dataset': '/'.join(root.resolve().parts[-2:]), 'sequences': [s.name for s in seqs],
             'hardware': hardware_line(threads), 'backend': backend,
+            'runtime': dataclasses.asdict(runtime),
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
             'ratios': ratios}
     return summaries, write_report(out, summaries, runs, meta)
+
+
+NO_SIZE_CONTROL = ('size_penalty=0', 'size_smoothing=0', 'size_by_confidence=false')
 
 
 def speed_ratios(summaries):
@@ -77,6 +94,34 @@ def speed_ratios(summaries):
                          f'({a["fps"]:.1f} vs {b["fps"]:.1f} fps), AUC ratio '
                          f'{a["auc"] / max(b["auc"], 1e-9):.2f}')
     return lines
+
+
+def _scale(args, runtime) -> int:
+    if any(f <= 0 for f in args.factors):
+        print('error: --factors must be positive', file=sys.stderr)
+        return 2
+    try:
+        seqs = find_sequences(resolve(args.data))
+        responses = {}
+        for spec in args.model:
+            name, _, path = spec.partition('=')
+            if not path:
+                name, path = pathlib.Path(spec).stem, spec
+            tracker = load_tracker(path, device='cpu', backend='onnx', config=runtime)
+            responses[name] = scale_response(tracker, seqs, args.factors, args.frames)
+    except (DataError, CheckpointError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'scale.json').write_text(json.dumps(
+        {'data': args.data, 'runtime': dataclasses.asdict(runtime),
+         'responses': {n: {str(f): v for f, v in r.items()} for n, r in responses.items()}},
+        indent=1))
+    plot_scale(responses, out / 'scale.png')
+    print(scale_table(responses))
+    print(f'report: {out / "scale.json"}, {out / "scale.png"}')
+    return 0
 
 
 def main(argv=None):
@@ -95,13 +140,34 @@ def main(argv=None):
     run.add_argument('--backend', default='onnx', choices=['onnx', 'torch'])
     run.add_argument('--threads', type=int, default=None)
     run.add_argument('--sequences', nargs='*', help='only these sequence names')
+    run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', dest='runtime',
+                     help='a run-time setting of the track_core models (TrackerConfig field, '
+                     'e.g. size_penalty=0); repeatable')
     run.add_argument('--out', default='reports/eval')
+    scale = sub.add_parser('scale', help='scale response: is a box of the wrong size corrected?')
+    scale.add_argument('--data', default='${data}/sot/dev')
+    scale.add_argument('--model', action='append', required=True, metavar='NAME=PATH')
+    scale.add_argument('--factors', type=float, nargs='+', default=list(FACTORS))
+    scale.add_argument('--frames', type=int, default=10, help='frames per sequence')
+    scale.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                       dest='runtime', help='a run-time setting (TrackerConfig field); the '
+                       'size control (size_penalty, size_smoothing, size_by_confidence) is '
+                       'off unless set here')
+    scale.add_argument('--out', default='reports/scale')
     speed = sub.add_parser('speed', help='speed of the model variants (same as track-bench)')
     speed.add_argument('rest', nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == 'speed':
         from track_core.eval.speed_cli import main as speed_main
         return speed_main(args.rest)
+    # The scale response is the network's: the run-time size control is off unless --set.
+    base = list(NO_SIZE_CONTROL) if args.command == 'scale' else []
+    try:
+        runtime = load_config(TrackerConfig, None, base + args.runtime)
+    except (ConfigError, ValueError) as exc:
+        parser.error(f'--set: {exc}')
+    if args.command == 'scale':
+        return _scale(args, runtime)
     if not args.model and not args.baselines:
         parser.error('give at least one --model or --baselines')
     try:
@@ -111,7 +177,8 @@ def main(argv=None):
         nano = None
     try:
         summaries, path = evaluate(args.data, args.model, args.baselines, nano, args.out,
-                                   args.backend, args.threads, args.sequences)
+                                   args.backend, args.threads, args.sequences,
+                                   runtime=runtime)
     except (DataError, CheckpointError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

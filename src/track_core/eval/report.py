@@ -70,6 +70,9 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
             row.append(f'{run.metrics["auc"]:.3f}' if run else '-')
             frames = run.metrics['frames'] if run else frames
         lines.append(f'| {seq} | {frames} | ' + ' | '.join(row) + ' |')
+    if meta.get('runtime'):
+        lines += ['', 'Run-time settings of the track_core models (TrackerConfig): ' +
+                  ', '.join(f'{k}={v}' for k, v in meta['runtime'].items()) + '.']
     if meta.get('ratios'):
         lines += ['', '## Measured side by side', '']
         lines += [f'- {line}' for line in meta['ratios']]
