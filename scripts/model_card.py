@@ -158,15 +158,20 @@ PROVENANCE = '''- The teacher was trained at commit f164bbe with
   teacher 0.02 AUC on Animal1, Bird2 and Crossing against never declaring LOST (0.289 vs
   0.307); the product keeps it, since a robot should not follow a target it no longer sees.'''
 
-LIMITS = '''- Box size is the weak point: both networks predict sizes biased larger and give back
+LIMITS = '''- Box size is the weak point: both networks predict sizes biased larger and keep
   most of a size error (the scale response above), so without the run-time control the box
   grows; CSRT's boxes are better on the small targets (Crossing, building5). Tried here and not
   shipped: `config/train/teacher_mnv2_t12_zoom.yaml` (stem projection trained, search boxes
   zoomed by exp(N(0, 0.5)) during training) corrects crops cut too small and improved the
   teacher's P@20 (0.760 vs 0.655 without size control) but biased sizes further upwards (AUC
-  0.390 vs 0.380); its student (`distill_mnv2_s3_zoom.yaml`) reached 0.310. Next: a size loss
-  in log space, symmetric in over- and under-estimation (GIoU favours larger boxes when the
-  centre is uncertain), and the zoom jitter with it.
+  0.390 vs 0.380); its student (`distill_mnv2_s3_zoom.yaml`) reached 0.310. Adding a size
+  loss in log space (`losses.log_size`, symmetric in over- and under-estimation, unlike GIoU;
+  `teacher_mnv2_t12_logsize.yaml`, `distill_mnv2_s3_logsize.yaml`) fixed most of the scale
+  response (a box twice too large: +0.38 instead of +0.73 after one frame) but not the
+  one-pass AUC (teacher 0.428, student 0.411 with the size control). Eight dev sequences
+  cannot separate such models (single sequences swing by 0.2-0.4 between runs of similar
+  models); a larger validation set is the first thing to add, then these recipes with more
+  data and epochs.
 - Data: nine training videos and 254 still images hold few distinct targets. Raising it:
   GOT-10k / LaSOT / TrackingNet / COCO through the readers already here (`data.sot`,
   `data.coco_json`), pseudo-labelled stretches of unannotated videos (e.g. NanoTrack run over
