@@ -303,3 +303,15 @@ def test_log_size_loss_is_symmetric_in_scale():
     terms = GroundTruthTask(model, LossWeights(log_size=1.0))(_batch(model.cfg))
     assert terms['loss/box_log_size'] > 0
     assert 'loss/box_log_size' not in GroundTruthTask(model)(_batch(model.cfg))
+
+
+def test_every_shipped_recipe_loads_and_its_inputs_come_from_another_recipe():
+    recipes = sorted((pathlib.Path(__file__).parents[1] / 'config' / 'train').glob('*.yaml'))
+    assert len(recipes) >= 4
+    configs = {r.name: load_config(TrainConfig, r) for r in recipes}
+    outputs = {str(pathlib.PurePath(c.out_dir) / 'model.safetensors') for c in configs.values()}
+    assert len({c.out_dir for c in configs.values()}) == len(configs)   # no shared run folder
+    for name, cfg in configs.items():
+        for needed in (cfg.init, cfg.distill.teacher):
+            if needed:
+                assert needed in outputs, f'{name}: {needed} is made by no recipe'
