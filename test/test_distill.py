@@ -255,12 +255,17 @@ def test_ground_truth_task_with_frozen_stem_keeps_stem_statistics():
     assert not any(p.requires_grad for p in model.stem.parameters())
 
 
-def test_distillation_with_a_frozen_stem_leaves_it_untouched():
+def _mnv2_teacher_and_student():
     torch.manual_seed(0)
     teacher = create_model('tiny_mnv2', depth=4).eval()
     student = create_model('tiny_mnv2', depth=2)
     ranges = stage_ranges(4, 2)
     init_student_from_teacher(student, teacher, ranges)
+    return teacher, student, ranges
+
+
+def test_distillation_with_a_frozen_stem_leaves_it_untouched():
+    teacher, student, ranges = _mnv2_teacher_and_student()
     task = DistillTask(student, teacher, ranges, freeze_stem=True).train()
     stem_before = {k: v.clone() for k, v in student.stem.state_dict().items()}
     out = task(_batch(student.cfg))
@@ -271,11 +276,7 @@ def test_distillation_with_a_frozen_stem_leaves_it_untouched():
 
 
 def test_frozen_stem_with_a_trained_projection():
-    torch.manual_seed(0)
-    teacher = create_model('tiny_mnv2', depth=4).eval()
-    student = create_model('tiny_mnv2', depth=2)
-    ranges = stage_ranges(4, 2)
-    init_student_from_teacher(student, teacher, ranges)
+    teacher, student, ranges = _mnv2_teacher_and_student()
     task = DistillTask(student, teacher, ranges, freeze_stem=True,
                        train_stem_projection=True).train()
     mean_before = student.stem.features[0][1].running_mean.clone()

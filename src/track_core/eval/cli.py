@@ -31,6 +31,14 @@ from track_core.eval.trackers import available_baselines, CoreTracker
 from track_core.runtime import load_tracker, TrackerConfig
 
 
+def model_spec(spec: str):
+    """'NAME=PATH' -> (NAME, PATH); a bare PATH is named after its file."""
+    name, _, path = spec.partition('=')
+    if not path:
+        return pathlib.Path(spec).stem, spec
+    return name, path
+
+
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
              runtime: TrackerConfig = TrackerConfig()):
@@ -48,9 +56,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
     threads = threads or torch.get_num_threads()
     factories = {}
     for spec in models:
-        name, _, path = spec.partition('=')
-        if not path:
-            name, path = pathlib.Path(spec).stem, spec
+        name, path = model_spec(spec)
         factories[name] = (lambda n=name, p=path:
                            CoreTracker(n, p, backend=backend, threads=threads,
                                        config=runtime))
@@ -104,9 +110,7 @@ def _scale(args, runtime) -> int:
         seqs = find_sequences(resolve(args.data))
         responses = {}
         for spec in args.model:
-            name, _, path = spec.partition('=')
-            if not path:
-                name, path = pathlib.Path(spec).stem, spec
+            name, path = model_spec(spec)
             tracker = load_tracker(path, device='cpu', backend='onnx', config=runtime)
             responses[name] = scale_response(tracker, seqs, args.factors, args.frames)
     except (DataError, CheckpointError) as exc:

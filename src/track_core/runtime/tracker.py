@@ -207,10 +207,9 @@ class Tracker:
                 else None
             prior = t.size / side
             box_norm, score = decode_output(out, i, window, prior, cfg.size_penalty)
-            penalty = 1.0
-            if cfg.size_penalty > 0:
-                penalty = float(size_change_penalty(box_norm[2:].reshape(2, 1, 1), prior,
-                                                    cfg.size_penalty)[0, 0])
+            penalty = 1.0     # only the confidence-weighted size update uses it
+            if cfg.size_penalty > 0 and cfg.size_by_confidence:
+                penalty = float(size_change_penalty(box_norm[2:], prior, cfg.size_penalty))
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
                          score, penalty)
