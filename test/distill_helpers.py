@@ -7,10 +7,10 @@ import torch
 
 from track_core.data.sampler import PairDataset, SequenceSource
 from track_core.data.sequences import find_sequences
-from track_core.distill.stages import init_student_from_teacher, stage_ranges
-from track_core.distill.task import DistillTask
-from track_core.distill.trainer import OptimConfig, Trainer
 from track_core.net import create_model
+from track_core.train.stages import init_student_from_teacher, stage_ranges
+from track_core.train.task import DistillTask
+from track_core.train.trainer import OptimConfig, Trainer
 
 
 def tiny_distill_trainer(root, out_dir, epochs, samples=8, data_seed=3, lr=1e-3):

@@ -7,8 +7,8 @@ import torch
 
 from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
 from track_core.errors import CheckpointError
+from track_core.importers.ostrack import import_ostrack
 from track_core.net import create_model, PreprocessConfig
-from track_core.net.ostrack_import import import_ostrack
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from track_core.errors import CheckpointError
+from track_core.importers.ostrack import import_ostrack
 from track_core.net import create_model
-from track_core.net.ostrack_import import import_ostrack
 
 
 def to_ostrack_names(model):

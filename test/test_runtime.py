@@ -62,8 +62,8 @@ def test_hann_window_prefers_the_peak_near_the_centre():
     score[8, 7] = 0.85         # near the centre
     size = np.full((2, f, f), 0.1)
     offset = np.zeros((2, f, f))
-    plain, s_plain = decode_center(score, size, offset)
-    windowed, s_win = decode_center(score, size, offset, hann2d(f))
+    plain, s_plain, _ = decode_center(score, size, offset)
+    windowed, s_win, _ = decode_center(score, size, offset, hann2d(f))
     assert plain[:2] == pytest.approx([0.0, 0.0])
     assert windowed[:2] == pytest.approx([7 / f, 8 / f])
     assert (s_plain, s_win) == (pytest.approx(0.9), pytest.approx(0.85))
@@ -86,10 +86,29 @@ def test_size_penalty_picks_the_peak_that_keeps_the_size():
     offset = np.zeros((2, f, f))
     score[8, 8], size[:, 8, 8] = 0.9, 0.4       # best score, but four times the size
     score[8, 6], size[:, 8, 6] = 0.8, 0.1       # slightly lower, the prior's size
-    box, raw = decode_center(score, size, offset)
-    assert box[2] == pytest.approx(0.4)
-    box, raw = decode_center(score, size, offset, prior=(0.1, 0.1), size_penalty=0.2)
+    box, raw, penalty = decode_center(score, size, offset)
+    assert box[2] == pytest.approx(0.4) and penalty == 1.0
+    box, raw, penalty = decode_center(score, size, offset, prior=(0.1, 0.1), size_penalty=0.2)
     assert box[2] == pytest.approx(0.1) and raw == pytest.approx(0.8)
+    # the returned penalty is the peak's, the one the size update weighs by
+    assert penalty == pytest.approx(size_change_penalty(size, (0.1, 0.1), 0.2)[8, 6])
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_runtime_and_training_decoders_agree_on_random_maps(seed):
+    # net/heads.py (torch, training) and runtime/decode.py (numpy) place a box the same way
+    import torch
+    from track_core.net.heads import decode_center_maps
+    rng = np.random.default_rng(seed)
+    f = int(rng.integers(4, 20))
+    score = rng.random((2, 1, f, f)).astype(np.float32)
+    size = rng.random((2, 2, f, f)).astype(np.float32)
+    offset = rng.random((2, 2, f, f)).astype(np.float32)
+    boxes, scores = decode_center_maps(*(torch.from_numpy(a) for a in (score, size, offset)))
+    for i in range(2):
+        box, raw, _ = decode_center(score[i, 0], size[i], offset[i])
+        assert box == pytest.approx(boxes[i].numpy(), abs=1e-6)
+        assert raw == pytest.approx(float(scores[i]))
 
 
 def test_size_by_confidence_slows_size_changes_on_unsure_frames(make_frame):

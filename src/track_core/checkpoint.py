@@ -86,7 +86,7 @@ def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torc
     if meta.get('format') != FORMAT:
         raise CheckpointError(f'{path}: not a track_core tracker checkpoint (format '
                               f'{meta.get("format")!r}); official OSTrack files are imported '
-                              'with track_core.net.ostrack_import')
+                              'with track_core.importers.ostrack')
     try:
         version = int(meta.get('format_version', ''))
     except ValueError:

@@ -51,16 +51,15 @@ class CenterHead(nn.Module):
                 'offset_map': offset_map}
 
 
-def decode_center_maps(score_map, size_map, offset_map, window=None):
-    """Peak of ``score_map`` (times ``window`` if given) -> normalised cx, cy, w, h and score.
+def decode_center_maps(score_map, size_map, offset_map):
+    """Peak of ``score_map`` -> normalised cx, cy, w, h and the score there (training side).
 
-    cx = (column + offset_x) / feat, cy = (row + offset_y) / feat, (w, h) = size at the peak;
-    the score is the unwindowed map's value there.
+    cx = (column + offset_x) / feat, cy = (row + offset_y) / feat, (w, h) = size at the peak:
+    the convention of the runtime's numpy ``decode_center`` (a test holds them equal).
     """
     b, _, feat, _ = score_map.shape
     flat = score_map.flatten(1)
-    ranked = flat * window.flatten() if window is not None else flat
-    idx = ranked.argmax(dim=1, keepdim=True)
+    idx = flat.argmax(dim=1, keepdim=True)
     score = flat.gather(1, idx).squeeze(1)
     size = size_map.flatten(2).gather(2, idx.unsqueeze(1).expand(b, 2, 1)).squeeze(2)
     offset = offset_map.flatten(2).gather(2, idx.unsqueeze(1).expand(b, 2, 1)).squeeze(2)

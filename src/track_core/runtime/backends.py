@@ -12,12 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
-TOKEN_OUTPUTS = ('box', 'score')
-
-
-def output_names(head: str):
-    return CENTER_OUTPUTS if head == 'center' else TOKEN_OUTPUTS
+from track_core.net.onnx_graphs import output_names
 
 
 def resolve_device(device: Optional[str]) -> torch.device:

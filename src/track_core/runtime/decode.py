@@ -31,17 +31,22 @@ def size_change_penalty(size_map: np.ndarray, prior, strength: float) -> np.ndar
 
 def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray,
                   window: Optional[np.ndarray] = None, prior=None, size_penalty: float = 0.0
-                  ) -> Tuple[np.ndarray, float]:
-    """Peak of score (x penalty x window) -> (cx, cy, w, h) normalised to the crop, raw score.
+                  ) -> Tuple[np.ndarray, float, float]:
+    """Peak of score (x penalty x window) -> (cx, cy, w, h) in the crop, raw score, penalty.
 
-    score_map (F, F), size_map and offset_map (2, F, F). With a ``prior`` size (w, h in the
-    crop) and ``size_penalty`` > 0, cells whose box differs from the prior in scale or aspect
-    are ranked down (``size_change_penalty``); the returned score stays the network's.
+    score_map (F, F), size_map and offset_map (2, F, F). cx = (column + offset_x) / F,
+    cy = (row + offset_y) / F, (w, h) = size at the peak: the convention of the training-side
+    ``track_core.net.heads.decode_center_maps`` (a test holds them equal). With a ``prior``
+    size (w, h in the crop) and ``size_penalty`` > 0, cells whose box differs from the prior in
+    scale or aspect are ranked down (``size_change_penalty``); the returned score stays the
+    network's, and the returned penalty is the peak's (1.0 without a penalty).
     """
     feat = score_map.shape[-1]
     ranked = score_map
+    penalty_map = None
     if prior is not None and size_penalty > 0:
-        ranked = ranked * size_change_penalty(size_map, prior, size_penalty)
+        penalty_map = size_change_penalty(size_map, prior, size_penalty)
+        ranked = ranked * penalty_map
     if window is not None:
         ranked = ranked * window
     idx = int(np.argmax(ranked))
@@ -49,16 +54,22 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
     cx = (col + float(offset_map[0, row, col])) / feat
     cy = (row + float(offset_map[1, row, col])) / feat
     box = np.array([cx, cy, float(size_map[0, row, col]), float(size_map[1, row, col])])
-    return box, float(score_map[row, col])
+    penalty = 1.0 if penalty_map is None else float(penalty_map[row, col])
+    return box, float(score_map[row, col]), penalty
 
 
 def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarray],
-                  prior=None, size_penalty: float = 0.0) -> Tuple[np.ndarray, float]:
+                  prior=None, size_penalty: float = 0.0) -> Tuple[np.ndarray, float, float]:
     """Decode sample ``i`` of a backend output dict (center maps or token-head box/score).
 
-    ``prior`` / ``size_penalty``: see ``decode_center`` (a token head has one box: unused).
+    Returns (box, score, penalty) as ``decode_center``; a token head has one box, whose
+    penalty against ``prior`` is returned (nothing to rank).
     """
     if 'score_map' in out:
         return decode_center(out['score_map'][i, 0], out['size_map'][i], out['offset_map'][i],
                              window, prior, size_penalty)
-    return np.asarray(out['box'][i], dtype=np.float64), float(out['score'][i])
+    box = np.asarray(out['box'][i], dtype=np.float64)
+    penalty = 1.0
+    if prior is not None and size_penalty > 0:
+        penalty = float(size_change_penalty(box[2:], prior, size_penalty))
+    return box, float(out['score'][i]), penalty

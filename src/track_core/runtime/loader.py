@@ -5,6 +5,7 @@ import pathlib
 from typing import Optional
 
 from track_core.checkpoint import load_model
+from track_core.net.onnx_graphs import export_onnx
 from track_core.runtime.backends import onnx_cache_dir, OnnxBackend, TorchBackend
 from track_core.runtime.tracker import Tracker, TrackerConfig
 
@@ -36,7 +37,6 @@ def load_tracker(path, device: str = 'auto', backend: str = 'torch',
     if backend == 'torch':
         engine = TorchBackend(model, device=device, fp16=fp16, threads=threads)
     else:
-        from track_core.export.onnx import export_onnx
         out_dir = onnx_cache_dir() / f'{path.stem}-{_file_digest(path)}'
         template_path, search_path = out_dir / 'template.onnx', out_dir / 'search.onnx'
         if not (template_path.is_file() and search_path.is_file()):

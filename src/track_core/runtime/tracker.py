@@ -12,7 +12,7 @@ import numpy as np
 
 from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, xywh_to_cxcywh
 from track_core.net.config import ModelConfig, PreprocessConfig
-from track_core.runtime.decode import decode_output, size_change_penalty
+from track_core.runtime.decode import decode_output
 from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
                                            hann2d, Normalizer)
 from track_core.types import TrackResult, TrackState
@@ -206,10 +206,7 @@ class Tracker:
             window = self.window if (cfg.hann_window and t.state == TrackState.TRACKING) \
                 else None
             prior = t.size / side
-            box_norm, score = decode_output(out, i, window, prior, cfg.size_penalty)
-            penalty = 1.0     # only the confidence-weighted size update uses it
-            if cfg.size_penalty > 0 and cfg.size_by_confidence:
-                penalty = float(size_change_penalty(box_norm[2:], prior, cfg.size_penalty))
+            box_norm, score, penalty = decode_output(out, i, window, prior, cfg.size_penalty)
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
                          score, penalty)

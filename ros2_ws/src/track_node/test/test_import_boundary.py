@@ -9,7 +9,7 @@ def test_node_does_not_import_training_data_or_evaluation():
             'print("\\n".join(sorted(sys.modules)))')
     mods = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True,
                           text=True).stdout.split()
-    bad = [m for m in mods if m.startswith(('track_core.distill', 'track_core.data',
+    bad = [m for m in mods if m.startswith(('track_core.train', 'track_core.data',
                                             'track_core.eval'))]
     assert not bad, bad
     assert 'track_core.runtime' in mods and 'rclpy' in mods

@@ -8,6 +8,8 @@ from typing import Dict
 
 import numpy as np
 
+from track_core.types import TrackState
+
 # encoding -> (channels, index order to get R, G, B)
 ENCODINGS = {
     'rgb8': (3, (0, 1, 2)),
@@ -178,7 +180,7 @@ def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
     for target_id, result in results.items():
         t = TargetState()
         t.id = str(target_id)
-        t.state = TargetState.STATE_LOST if result.state.name == 'LOST' else \
+        t.state = TargetState.STATE_LOST if result.state == TrackState.LOST else \
             TargetState.STATE_TRACKING
         t.score = float(result.score)
         t.frames_below_threshold = int(result.frames_below_threshold)

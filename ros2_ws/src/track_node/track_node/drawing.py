@@ -5,6 +5,8 @@ from typing import Dict
 import cv2
 import numpy as np
 
+from track_core.types import TrackState
+
 COLORS = [(0, 200, 255), (255, 120, 0), (120, 255, 0), (255, 0, 180), (0, 255, 255)]
 LOST_COLOR = (255, 40, 40)
 
@@ -15,7 +17,7 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
     out = rgb.copy()
     for k, (target_id, r) in enumerate(results.items()):
         x, y, w, h = (int(round(v)) for v in r.box)
-        lost = r.state.name == 'LOST'
+        lost = r.state == TrackState.LOST
         color = LOST_COLOR if lost else COLORS[k % len(COLORS)]
         thickness = 1 if lost else 2
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
 
 from track_core.data.sampler import SamplingConfig
-from track_core.distill.task import LossWeights
-from track_core.distill.trainer import OptimConfig
 from track_core.net.config import PreprocessConfig
+from track_core.train.task import LossWeights
+from track_core.train.trainer import OptimConfig
 
 
 @dataclass(frozen=True)

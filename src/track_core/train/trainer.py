@@ -20,6 +20,8 @@ import torch
 from torch import nn
 import torch.distributed as dist
 
+from track_core.train.base import TrainingTask
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -67,7 +69,7 @@ class ShardSampler(torch.utils.data.Sampler):
 
 class Trainer:
 
-    def __init__(self, task: nn.Module, dataset, cfg: OptimConfig, out_dir,
+    def __init__(self, task: TrainingTask, dataset, cfg: OptimConfig, out_dir,
                  device: str = 'cpu', save_model: Optional[Callable[[pathlib.Path], None]] = None,
                  progress: bool = True, seed: int = 0):
         self.rank, self.world, local = distributed_context()
@@ -124,7 +126,7 @@ class Trainer:
                  'scaler': self.scaler.state_dict(), 'epoch': self.epoch, 'step': self.step,
                  'torch_rng': torch.get_rng_state(),
                  'skipped_steps': self.skipped_steps}
-        gen = getattr(self.task, 'generator', None)
+        gen = self.task.generator
         if gen is not None:
             state['task_rng'] = gen.get_state()
         return state
@@ -151,7 +153,7 @@ class Trainer:
         self.epoch, self.step = state['epoch'], state['step']
         self.skipped_steps = state.get('skipped_steps', 0)
         torch.set_rng_state(state['torch_rng'])
-        gen = getattr(self.task, 'generator', None)
+        gen = self.task.generator
         if gen is not None and 'task_rng' in state:
             gen.set_state(state['task_rng'])
         return True
@@ -190,7 +192,7 @@ class Trainer:
 
     def train_step(self, batch) -> Optional[Dict[str, float]]:
         """One optimisation step; None when the loss was not finite (step skipped)."""
-        self.task.progress = min(self.step / max(self.total_steps, 1), 1.0)
+        self.task.set_progress(min(self.step / max(self.total_steps, 1), 1.0))
         for group in self.optimizer.param_groups:
             group['lr'] = self.lr_at(self.step)
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
@@ -238,6 +240,7 @@ class Trainer:
         end = self.cfg.epochs if stop_after is None else min(stop_after, self.cfg.epochs)
         while self.epoch < end:
             self.task.train()
+            self.task.set_epoch(self.epoch)
             if hasattr(self.dataset, 'set_epoch'):
                 self.dataset.set_epoch(self.epoch)
             sums: Dict[str, float] = {}

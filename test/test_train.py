@@ -10,16 +10,16 @@ import torch
 
 from track_core.config import load_config
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
-from track_core.distill.cli import run
-from track_core.distill.config import TrainConfig
-from track_core.distill.losses import center_to_edge_distributions, gaussian_heatmap
-from track_core.distill.schedule import draw_stage_mask, replacement_probability
-from track_core.distill.stages import (init_student_from_teacher, replaced_block_list,
-                                       stage_ranges)
-from track_core.distill.task import DepthPruneTask, DistillTask, GroundTruthTask, LossWeights
-from track_core.distill.trainer import OptimConfig, Trainer
 from track_core.net import create_model
 from track_core.runtime import load_tracker
+from track_core.train.config import TrainConfig
+from track_core.train.losses import center_to_edge_distributions, gaussian_heatmap
+from track_core.train.run import run
+from track_core.train.schedule import draw_stage_mask, replacement_probability
+from track_core.train.stages import (init_student_from_teacher, replaced_block_list,
+                                     stage_ranges)
+from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask, LossWeights
+from track_core.train.trainer import OptimConfig, Trainer
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -157,9 +157,9 @@ def test_depth_pruning_fades_then_drops_layers():
     torch.manual_seed(0)
     teacher = create_model('tiny').eval()
     task = DepthPruneTask(teacher, remove=[1, 2], fade_fraction=0.5)
-    task.progress = 0.25
+    task.set_progress(0.25)
     assert 0 < task.branch_scale() < 1
-    task.progress = 0.6
+    task.set_progress(0.6)
     batch = _batch(teacher.cfg)
     task.eval()
     with torch.no_grad():
@@ -293,7 +293,7 @@ def test_frozen_stem_with_a_trained_projection():
 
 
 def test_log_size_loss_is_symmetric_in_scale():
-    from track_core.distill.losses import log_size_loss
+    from track_core.train.losses import log_size_loss
     gt = torch.tensor([[0.5, 0.5, 0.2, 0.1]])
     twice = torch.tensor([[0.4, 0.6, 0.4, 0.2]])
     half = torch.tensor([[0.5, 0.5, 0.1, 0.05]])
@@ -316,3 +316,58 @@ def test_every_shipped_recipe_loads_and_its_inputs_come_from_another_recipe():
         for needed in (cfg.init, cfg.distill.teacher):
             if needed:
                 assert needed in outputs, f'{name}: {needed} is made by no recipe'
+
+
+def _tasks():
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    student = create_model('tiny', depth=2)
+    ranges = stage_ranges(teacher.cfg.depth, 2)
+    init_student_from_teacher(student, teacher, ranges)
+    return {'distill': DistillTask(student, teacher, ranges),
+            'prune': DepthPruneTask(create_model('tiny').eval(), remove=[1]),
+            'teacher': GroundTruthTask(create_model('tiny'))}
+
+
+@pytest.mark.parametrize('name', ['distill', 'prune', 'teacher'])
+def test_a_task_moves_its_frozen_models_with_it(name):
+    # .to() on the task must move every model it runs, frozen teachers included: a teacher
+    # left behind fails at the first step on a GPU ("Input type (double) and bias type
+    # (float)" is the same failure on the CPU).
+    task = _tasks()[name].to(torch.float64)
+    for _, model in task.frozen_models():
+        assert all(p.dtype == torch.float64 for p in model.parameters())
+        assert not any(p.requires_grad for p in model.parameters())
+    batch = {k: v.double() for k, v in _batch(task.trained_model().cfg).items()}
+    out = task(batch)
+    assert out['loss'].dtype == torch.float64 and torch.isfinite(out['loss'])
+    # frozen models stay outside what trains and what the trainer checkpoints
+    assert not any(k.startswith('teacher.') for k in task.state_dict())
+
+
+def test_a_task_keeps_its_frozen_models_in_eval_mode():
+    task = _tasks()['distill'].train()
+    assert task.student.training and not task.teacher.training
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA device here')
+def test_distillation_steps_on_cuda(tmp_path):
+    task = _tasks()['distill']
+    trainer = Trainer(task, [], OptimConfig(epochs=1, batch_size=2, num_workers=0), tmp_path,
+                      device='cuda', progress=False)
+    assert next(task.teacher.parameters()).is_cuda
+    assert trainer.train_step(_batch(task.student.cfg)) is not None
+
+
+def test_a_misspelt_model_override_names_the_key(tmp_path):
+    from track_core.config import ConfigError
+    from track_core.train.run import build_task
+    cfg = load_config(TrainConfig, None, ['model=tiny', 'pretrained_stem=false',
+                                          'model_overrides={depht: 2}'])
+    with pytest.raises(ConfigError, match='depht'):
+        build_task('teacher', cfg, log=lambda *_: None)
+    cfg = load_config(TrainConfig, None, ['model=tiny', 'pretrained_stem=false',
+                                          'model_overrides={depth: two}'])
+    with pytest.raises(ConfigError, match='model_overrides.depth'):
+        build_task('teacher', cfg, log=lambda *_: None)

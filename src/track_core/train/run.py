@@ -1,35 +1,30 @@
-"""track-train: train a teacher on ground truth, or compress one into a student.
+"""Build a training run from a TrainConfig and execute it (``track-train`` parses, this runs).
 
-    track-train teacher CONFIG [key=value ...]
-    track-train distill CONFIG [key=value ...]
-
-CONFIG is a YAML recipe (config/train/*.yaml) holding deltas of TrainConfig; key=value pairs
-override it (dotted keys, YAML values), unknown keys are errors. The resolved config is saved
-as config.yaml in the run folder, next to train_state.pt (resume), log.csv, tensorboard/ and
-model.safetensors (loadable with track_core.runtime.load_tracker). A rerun of the same
-command resumes where it stopped.
+``build_task`` turns the config into a task (teacher on ground truth, CompressTracker
+distillation, or depth pruning); ``run`` adds the data, the trainer and the run folder.
 """
 
-import argparse
 import dataclasses
 import pathlib
 import subprocess
-import sys
+from typing import Any, Dict, Tuple
 
 import torch
 import yaml
 
 from track_core.checkpoint import load_model, save_checkpoint
-from track_core.config import ConfigError, load_config, to_dict
+from track_core.config import ConfigError, from_dict, to_dict
 from track_core.data.build import build_sources
 from track_core.data.sampler import PairDataset
-from track_core.data.sequences import DataError
-from track_core.distill.config import TrainConfig
-from track_core.distill.stages import init_student_from_teacher, stage_ranges
-from track_core.distill.task import DepthPruneTask, DistillTask, GroundTruthTask
-from track_core.distill.trainer import NonFiniteLoss, seed_everything, Trainer
-from track_core.errors import CheckpointError
-from track_core.net import create_model, variant_config
+from track_core.net import create_model, ModelConfig, variant_config
+from track_core.net.config import PreprocessConfig
+from track_core.train.base import TrainingTask
+from track_core.train.config import TrainConfig
+from track_core.train.stages import init_student_from_teacher, stage_ranges
+from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask
+from track_core.train.trainer import seed_everything, Trainer
+
+KINDS = ('teacher', 'distill')
 
 
 def git_commit() -> str:
@@ -47,15 +42,32 @@ def _device(name: str) -> str:
     return name
 
 
-def build_task(kind: str, cfg: TrainConfig, log=print):
+def model_config_with(base: ModelConfig, overrides: Dict[str, Any], where: str) -> ModelConfig:
+    """Return ``base`` with ``overrides`` applied by the strict config loader.
+
+    An unknown key or a value of the wrong type raises ConfigError naming ``where.key``.
+    """
+    return from_dict(ModelConfig, {**to_dict(base), **dict(overrides)}, where)
+
+
+def _variant(name: str, overrides: Dict[str, Any], where: str) -> ModelConfig:
+    try:
+        base = variant_config(name)
+    except KeyError as exc:
+        raise ConfigError(str(exc).strip('"')) from None
+    return model_config_with(base, overrides, where)
+
+
+def build_task(kind: str, cfg: TrainConfig, log=print
+               ) -> Tuple[TrainingTask, ModelConfig, PreprocessConfig]:
     """(task, model config, preprocess) for a run of ``kind`` ('teacher' or 'distill')."""
     if kind == 'teacher':
         if cfg.init:
             model, pre = load_model(cfg.init)
         else:
-            model = create_model(cfg.model, pretrained_stem=cfg.pretrained_stem and
-                                 variant_config(cfg.model, **cfg.model_overrides).stem ==
-                                 'mobilenetv2', **cfg.model_overrides)
+            model_cfg = _variant(cfg.model, cfg.model_overrides, 'model_overrides')
+            model = create_model(model_cfg, pretrained_stem=cfg.pretrained_stem and
+                                 model_cfg.stem == 'mobilenetv2')
             pre = cfg.preprocess
         return (GroundTruthTask(model, cfg.losses, cfg.freeze_stem, cfg.train_stem_projection),
                 model.cfg, pre)
@@ -72,11 +84,12 @@ def build_task(kind: str, cfg: TrainConfig, log=print):
     split = list(d.split_sizes) if d.split_sizes else d.split
     ranges = stage_ranges(teacher.cfg.depth, d.stages, split)
     if d.student:
-        student_cfg = variant_config(d.student, **d.student_overrides)
+        student_cfg = _variant(d.student, d.student_overrides, 'distill.student_overrides')
     else:
-        student_cfg = dataclasses.replace(teacher.cfg, depth=d.stages,
-                                          name=f'{teacher.cfg.name}_ct{d.stages}',
-                                          **d.student_overrides)
+        student_cfg = model_config_with(
+            dataclasses.replace(teacher.cfg, depth=d.stages,
+                                name=f'{teacher.cfg.name}_ct{d.stages}'),
+            d.student_overrides, 'distill.student_overrides')
     student = create_model(student_cfg)
     copied = init_student_from_teacher(student, teacher, ranges)
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
@@ -86,7 +99,11 @@ def build_task(kind: str, cfg: TrainConfig, log=print):
     return task, student.cfg, pre
 
 
-def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True):
+def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
+        ) -> Dict[str, float]:
+    """Train ``kind`` ('teacher' or 'distill') as ``cfg`` says; return the last epoch's means."""
+    if kind not in KINDS:
+        raise ConfigError(f'kind must be one of {", ".join(KINDS)}, got {kind!r}')
     seed_everything(cfg.seed)
     task, model_cfg, pre = build_task(kind, cfg)
     skips = []
@@ -115,25 +132,3 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True)
     if trainer.rank == 0:
         print(f'[train] done: {out_dir / "model.safetensors"}')
     return last
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='track-train', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('command', choices=['teacher', 'distill'])
-    parser.add_argument('config', type=pathlib.Path, help='YAML recipe')
-    parser.add_argument('overrides', nargs='*', help='dotted key=value overrides')
-    parser.add_argument('--fresh', action='store_true',
-                        help='ignore an existing train_state.pt in the run folder')
-    args = parser.parse_args(argv)
-    try:
-        cfg = load_config(TrainConfig, args.config, args.overrides)
-        run(args.command, cfg, resume=not args.fresh)
-    except (ConfigError, DataError, CheckpointError, NonFiniteLoss) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -1,9 +1,9 @@
 """Training tasks: a batch in, a dict of losses out (``loss`` is the one to minimise).
 
-A task is an ``nn.Module`` whose registered submodules are exactly what trains (the student
-and any projections), so DDP can wrap it. A teacher is held without being registered: frozen,
-in eval mode, run under ``no_grad``, never wrapped by DDP. Random stage masks come from the
-task's own seeded generator, never from inside the network.
+Each is a ``TrainingTask`` (train/base.py): what trains is registered, a teacher is held
+frozen with ``hold_frozen`` (eval mode, run under ``no_grad``, never wrapped by DDP, moved by
+``.to()`` with the task). Random stage masks come from the task's own seeded generator, never
+from inside the network.
 """
 
 import copy
@@ -12,15 +12,15 @@ import math
 from typing import Dict, List, Sequence
 
 import torch
-from torch import nn
 
-from track_core.distill.losses import (center_to_edge_distributions, feature_mimic_loss,
-                                       focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
-                                       l1_loss, log_size_loss, score_map_distill_loss)
-from track_core.distill.schedule import draw_stage_mask, replacement_probability
-from track_core.distill.stages import (Ranges, replaced_block_list, StageAdapters,
-                                       teacher_stage_ends)
 from track_core.net.network import OneStreamTracker
+from track_core.train.base import TrainingTask
+from track_core.train.losses import (center_to_edge_distributions, feature_mimic_loss,
+                                     focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
+                                     l1_loss, log_size_loss, score_map_distill_loss)
+from track_core.train.schedule import draw_stage_mask, replacement_probability
+from track_core.train.stages import (Ranges, replaced_block_list, StageAdapters,
+                                     teacher_stage_ends)
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,6 @@ def _total(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(terms.values())
 
 
-def freeze(model: nn.Module) -> nn.Module:
-    model.eval()
-    model.requires_grad_(False)
-    return model
-
-
 def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False) -> None:
     """Stop gradients into the stem; with ``train_projection`` its 1x1 projection still learns.
 
@@ -77,7 +71,7 @@ def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False)
         model.stem.proj.requires_grad_(True)
 
 
-class GroundTruthTask(nn.Module):
+class GroundTruthTask(TrainingTask):
     """Plain supervised training (teachers trained here): GIoU + L1 + focal."""
 
     def __init__(self, model: OneStreamTracker, weights: LossWeights = LossWeights(),
@@ -88,7 +82,6 @@ class GroundTruthTask(nn.Module):
         self.freeze_stem = freeze_stem
         if freeze_stem:
             stop_stem_gradients(model, train_stem_projection)
-        self.progress = 0.0
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -105,7 +98,7 @@ class GroundTruthTask(nn.Module):
         return {'loss': _total(terms), **terms, 'metric/iou': iou}
 
 
-class DistillTask(nn.Module):
+class DistillTask(TrainingTask):
     """CompressTracker: replacement training + prediction guidance + feature mimicking.
 
     Optional extras: logit distillation (score maps, or edge logits between token heads) and
@@ -122,19 +115,17 @@ class DistillTask(nn.Module):
         self.freeze_stem = freeze_stem
         if freeze_stem:
             stop_stem_gradients(student, train_stem_projection)
-        object.__setattr__(self, 'teacher', freeze(teacher))   # not a registered submodule
+        self.hold_frozen('teacher', teacher)
         self.ranges = ranges
         self.adapters = StageAdapters(student.cfg.embed_dim, teacher.cfg.embed_dim, len(ranges))
         self.weights = weights
         self.schedule = schedule
         self.constant_p = constant_p
         self.generator = torch.Generator().manual_seed(seed)
-        self.progress = 0.0
         self.last_mask: List[bool] = []
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.teacher.eval()
         if self.freeze_stem:
             self.student.stem.eval()   # keep the pretrained BatchNorm statistics
         return self
@@ -195,7 +186,7 @@ def cosine_fade(progress: float, fade_fraction: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-class DepthPruneTask(nn.Module):
+class DepthPruneTask(TrainingTask):
     """MixFormerV2 deep-to-shallow.
 
     the student starts as a copy of the teacher; the residual branches of the layers in ``remove``
@@ -216,15 +207,9 @@ class DepthPruneTask(nn.Module):
                              f'{list(remove)}')
         self.student = copy.deepcopy(teacher)
         self.student.requires_grad_(True)
-        object.__setattr__(self, 'teacher', freeze(teacher))
+        self.hold_frozen('teacher', teacher)
         self.weights = weights
         self.fade_fraction = fade_fraction
-        self.progress = 0.0
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.teacher.eval()
-        return self
 
     def branch_scale(self) -> float:
         return cosine_fade(self.progress, self.fade_fraction)

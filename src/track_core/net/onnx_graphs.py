@@ -1,0 +1,85 @@
+"""A tracker as two static-shape ONNX graphs (written here; checked in track_core.export).
+
+``template.onnx``: template (B, 3, Ht, Wt) -> z_tokens (B, Nz, C), run once per target (and
+on template updates). ``search.onnx``: z_tokens + search (B, 3, Hs, Ws) -> the head outputs
+(score_map, size_map, offset_map for the center head; box, score for the token head).
+Splitting them caches the template embedding. Shapes are static and there is no
+data-dependent control flow, which keeps the graphs TensorRT-friendly.
+"""
+
+import copy
+import pathlib
+from typing import Tuple
+import warnings
+
+import torch
+from torch import nn
+
+
+DEFAULT_OPSET = 17
+CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
+TOKEN_OUTPUTS = ('box', 'score')
+
+
+def output_names(head: str):
+    """Return the search graph's outputs for a 'center' or 'token' head, in order."""
+    return CENTER_OUTPUTS if head == 'center' else TOKEN_OUTPUTS
+
+
+class TemplateGraph(nn.Module):
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, template):
+        return self.model.embed_template(template)
+
+
+class SearchGraph(nn.Module):
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.names = output_names(model.cfg.head)
+
+    def forward(self, z_tokens, search):
+        out = self.model.forward_search(z_tokens, search)
+        return tuple(out[k] for k in self.names)
+
+
+def example_inputs(cfg, batch: int = 1, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    template = torch.randn(batch, 3, cfg.template_size, cfg.template_size, generator=gen)
+    search = torch.randn(batch, 3, cfg.search_size, cfg.search_size, generator=gen)
+    return template, search
+
+
+def _export(module, args, path, input_names, output_names, opset):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(module, args, str(path), input_names=list(input_names),
+                          output_names=list(output_names), opset_version=opset,
+                          dynamo=False, do_constant_folding=True)
+
+
+def export_onnx(model, out_dir, batch: int = 1, opset: int = DEFAULT_OPSET
+                ) -> Tuple[pathlib.Path, pathlib.Path]:
+    """Write template.onnx and search.onnx for ``model`` into ``out_dir``; return the paths."""
+    if opset < 17:
+        raise ValueError(f'opset must be >= 17 (LayerNormalization), got {opset}')
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(model).float().cpu().eval()
+    template, search = example_inputs(model.cfg, batch)
+    with torch.no_grad():
+        z_tokens = model.embed_template(template)
+    template_path = out_dir / 'template.onnx'
+    search_path = out_dir / 'search.onnx'
+    tmp_t, tmp_s = out_dir / 'template.onnx.tmp', out_dir / 'search.onnx.tmp'
+    _export(TemplateGraph(model), (template,), tmp_t, ['template'], ['z_tokens'], opset)
+    _export(SearchGraph(model), (z_tokens, search), tmp_s, ['z_tokens', 'search'],
+            output_names(model.cfg.head), opset)
+    tmp_t.replace(template_path)
+    tmp_s.replace(search_path)
+    return template_path, search_path
