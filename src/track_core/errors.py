@@ -6,3 +6,7 @@ class CheckpointError(RuntimeError):
 
     The message names the file and what is wrong with it.
     """
+
+
+class TooManyTargets(ValueError):
+    """A new target was refused: ``max_targets`` are tracked already."""

@@ -12,7 +12,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
-        ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + package_name + '/rviz', glob('rviz/*.rviz')),
         ('share/' + package_name + '/models', glob('models/*.safetensors')),
     ],
@@ -27,7 +27,6 @@ setup(
         'console_scripts': [
             'track_node = track_node.node:main',
             'image_source = track_node.image_source:main',
-            'track_demo = track_node.demo:main',
         ],
     },
 )

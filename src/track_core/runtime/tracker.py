@@ -4,13 +4,15 @@ One model serves any number of targets; all targets of a frame run in one batche
 pass. Images are HxWx3 uint8 RGB; boxes are (x, y, w, h) in pixels.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import itertools
-from typing import Dict, List, Optional
+import math
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, xywh_to_cxcywh
+from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime.decode import decode_output
 from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
@@ -54,21 +56,43 @@ class TrackerConfig:
     max_targets: int = 8
 
     def __post_init__(self):
-        checks = [
-            (0.0 <= self.lost_threshold <= 1.0, 'lost_threshold must be in [0, 1]'),
-            (0.0 <= self.recover_threshold <= 1.0, 'recover_threshold must be in [0, 1]'),
-            (self.lost_frames >= 1, 'lost_frames must be >= 1'),
-            (self.search_growth >= 1.0, 'search_growth must be >= 1'),
-            (self.max_search_scale >= 1.0, 'max_search_scale must be >= 1'),
-            (self.update_interval >= 0, 'update_interval must be >= 0'),
-            (0.0 <= self.update_threshold <= 1.0, 'update_threshold must be in [0, 1]'),
-            (0.0 <= self.size_smoothing < 1.0, 'size_smoothing must be in [0, 1)'),
-            (0.0 <= self.size_penalty <= 10.0, 'size_penalty must be in [0, 10]'),
-            (self.max_targets >= 1, 'max_targets must be >= 1'),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
+        problems = [p for p in problems if p]
+        if problems:
+            raise ValueError('; '.join(problems))
+
+
+# Finite bounds of every numeric setting (the node declares them as parameter ranges).
+TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
+    'lost_threshold': (0.0, 1.0),
+    'lost_frames': (1, 10_000),
+    'recover_threshold': (0.0, 1.0),
+    'search_growth': (1.0, 4.0),
+    'max_search_scale': (1.0, 8.0),
+    'update_interval': (0, 100_000),
+    'update_threshold': (0.0, 1.0),
+    'size_penalty': (0.0, 10.0),
+    'size_smoothing': (0.0, 0.99),
+    'max_targets': (1, 64),
+}
+
+
+def check_setting(name: str, value, kind) -> Optional[str]:
+    """Return why ``value`` is not a valid ``TrackerConfig.<name>`` of type ``kind``, or None.
+
+    Integers are accepted for floats; booleans are not numbers here; every number must be
+    finite and inside ``TRACKER_LIMITS``.
+    """
+    kind = {'float': float, 'int': int, 'bool': bool}.get(kind, kind)
+    if kind is bool:
+        return None if isinstance(value, bool) else f'{name} must be true or false, got {value!r}'
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (kind is int and not isinstance(value, int)):
+        return f'{name} must be {"an integer" if kind is int else "a number"}, got {value!r}'
+    low, high = TRACKER_LIMITS[name]
+    if not (math.isfinite(value) and low <= value <= high):
+        return f'{name} must be in [{low}, {high}], got {value!r}'
+    return None
 
 
 class _Target:
@@ -130,19 +154,35 @@ class Tracker:
 
     def add_target(self, image: np.ndarray, box, target_id: Optional[str] = None) -> str:
         """Start (or restart, for an existing id) tracking ``box`` on ``image``; return its id."""
+        return self.commit_target(self.prepare_target(image, box), target_id)
+
+    def prepare_target(self, image: np.ndarray, box) -> '_Target':
+        """Validate ``box`` on ``image`` and embed its template, changing no tracker state.
+
+        The slow half of ``add_target``; it may run in another thread while ``track_all``
+        runs (the backends' template pass is safe to call concurrently). ``commit_target``
+        then adds the result.
+        """
         height, width = check_image(image)
         box = clip_box(check_box(box, width, height), width, height)
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        target = _Target(np.array([cx, cy]), np.array([w, h]), None)
+        target.z_tokens = self._template_tokens(image, target.center, target.size)
+        return target
+
+    def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
+        """Add a target made by ``prepare_target`` (quick); return its id.
+
+        Raises TooManyTargets when ``max_targets`` are tracked and ``target_id`` is new.
+        """
         if target_id is None or target_id == '':
             target_id = str(next(self._ids))
             while target_id in self._targets:
                 target_id = str(next(self._ids))
         target_id = str(target_id)
         if target_id not in self._targets and len(self._targets) >= self.config.max_targets:
-            raise ValueError(f'already tracking {len(self._targets)} targets (max_targets = '
-                             f'{self.config.max_targets}); remove one first')
-        cx, cy, w, h = xywh_to_cxcywh(box)
-        target = _Target(np.array([cx, cy]), np.array([w, h]), None)
-        target.z_tokens = self._template_tokens(image, target.center, target.size)
+            raise TooManyTargets(f'already tracking {len(self._targets)} targets '
+                                 f'(max_targets = {self.config.max_targets}); remove one first')
         self._targets[target_id] = target
         return target_id
 

@@ -3,25 +3,55 @@
 ros2 launch track_node track_node.launch.py image:=/camera/color/image_raw
     [params_file:=my.yaml] [namespace:=tracker] [use_sim_time:=true] [log_level:=debug]
     [rviz:=true]
+
+Before anything starts, a params_file that is missing or names unknown parameters is refused;
+rviz:=true without rviz2 installed carries on without it (and says so); the Fast DDS profile
+for large images is used unless the environment names one (track_node/launch_checks.py).
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from track_node import launch_checks
+
+
+def _start(context):
+    share = get_package_share_directory('track_node')
+    params_file = LaunchConfiguration('params_file').perform(context)
+    problem = launch_checks.params_file_problem(params_file)
+    if problem:
+        raise RuntimeError(problem)          # nothing has been started yet
+    image = LaunchConfiguration('image').perform(context)
+    actions = [SetEnvironmentVariable(name, value) for name, value in
+               launch_checks.middleware_environment(share).items()]
+    actions.append(Node(
+        package='track_node',
+        executable='track_node',
+        name='track_node',
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time')}],
+        remappings=[('image', image), ('image/compressed', image + '/compressed')],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        output='screen',
+    ))
+    if LaunchConfiguration('rviz').perform(context).lower() in ('true', '1', 'yes'):
+        if launch_checks.package_available('rviz2'):
+            actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                                arguments=['-d', os.path.join(share, 'rviz',
+                                                              'track_node.rviz')]))
+        else:
+            actions.append(LogInfo(msg='rviz:=true, but rviz2 is not installed here: carrying '
+                                   'on without it (view debug_image from another machine)'))
+    return actions
 
 
 def generate_launch_description():
     share = get_package_share_directory('track_node')
-    params_file = LaunchConfiguration('params_file')
-    image = LaunchConfiguration('image')
-    namespace = LaunchConfiguration('namespace')
-    use_sim_time = LaunchConfiguration('use_sim_time')
-    log_level = LaunchConfiguration('log_level')
     return LaunchDescription([
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'track_node.yaml'),
@@ -31,23 +61,7 @@ def generate_launch_description():
         DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
         DeclareLaunchArgument('use_sim_time', default_value='false'),
         DeclareLaunchArgument('log_level', default_value='info'),
-        DeclareLaunchArgument('rviz', default_value='false', description='start RViz too'),
-        Node(
-            package='track_node',
-            executable='track_node',
-            name='track_node',
-            namespace=namespace,
-            parameters=[params_file, {'use_sim_time': use_sim_time}],
-            remappings=[('image', image),
-                        ('image/compressed', [image, '/compressed'])],
-            arguments=['--ros-args', '--log-level', log_level],
-            output='screen',
-        ),
-        Node(
-            package='rviz2',
-            executable='rviz2',
-            name='rviz2',
-            arguments=['-d', os.path.join(share, 'rviz', 'track_node.rviz')],
-            condition=IfCondition(LaunchConfiguration('rviz')),
-        ),
+        DeclareLaunchArgument('rviz', default_value='false',
+                              description='start RViz too (skipped where rviz2 is missing)'),
+        OpaqueFunction(function=_start),
     ])

@@ -8,7 +8,7 @@ from builtin_interfaces.msg import Time
 import cv2
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -55,12 +55,13 @@ def image_msg(rgb, sec, frame_id='camera'):
 class Harness:
     """track_node + a test node in one context, spun by a background executor."""
 
-    def __init__(self, model=DEFAULT_MODEL, autostart=True, **overrides):
+    def __init__(self, model=DEFAULT_MODEL, autostart=True, node_name='track_node',
+                 **overrides):
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context)
         overrides = {'model_path': str(model), 'backend': 'torch', 'device': 'cpu',
                      'max_frame_age': 0.0, 'autostart': autostart, **overrides}
-        self.node = TrackNode(context=self.context, parameter_overrides=[
+        self.node = TrackNode(node_name, context=self.context, parameter_overrides=[
             Parameter(k, value=v) for k, v in overrides.items()])
         self.client = Node('track_node_test', context=self.context)
         self.detections, self.states = [], []
@@ -71,19 +72,21 @@ class Harness:
         self.pub = self.client.create_publisher(Image, 'image', qos_profile_sensor_data)
         self.set_target = self.client.create_client(SetTarget, 'track_node/set_target')
         self.clear = self.client.create_client(ClearTarget, 'track_node/clear_target')
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)   # as main() runs it
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
     def close(self):
-        self.node._stop_worker()
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.client.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-        self.thread.join(timeout=5)
+        try:
+            self.node.stop_worker()
+            self.executor.shutdown()
+        finally:
+            self.node.destroy_node()
+            self.client.destroy_node()
+            rclpy.try_shutdown(context=self.context)
+            self.thread.join(timeout=5)
 
     def wait_for(self, predicate, timeout=20.0):
         end = time.monotonic() + timeout
@@ -104,7 +107,7 @@ class Harness:
         stamp = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
 
         def seen():
-            return any(ns == stamp for ns, _ in list(self.node.frames))
+            return stamp in self.node.cache.stamps()
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.pub.publish(msg)

@@ -20,7 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 import yaml
 
-from track_node import params
+from track_node import launch_checks, params
 from track_node.image_source import ImageSource
 from track_node.sources import FrameSource, SourceError
 
@@ -29,7 +29,8 @@ LAUNCH = PKG / 'launch' / 'track_node.launch.py'
 
 
 def test_launch_file_parses_and_names_what_exists():
-    tree = ast.parse(LAUNCH.read_text())
+    text = LAUNCH.read_text()
+    tree = ast.parse(text)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     kwargs = {}
     for call in calls:
@@ -40,21 +41,72 @@ def test_launch_file_parses_and_names_what_exists():
     scripts = set(re.findall(r"'(\w+) = track_node\.", setup))
     assert 'track_node' in kwargs['executable'] and 'track_node' in scripts
     assert {'image_source', 'track_node'} <= scripts
-    args = set(re.findall(r"DeclareLaunchArgument\(\s*'(\w+)'", LAUNCH.read_text()))
+    args = set(re.findall(r"DeclareLaunchArgument\(\s*'(\w+)'", text))
     assert {'params_file', 'image', 'namespace', 'use_sim_time', 'log_level', 'rviz'} <= args
-    assert "os.path.join(share, 'config', 'track_node.yaml')" in LAUNCH.read_text()
+    assert "os.path.join(share, 'config', 'track_node.yaml')" in text
+    # the decisions come from launch_checks, before any Node action
+    assert text.index('params_file_problem') < text.index("executable='track_node'")
+    assert 'package_available' in text and 'middleware_environment' in text
     assert (PKG / 'rviz' / 'track_node.rviz').is_file()
+    assert (PKG / 'config' / launch_checks.PROFILE_NAME).is_file()
 
 
-def test_parameter_file_names_only_declared_parameters_with_valid_values():
-    data = yaml.safe_load((PKG / 'config' / 'track_node.yaml').read_text())
-    values = data['track_node']['ros__parameters']
-    unknown = set(values) - set(params.PARAMETERS) - {'autostart'}
-    assert not unknown, unknown
-    for name, value in values.items():
-        assert type(value) is type(params.PARAMETERS[name][0]), name
-    assert params.settings_from_values({**{k: d for k, (d, _, _) in params.PARAMETERS.items()},
-                                        **values})
+@pytest.mark.parametrize('node_name', sorted(params.TABLES))
+def test_parameter_files_are_the_tables_defaults(node_name):
+    text = (PKG / 'config' / f'{node_name}.yaml').read_text()
+    assert text == params.render_yaml(node_name), \
+        f'regenerate: python -m track_node.params {node_name} > config/{node_name}.yaml'
+    values = yaml.safe_load(text)[node_name]['ros__parameters']
+    rows = params.table(node_name)
+    assert set(values) == set(rows)
+    assert all(values[k] == rows[k].default for k in rows)
+    assert params.validate(values, params.TABLES[node_name])
+    assert launch_checks.params_file_problem(str(PKG / 'config' / f'{node_name}.yaml'),
+                                             node_name) is None
+
+
+@pytest.mark.parametrize('content, words', [
+    (None, 'does not exist'),
+    ('track_node: [unclosed', 'not readable YAML'),
+    ('track_node:\n  ros__parameters:\n    lost_treshold: 0.2\n', 'lost_treshold'),
+    ('/**:\n  ros__parameters:\n    max_search_scale: .inf\n', 'max_search_scale'),
+    ('/robot/track_node:\n  ros__parameters:\n    threads: 2.5\n', 'threads'),
+])
+def test_launch_refuses_a_bad_params_file_with_the_reason(tmp_path, content, words):
+    path = tmp_path / 'p.yaml'
+    if content is not None:
+        path.write_text(content)
+    problem = launch_checks.params_file_problem(str(path))
+    assert problem and words in problem, problem
+
+
+def test_launch_accepts_integers_for_doubles_in_a_params_file(tmp_path):
+    path = tmp_path / 'p.yaml'
+    path.write_text('track_node:\n  ros__parameters:\n    lost_threshold: 0\n'
+                    '    use_sim_time: true\n')
+    assert launch_checks.params_file_problem(str(path)) is None
+
+
+def test_rviz_is_started_only_where_it_is_installed(tmp_path):
+    assert not launch_checks.package_available('rviz2', {'AMENT_PREFIX_PATH': str(tmp_path)})
+    index = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    index.mkdir(parents=True)
+    (index / 'rviz2').write_text('')
+    env = {'AMENT_PREFIX_PATH': f'/nonexistent:{tmp_path}'}
+    assert launch_checks.package_available('rviz2', env)
+    assert launch_checks.package_available('track_node')      # this workspace's own index
+
+
+def test_launch_gives_the_large_image_profile_unless_one_is_set():
+    profile = '/share/config/fastdds_large_images.xml'
+    env = launch_checks.middleware_environment('/share', {'ROS_DISTRO': 'kilted'})
+    assert env == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
+    env = launch_checks.middleware_environment('/share', {'ROS_DISTRO': 'jazzy'})
+    assert env == {'FASTRTPS_DEFAULT_PROFILES_FILE': profile}
+    mine = {'FASTRTPS_DEFAULT_PROFILES_FILE': '/mine.xml', 'ROS_DISTRO': 'kilted'}
+    assert launch_checks.middleware_environment('/share', mine) == {}
+    assert launch_checks.middleware_environment(
+        '/share', {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) == {}
 
 
 def test_launch_description_builds_where_launch_ros_exists():
@@ -63,7 +115,7 @@ def test_launch_description_builds_where_launch_ros_exists():
     namespace = {}
     exec(compile(LAUNCH.read_text(), str(LAUNCH), 'exec'), namespace)
     description = namespace['generate_launch_description']()
-    assert any(isinstance(e, launch_ros.actions.Node) for e in description.entities)
+    assert description.entities and launch_ros
 
 
 @pytest.fixture

@@ -59,6 +59,24 @@ def test_tracks_the_target_with_the_source_header(harness):
     assert state.targets[0].state == TargetState.STATE_TRACKING
 
 
+def test_tracks_with_the_onnx_backend_the_shipped_default():
+    h = Harness(backend='onnx')
+    try:
+        assert h.wait_for(lambda: h.node.running, 120), 'node did not activate'
+        start_tracking(h)
+        ious = []
+        for i in range(1, 12):
+            rgb, box = scene(i)
+            count = len(h.detections)
+            h.pub.publish(image_msg(rgb, sec=150 + i))
+            assert h.wait_for(lambda: len(h.detections) > count), f'no detections for frame {i}'
+            (det,) = h.detections[-1].detections
+            ious.append(float(iou_xywh(np.array(detection_to_xywh(det)), np.array(box))[0]))
+        assert np.mean(ious[-5:]) > 0.3, ious
+    finally:
+        h.close()
+
+
 def test_target_that_vanishes_becomes_lost_then_clear(harness):
     h = harness
     h.node.set_parameters([__import__('rclpy').parameter.Parameter('lost_frames', value=2)])
@@ -84,7 +102,7 @@ def test_target_that_vanishes_becomes_lost_then_clear(harness):
     ({'x': 10.0, 'y': 10.0, 'width': -5.0, 'height': 20.0}, 'positive'),
     ({'x': 900.0, 'y': 10.0, 'width': 20.0, 'height': 20.0}, 'outside the image'),
     ({'x': 10.0, 'y': 10.0, 'width': 20.0, 'height': 20.0, 'stamp': Time(sec=5)},
-     'no longer in the cache'),
+     'no frame with stamp 5.000000000 was received'),
 ])
 def test_invalid_requests_are_refused_and_the_node_keeps_running(
         harness, request_fields, words):
@@ -161,32 +179,5 @@ def test_lifecycle_transitions_and_a_missing_model(tmp_path):
         assert _change(h, Transition.TRANSITION_CLEANUP)
         assert h.node.tracker is None
         assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
-    finally:
-        h.close()
-
-
-def test_slow_model_at_30_hz_drops_frames_instead_of_lagging(tmp_path):
-    from track_core.checkpoint import save_checkpoint
-    from track_core.net import create_model
-    slow = save_checkpoint(tmp_path / 'slow.safetensors', create_model('ct2_vitb_256'))
-    h = Harness(model=slow)
-    try:
-        assert h.wait_for(lambda: h.node.running, 60)
-        start_tracking(h)
-        sent = 0
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
-            rgb, _ = scene(sent % 20)
-            h.pub.publish(image_msg(rgb, sec=500 + sent))
-            sent += 1
-            time.sleep(1 / 30)
-        assert h.wait_for(lambda: h.node.pending is None, 10)
-        stats = h.node.stats
-        assert stats['dropped'] > 0, stats
-        assert stats['processed'] < sent
-        # No backlog: the last frames were answered within a few inference times, not after
-        # the seconds a queue of every frame would take.
-        assert h.states[-1].dropped_frames >= stats['dropped'] - 2
-        assert h.node.latency_ms < 1500.0, h.node.latency_ms
     finally:
         h.close()

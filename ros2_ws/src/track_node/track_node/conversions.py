@@ -53,15 +53,55 @@ def image_to_rgb(msg) -> np.ndarray:
     return np.ascontiguousarray(pixels[..., list(order)])
 
 
-def compressed_to_rgb(msg) -> np.ndarray:
-    """sensor_msgs/CompressedImage (jpeg/png) -> HxWx3 uint8 RGB."""
+def compressed_size(data: bytes):
+    """Return (width, height) from a PNG or JPEG header without decoding, or None."""
+    if data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) >= 24:
+        return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+    if data[:2] != b'\xff\xd8':
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], 'big')
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+                      0xCF):
+            height = int.from_bytes(data[i + 5:i + 7], 'big')
+            width = int.from_bytes(data[i + 7:i + 9], 'big')
+            return width, height
+        i += 2 + length
+    return None
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """Raise ImageError when a ``width`` x ``height`` image is larger than ``max_pixels``."""
+    if width * height > max_pixels:
+        raise ImageError(f'image of {width}x{height} pixels is larger than max_image_pixels '
+                         f'({max_pixels})')
+
+
+def compressed_to_rgb(msg, max_pixels: int = 1 << 30) -> np.ndarray:
+    """sensor_msgs/CompressedImage (jpeg/png) -> HxWx3 uint8 RGB.
+
+    The size in a PNG or JPEG header is checked against ``max_pixels`` before decoding, so a
+    small file that decodes to gigabytes is refused without being decoded.
+    """
     import cv2
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    if data.size == 0:
+    raw = bytes(msg.data)
+    if not raw:
         raise ImageError('empty compressed image')
+    size = compressed_size(raw)
+    if size is not None:
+        check_pixels(size[0], size[1], max_pixels)
+    data = np.frombuffer(raw, dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageError(f'cannot decode compressed image (format {msg.format!r})')
+    check_pixels(bgr.shape[1], bgr.shape[0], max_pixels)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -77,6 +117,11 @@ class CvBridgeConverter:
         if enc not in ENCODINGS:
             raise ImageError(f'unsupported encoding {msg.encoding!r}; supported: '
                              f'{", ".join(ENCODINGS)}')
+        if enc != msg.encoding or msg.is_bigendian or int(msg.width) <= 0 or \
+                int(msg.height) <= 0:
+            # cv_bridge throws on an upper-case encoding, on is_bigendian under NumPy 2 and on
+            # empty images; 8-bit pixels have no byte order, so the NumPy path is exact here.
+            return image_to_rgb(msg)
         channels = ENCODINGS[enc][0]
         if int(msg.step) < int(msg.width) * channels:
             raise ImageError(f'step {msg.step} is smaller than width x channels')
@@ -118,6 +163,42 @@ def make_converter(prefer_cv_bridge: bool = True):
         except Exception:  # noqa: BLE001 - any failure of the optional path means: not usable
             pass
     return image_to_rgb, 'numpy'
+
+
+class ImageDecoder:
+    """Frames in, HxWx3 uint8 RGB out; every failure, whatever raised it, is an ImageError.
+
+    Raw images go through cv_bridge where it works (else NumPy); compressed ones through
+    OpenCV. Images larger than ``max_pixels`` are refused (compressed ones before decoding).
+    """
+
+    def __init__(self, prefer_cv_bridge: bool = True, max_pixels: int = 1 << 24):
+        self.convert, self.name = make_converter(prefer_cv_bridge)
+        self.max_pixels = int(max_pixels)
+
+    def __call__(self, msg, compressed: bool) -> np.ndarray:
+        try:
+            if compressed:
+                return compressed_to_rgb(msg, self.max_pixels)
+            check_pixels(int(msg.width), int(msg.height), self.max_pixels)
+            return self.convert(msg)
+        except ImageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a converter's own failure becomes a reason
+            raise ImageError(f'cannot convert the image ({msg_summary(msg, compressed)}): '
+                             f'{type(exc).__name__}: {exc}') from None
+
+
+def msg_summary(msg, compressed: bool) -> str:
+    if compressed:
+        return f'compressed, format {msg.format!r}, {len(msg.data)} bytes'
+    return (f'{msg.width}x{msg.height} {msg.encoding!r}, step {msg.step}, '
+            f'is_bigendian {msg.is_bigendian}, {len(msg.data)} bytes')
+
+
+def message_bytes(msg) -> int:
+    """Return the size of an image message's pixel data in bytes."""
+    return len(msg.data)
 
 
 def _probe_message():
@@ -186,3 +267,18 @@ def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
         t.frames_below_threshold = int(result.frames_below_threshold)
         out.targets.append(t)
     return out
+
+
+def diagnostics_msg(stamp, name: str, hardware_id: str, active: bool, values: Dict[str, str]):
+    """Return a DiagnosticArray with one status: OK while active, else WARN; ``values`` as is."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    status = DiagnosticStatus()
+    status.name = name
+    status.hardware_id = hardware_id
+    status.level = DiagnosticStatus.OK if active else DiagnosticStatus.WARN
+    status.message = 'tracking' if active else 'inactive'
+    status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp
+    msg.status = [status]
+    return msg

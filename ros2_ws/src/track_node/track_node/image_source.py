@@ -1,11 +1,8 @@
 """image_source: publishes a video file, an image folder or a sequence as sensor_msgs/Image.
 
-Parameters: ``source`` (path), ``rate`` (Hz; 0 with ``replay_timing``: the media's own
-timing), ``loop``, ``frame_id``, ``replay_timing`` (stamp-accurate replay: stamps = start +
-media time, published at that pace), ``encoding`` (rgb8 or bgr8), ``max_frames`` (0: all),
-``max_width`` (downscale wider frames; 0: never), ``reliable`` (reliable instead of
-sensor-data QoS), ``wait_for_subscribers`` (start only once this many subscribers matched)
-and ``start_delay`` (then wait this many seconds more).
+Parameters: the ``IMAGE_SOURCE`` table in ``track_node/params.py`` (``source``, ``rate``,
+``loop``, ``replay_timing``, ``encoding``, ``max_frames``, ``max_width``, ``reliable``,
+``wait_for_subscribers``, ``start_delay``, ...), all read at start-up.
 """
 
 import time
@@ -18,6 +15,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
+from track_node import params
 from track_node.sources import FrameSource, SourceError
 
 
@@ -25,34 +23,27 @@ class ImageSource(Node):
 
     def __init__(self, **kwargs):
         super().__init__('image_source', **kwargs)
-        self.declare_parameter('source', '')
-        self.declare_parameter('rate', 30.0)
-        self.declare_parameter('loop', False)
-        self.declare_parameter('frame_id', 'camera')
-        self.declare_parameter('replay_timing', False)
-        self.declare_parameter('encoding', 'rgb8')
-        self.declare_parameter('max_frames', 0)
-        self.declare_parameter('reliable', False)
-        self.declare_parameter('max_width', 0)
-        self.declare_parameter('wait_for_subscribers', 0)
-        self.declare_parameter('start_delay', 0.0)
-        get = self.get_parameter
-        self.rate = float(get('rate').value)
-        self.loop = bool(get('loop').value)
-        self.frame_id = get('frame_id').value
-        self.replay = bool(get('replay_timing').value)
-        self.encoding = get('encoding').value
-        self.max_frames = int(get('max_frames').value)
-        self.max_width = int(get('max_width').value)
-        self.wait_for = int(get('wait_for_subscribers').value)
-        self.start_delay = float(get('start_delay').value)
+        problems = params.declare(self, params.IMAGE_SOURCE)
+        try:
+            if problems:
+                raise ValueError('; '.join(problems.values()))
+            cfg = params.validate(params.read(self, params.IMAGE_SOURCE), params.IMAGE_SOURCE)
+        except ValueError as exc:
+            raise SourceError(f'invalid parameters: {exc}') from None
+        self.rate = cfg.rate
+        self.loop = cfg.loop
+        self.frame_id = cfg.frame_id
+        self.replay = cfg.replay_timing
+        self.encoding = cfg.encoding
+        self.max_frames = cfg.max_frames
+        self.max_width = cfg.max_width
+        self.wait_for = cfg.wait_for_subscribers
+        self.start_delay = cfg.start_delay
         self._ready_since = None
-        if self.encoding not in ('rgb8', 'bgr8'):
-            raise SourceError(f'encoding must be rgb8 or bgr8, got {self.encoding!r}')
         if self.rate <= 0 and not self.replay:
             raise SourceError('rate must be > 0 (or set replay_timing)')
-        self.source = FrameSource(get('source').value, self.rate if self.rate > 0 else 30.0)
-        qos = 10 if get('reliable').value else qos_profile_sensor_data
+        self.source = FrameSource(cfg.source, self.rate if self.rate > 0 else 30.0)
+        qos = 10 if cfg.reliable else qos_profile_sensor_data
         self.pub = self.create_publisher(Image, 'image', qos)
         self.published = 0
         self.done = False

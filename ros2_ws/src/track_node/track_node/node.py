@@ -1,70 +1,92 @@
-"""track_node: the lifecycle node around track_core's Tracker.
+"""track_node: the lifecycle node around track_core's Tracker (wiring and replies only).
 
 configure: validate parameters, load the model (a missing or corrupt file fails the
-transition with the reason); activate: subscribe and start the inference worker; deactivate:
-unsubscribe and stop it; cleanup: free the model. With ``autostart`` (default true) the node
-configures and activates itself, so it runs without a lifecycle manager.
+transition with the reason) and create the lifecycle publishers; activate: subscribe and start
+the inference worker; deactivate: unsubscribe and stop it; cleanup: free the model. With
+``autostart`` (default true) the node configures and activates itself, so it runs without a
+lifecycle manager. The target services exist in every state, so an unconfigured node answers
+"model not loaded" instead of leaving callers waiting.
 
-Only the newest frame is kept: the image callback just stores it, the worker thread runs
-inference, so a slow model never builds a backlog; overwritten and stale frames are counted.
+Threads: one executor thread runs every callback, and none of them waits for inference:
+image callbacks only store frames (``frames.LatestSlot`` for the worker, ``frames.FrameCache``
+for requests by stamp); requests (services, clicks, published boxes) decode their frame, embed
+the template and queue the change (``targets.TargetBook``), so they are answered at once, a
+burst of them too. One worker thread runs inference on the newest frame. The executor is
+single-threaded on purpose: on this project's test machine rclpy's MultiThreadedExecutor let
+26 of 60 best-effort 640x480 frames at 30 Hz go unreceived where the single-threaded one took
+all 60 (README, "Frames that arrive").
 """
 
-import collections
+import signal
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image
 from track_interfaces.msg import TrackingState
 from track_interfaces.srv import ClearTarget, SetTarget
-from vision_msgs.msg import Detection2DArray
+from vision_msgs.msg import Detection2D, Detection2DArray
 
-from track_core.errors import CheckpointError
+from track_core.errors import CheckpointError, TooManyTargets
 from track_core.runtime import load_tracker
 from track_node import params
-from track_node.conversions import (compressed_to_rgb, detections_msg, ImageError,
-                                    make_converter, rgb_to_image_msg, stamp_to_ns, state_msg)
+from track_node.conversions import (detections_msg, diagnostics_msg, ImageDecoder, ImageError,
+                                    message_bytes, rgb_to_image_msg, stamp_to_ns, state_msg)
 from track_node.drawing import draw_results
+from track_node.frames import Frame, FrameCache, LatestSlot
+from track_node.status import NodeStats
+from track_node.targets import TargetBook
 
-
-class _Frame:
-    __slots__ = ('header', 'msg', 'compressed', 'arrival')
-
-    def __init__(self, header, msg, compressed, arrival):
-        self.header, self.msg, self.compressed, self.arrival = header, msg, compressed, arrival
+# Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any.
+REQUEST_QOS = QoSProfile(depth=100)
+NO_TARGET_HINT = 'no target: select one (click, ~/select_box or ~/set_target)'
 
 
 class TrackNode(LifecycleNode):
 
     def __init__(self, node_name: str = 'track_node', **kwargs):
         super().__init__(node_name, **kwargs)
-        params.declare(self)
-        self.declare_parameter('autostart', True)
-        self.settings: Optional[params.NodeSettings] = None
+        self.param_problems: Dict[str, str] = params.declare(self, params.TRACK_NODE)
+        for name, why in self.param_problems.items():
+            self.get_logger().error(f'parameter {name}: {why}; the node stays unconfigured '
+                                    'until it is set right (ros2 param set)')
+        params.accept_integers_for_floats(self, params.TRACK_NODE)
+        self.settings: Optional[params.Settings] = None
         self.tracker = None
         self.tracker_lock = threading.Lock()
-        self.frame_lock = threading.Condition()
-        self.pending: Optional[_Frame] = None
-        self.frames = collections.deque()
+        self.slot = LatestSlot()
+        self.slot.close()
+        self.cache = FrameCache(1, 1)
+        self.stats = NodeStats()
+        self.decoder: Optional[ImageDecoder] = None
         self.worker: Optional[threading.Thread] = None
-        self.running = False
         self.subs = []
-        self.pubs_ready = False
-        self.convert = None
-        self.stats = {'dropped': 0, 'stale': 0, 'bad': 0, 'processed': 0}
-        self.latency_ms = 0.0
-        self.fps = 0.0
-        self._times = collections.deque(maxlen=30)
+        self.pubs = None
+        self.diag_timer = None
+        self.selection_message = ''
+        self.book = TargetBook()
+        self.create_service(SetTarget, '~/set_target', self._on_set_target,
+                            qos_profile=REQUEST_QOS)
+        self.create_service(ClearTarget, '~/clear_target', self._on_clear,
+                            qos_profile=REQUEST_QOS)
+        self.create_subscription(PointStamped, '~/select_point', self._on_select_point,
+                                 REQUEST_QOS)
+        self.create_subscription(Detection2D, '~/select_box', self._on_select_box, REQUEST_QOS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter('autostart').value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
+
+    @property
+    def running(self) -> bool:
+        return self.slot.is_open
 
     # ----------------------------------------------------------------- autostart
     def _do_autostart(self):
@@ -74,8 +96,12 @@ class TrackNode(LifecycleNode):
 
     # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state) -> TransitionCallbackReturn:
+        if self.param_problems:
+            self.get_logger().error('configure failed: invalid parameters: ' + '; '.join(
+                self.param_problems.values()))
+            return TransitionCallbackReturn.FAILURE
         try:
-            self.settings = params.settings_from_values(params.read(self))
+            self.settings = params.validate(params.read(self, params.TRACK_NODE))
         except ValueError as exc:
             self.get_logger().error(f'configure failed: invalid parameters: {exc}')
             return TransitionCallbackReturn.FAILURE
@@ -83,26 +109,26 @@ class TrackNode(LifecycleNode):
         try:
             tracker = load_tracker(s.model_path, device=s.device, backend=s.backend,
                                    config=s.tracker, threads=s.threads or None)
-        except (CheckpointError, RuntimeError, ValueError, ImportError) as exc:
+        except (CheckpointError, RuntimeError, ValueError, ImportError, OSError) as exc:
             self.get_logger().error(f'configure failed: cannot load the model: {exc}')
             return TransitionCallbackReturn.FAILURE
         with self.tracker_lock:
             self.tracker = tracker
-        self.convert, conv_name = make_converter(s.prefer_cv_bridge)
-        self.frames = collections.deque(maxlen=s.frame_cache_size)
-        self.det_pub = self.create_publisher(Detection2DArray, 'detections', 10)
-        self.state_pub = self.create_publisher(TrackingState, '~/state', 10)
-        self.debug_pub = self.create_publisher(Image, 'debug_image', 2)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.set_srv = self.create_service(SetTarget, '~/set_target', self._on_set_target)
-        self.clear_srv = self.create_service(ClearTarget, '~/clear_target', self._on_clear)
+        self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
+        self.cache = FrameCache(s.frame_cache_size, int(s.frame_cache_mb * 2 ** 20))
+        self.pubs = {
+            'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
+            'state': self.create_lifecycle_publisher(TrackingState, '~/state', 10),
+            'debug': self.create_lifecycle_publisher(Image, 'debug_image', 2),
+            'diagnostics': self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics',
+                                                           10),
+        }
         self.diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
-        self.pubs_ready = True
         cfg = tracker.model_cfg
         self.get_logger().info(
             f'configured: model {s.model_path} ({cfg.name}, {cfg.depth} blocks, '
             f'{cfg.template_size}/{cfg.search_size} crops), backend {s.backend} on '
-            f'{s.device}, images via {conv_name}')
+            f'{s.device}, images via {self.decoder.name}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
@@ -114,15 +140,15 @@ class TrackNode(LifecycleNode):
             self.subs.append(self.create_subscription(
                 CompressedImage, 'image/compressed', self._on_compressed, qos,
                 qos_overriding_options=overrides))
-        self.running = True
+        self.slot.open()
         self.worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
         self.worker.start()
-        self.get_logger().info('active: tracking on image' +
-                               (' and image/compressed' if self.settings.use_compressed else ''))
+        topics = ', '.join(sub.topic_name for sub in self.subs)
+        self.get_logger().info(f'active: tracking on {topics}')
         return super().on_activate(state)
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self._stop_worker()
+        self.stop_worker()
         for sub in self.subs:
             self.destroy_subscription(sub)
         self.subs = []
@@ -135,41 +161,49 @@ class TrackNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state) -> TransitionCallbackReturn:
-        self._stop_worker()
+        self.stop_worker()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
-    def _stop_worker(self):
-        with self.frame_lock:
-            self.running = False
-            self.frame_lock.notify_all()
+    def stop_worker(self) -> None:
+        """Stop the inference worker and wait for it (nothing is published after this)."""
+        self.slot.close()
         if self.worker is not None:
             self.worker.join(timeout=10.0)
             self.worker = None
 
     def _release(self):
-        if self.pubs_ready:
-            for pub in (self.det_pub, self.state_pub, self.debug_pub, self.diag_pub):
-                self.destroy_publisher(pub)
-            self.destroy_service(self.set_srv)
-            self.destroy_service(self.clear_srv)
+        if self.pubs is not None:
+            for pub in self.pubs.values():
+                self.destroy_lifecycle_publisher(pub)
+            self.pubs = None
+        if self.diag_timer is not None:
             self.destroy_timer(self.diag_timer)
-            self.pubs_ready = False
+            self.diag_timer = None
         with self.tracker_lock:
             self.tracker = None
-        self.frames.clear()
+        self.book.forget()
+        self.cache.clear()
 
     # ----------------------------------------------------------------- parameters
     def _on_set_parameters(self, changes):
-        if self.settings is None:
-            return SetParametersResult(successful=True)
         values = {p.name: p.value for p in changes}
-        configured = self.tracker is not None
+        rows = params.table('track_node')
+        for name, value in values.items():
+            why = params.problem(rows[name], value) if name in rows else None
+            if why:
+                return SetParametersResult(successful=False, reason=why)
+        if self.settings is None:
+            for name in values:
+                self.param_problems.pop(name, None)
+            return SetParametersResult(successful=True)
         try:
-            new = params.apply_changes(self.settings, values, configured)
+            new = params.apply_changes(self.settings, values, self.tracker is not None)
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.settings = new
+        if self.decoder is not None:
+            self.decoder.max_pixels = new.max_image_pixels
         with self.tracker_lock:
             if self.tracker is not None:
                 self.tracker.set_config(new.tracker)
@@ -177,169 +211,213 @@ class TrackNode(LifecycleNode):
 
     # ----------------------------------------------------------------- images
     def _on_image(self, msg):
-        self._offer(_Frame(msg.header, msg, False, time.monotonic()))
+        self._offer(msg, False)
 
     def _on_compressed(self, msg):
-        self._offer(_Frame(msg.header, msg, True, time.monotonic()))
+        self._offer(msg, True)
 
-    def _offer(self, frame):
-        # Every frame enters the cache, converted only if set_target asks for it; only the
+    def _offer(self, msg, compressed: bool):
+        # Every frame enters the cache, converted only when a request needs it; only the
         # newest one waits for inference.
-        self.frames.append((stamp_to_ns(frame.header.stamp), frame))
-        with self.frame_lock:
-            if self.pending is not None:
-                self.stats['dropped'] += 1
-            self.pending = frame
-            self.frame_lock.notify()
+        self.stats.count('received')
+        frame = Frame(stamp_to_ns(msg.header.stamp), msg.header, msg, compressed,
+                      message_bytes(msg))
+        kept, why = self.cache.add(frame)
+        if not kept:
+            self.stats.count('refused')
+            self.get_logger().warning(f'image refused: {why}', throttle_duration_sec=2.0)
+            return
+        if self.slot.put(frame):
+            self.stats.count('dropped')
 
     def _work(self):
         while True:
-            with self.frame_lock:
-                while self.running and self.pending is None:
-                    self.frame_lock.wait(timeout=0.5)
-                if not self.running:
+            frame = self.slot.take(timeout=0.5)
+            if frame is None:
+                if not self.slot.is_open:
                     return
-                frame, self.pending = self.pending, None
+                continue
             try:
                 self._process(frame)
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any bad frame
-                self.stats['bad'] += 1
+                if not self.slot.is_open:
+                    return            # shutting down: the context may already be gone
+                self.stats.count('bad')
                 self.get_logger().error(f'frame skipped: {type(exc).__name__}: {exc}',
                                         throttle_duration_sec=2.0)
 
-    def _process(self, frame: _Frame):
-        age = time.monotonic() - frame.arrival
-        if self.settings.max_frame_age and age > self.settings.max_frame_age:
-            self.stats['stale'] += 1
+    def _process(self, frame: Frame):
+        s = self.settings
+        if s.max_frame_age and time.monotonic() - frame.arrival > s.max_frame_age:
+            self.stats.count('stale')
             return
-        try:
-            rgb = self._to_rgb(frame)
+        want_debug = s.debug_image and self.pubs['debug'].get_subscription_count() > 0
+        try:      # decoded even without a target, so a bad stream is reported at once
+            rgb = self.decoder(frame.msg, frame.compressed)
         except ImageError as exc:
-            self.stats['bad'] += 1
+            self.stats.count('bad')
             self.get_logger().warning(f'image skipped: {exc}', throttle_duration_sec=2.0)
             return
+        results = {}
         with self.tracker_lock:
-            if self.tracker is None or not self.tracker.target_ids:
-                return
-            results = self.tracker.track_all(rgb)
-        now = time.monotonic()
-        self.latency_ms = (now - frame.arrival) * 1000.0
-        self._times.append(now)
-        if len(self._times) > 1:
-            self.fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
-        self.stats['processed'] += 1
-        self._publish(frame.header, rgb, results)
+            if self.tracker is not None:
+                self.book.apply(self.tracker)
+                if self.tracker.target_ids:
+                    results = self.tracker.track_all(rgb)
+                self.book.apply(self.tracker)
+        self.stats.processed(frame.arrival, time.monotonic())
+        self._publish(frame.header, rgb, results, want_debug)
 
-    def _to_rgb(self, frame: _Frame) -> np.ndarray:
-        return compressed_to_rgb(frame.msg) if frame.compressed else self.convert(frame.msg)
-
-    def _publish(self, header, rgb, results: Dict[str, object]):
-        if not self.pubs_ready:
+    def _publish(self, header, rgb, results: Dict[str, object], want_debug: bool):
+        if not self.slot.is_open or self.pubs is None:
             return
         s = self.settings
-        self.det_pub.publish(detections_msg(header, results, s.class_id))
-        self.state_pub.publish(state_msg(header, results, self.latency_ms, self.fps,
-                                         self.stats['dropped'] + self.stats['stale']))
-        if s.debug_image and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(rgb_to_image_msg(draw_results(rgb, results, self.fps),
-                                                    header))
+        self.pubs['detections'].publish(detections_msg(header, results, s.class_id))
+        state = state_msg(header, results, self.stats.latency_ms, self.stats.fps,
+                          self.stats.not_processed)
+        state.message = self.selection_message
+        self.pubs['state'].publish(state)
+        if want_debug and rgb is not None:
+            note = '' if results else NO_TARGET_HINT
+            self.pubs['debug'].publish(rgb_to_image_msg(
+                draw_results(rgb, results, self.stats.fps, note), header))
 
     def _publish_diagnostics(self):
-        status = DiagnosticStatus()
-        status.name = f'{self.get_name()}: tracker'
-        status.hardware_id = self.settings.device if self.settings else ''
-        active = self.running
-        status.level = DiagnosticStatus.OK if active else DiagnosticStatus.WARN
-        status.message = 'tracking' if active else 'inactive'
+        if self.pubs is None:
+            return
         with self.tracker_lock:
             targets = len(self.tracker.target_ids) if self.tracker else 0
-        values = {'fps': f'{self.fps:.1f}', 'latency_ms': f'{self.latency_ms:.1f}',
-                  'targets': str(targets), **{k: str(v) for k, v in self.stats.items()}}
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        msg = DiagnosticArray()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [status]
-        self.diag_pub.publish(msg)
+        values = {**self.stats.snapshot(), 'targets': str(targets)}
+        self.pubs['diagnostics'].publish(diagnostics_msg(
+            self.get_clock().now().to_msg(), f'{self.get_name()}: tracker',
+            self.settings.device if self.settings else '', self.running, values))
 
-    # ----------------------------------------------------------------- services
-    def _frame_for(self, stamp) -> Optional[_Frame]:
-        frames = list(self.frames)
-        if not frames:
-            return None
-        wanted = stamp_to_ns(stamp)
-        if wanted == 0:
-            return frames[-1][1]
-        for ns, frame in reversed(frames):
-            if ns == wanted:
-                return frame
-        return None
+    # ----------------------------------------------------------------- selection
+    def select(self, stamp_ns: int, box: Tuple[float, float, float, float],
+               target_id: str = '', source: str = 'set_target') -> Tuple[bool, str, str]:
+        """Start (or restart) ``target_id`` on ``box`` in the cached frame ``stamp_ns``.
+
+        Returns (success, message, target id); every refusal says why. Shared by the service,
+        the click and the published box.
+        """
+        ok, message, tid = self._select(stamp_ns, box, target_id)
+        self.selection_message = f'{source}: {message}'
+        if ok:       # rclpy wants one severity per call site
+            self.get_logger().info(self.selection_message)
+        else:
+            self.get_logger().warning(self.selection_message)
+        return ok, message, tid
+
+    def _select(self, stamp_ns, box, target_id):
+        tracker = self.tracker
+        if tracker is None:
+            why = '; '.join(self.param_problems.values())
+            return False, 'model not loaded (node not configured)' + (
+                f': {why}' if why else ''), target_id
+        if not self.running:
+            return False, 'node is not active', target_id
+        frame, why = self.cache.find(stamp_ns)
+        if frame is None:
+            return False, why, target_id
+        try:
+            rgb = self.decoder(frame.msg, frame.compressed)
+        except ImageError as exc:
+            return False, f'that frame is unusable: {exc}', target_id
+        try:
+            prepared = tracker.prepare_target(rgb, box)
+        except ValueError as exc:
+            return False, f'invalid box {tuple(round(v, 2) for v in box)}: {exc}', target_id
+        try:
+            tid = self.book.reserve(target_id, self.settings.tracker.max_targets)
+        except TooManyTargets as exc:
+            return False, f'refused: {exc}', target_id
+        self.book.add(prepared, tid)
+        self._apply_now()
+        return True, f'tracking target {tid} at {tuple(round(v, 1) for v in box)}', tid
+
+    def _apply_now(self) -> None:
+        """Apply queued target changes now if the tracker is free (else the worker will)."""
+        if self.tracker_lock.acquire(blocking=False):
+            try:
+                if self.tracker is not None:
+                    self.book.apply(self.tracker)
+            finally:
+                self.tracker_lock.release()
 
     def _on_set_target(self, request, response):
-        response.target_id = request.target_id
-        with self.tracker_lock:
-            if self.tracker is None:
-                response.success, response.message = False, 'model not loaded (node not ' \
-                    'configured)'
-                return response
-            if not self.running:
-                response.success, response.message = False, 'node is not active'
-                return response
-            frame = self._frame_for(request.stamp)
-            if frame is None:
-                response.success = False
-                response.message = ('no frame received yet' if not self.frames else
-                                    f'frame with stamp {request.stamp.sec}.'
-                                    f'{request.stamp.nanosec:09d} is no longer in the cache '
-                                    f'({len(self.frames)} frames kept)')
-                return response
-            box = (request.x, request.y, request.width, request.height)
-            try:
-                rgb = self._to_rgb(frame)
-            except ImageError as exc:
-                response.success, response.message = False, f'that frame is unusable: {exc}'
-                return response
-            try:
-                target_id = self.tracker.add_target(rgb, box, request.target_id or None)
-            except ValueError as exc:
-                response.success, response.message = False, f'invalid box {box}: {exc}'
-                return response
-        response.success, response.target_id = True, target_id
-        response.message = f'tracking target {target_id}'
-        self.get_logger().info(f'set_target: {target_id} at {box}')
+        box = (request.x, request.y, request.width, request.height)
+        response.success, response.message, response.target_id = self.select(
+            stamp_to_ns(request.stamp), box, request.target_id, 'set_target')
         return response
 
+    def _on_select_point(self, msg: PointStamped):
+        size = float(self.settings.select_box_size) if self.settings else 0.0
+        box = (msg.point.x - size / 2.0, msg.point.y - size / 2.0, size, size)
+        self.select(stamp_to_ns(msg.header.stamp), box, '', 'select_point')
+
+    def _on_select_box(self, msg: Detection2D):
+        b = msg.bbox
+        box = (b.center.position.x - b.size_x / 2.0, b.center.position.y - b.size_y / 2.0,
+               b.size_x, b.size_y)
+        self.select(stamp_to_ns(msg.header.stamp), box, msg.id, 'select_box')
+
     def _on_clear(self, request, response):
-        with self.tracker_lock:
-            if self.tracker is None:
-                response.success, response.message = False, 'model not loaded'
-                return response
-            if not request.target_id:
-                count = len(self.tracker.target_ids)
-                self.tracker.reset()
-                response.success, response.message = True, f'cleared {count} target(s)'
-                return response
-            try:
-                self.tracker.remove_target(request.target_id)
-            except KeyError as exc:
-                response.success, response.message = False, str(exc).strip('"')
-                return response
-        response.success, response.message = True, f'cleared {request.target_id}'
+        if self.tracker is None:
+            response.success, response.message = False, 'model not loaded'
+            return response
+        try:
+            if request.target_id:
+                self.book.remove(request.target_id)
+                response.message = f'cleared {request.target_id}'
+            else:
+                response.message = f'cleared {self.book.clear()} target(s)'
+            response.success = True
+        except KeyError as exc:
+            response.success, response.message = False, str(exc).strip('"')
+        self._apply_now()
         return response
+
+
+def spin_until_signalled(node, executor) -> None:
+    """Spin until SIGINT or SIGTERM; stop the worker before the context goes.
+
+    rclpy's own handler would shut the context down while the worker may be publishing (an
+    RCLError on Ctrl-C) and raise KeyboardInterrupt wherever the main thread is; here a signal
+    only sets a flag, and a second one changes nothing.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.is_set() and rclpy.ok(context=executor.context):
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
+        pass
+    finally:
+        node.stop_worker()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=executor.context)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def init_without_signal_handlers(args=None) -> None:
+    try:
+        from rclpy.signals import SignalHandlerOptions
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except ImportError:          # older rclpy: its handlers stay; spin_until_signalled copes
+        rclpy.init(args=args)
 
 
 def main(args=None):
-    rclpy.init(args=args)
+    init_without_signal_handlers(args)
     node = TrackNode()
-    executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node._stop_worker()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_signalled(node, executor)
 
 
 if __name__ == '__main__':

@@ -1,75 +1,228 @@
-"""Node parameters: declared once (with descriptors), validated, mapped to the core config.
+"""Node parameters: one declarative table per node drives everything about them.
 
-Crop sizes and normalisation are never parameters: they come from the checkpoint.
+Each ``Param`` row gives the name, default, description, type (from the default), finite range
+or allowed values, and when a change takes effect. From the table come the declarations with
+descriptors (``ros2 param describe`` shows ranges, allowed values and read-only), validation
+(tracker settings through ``track_core``'s own ``TrackerConfig`` checks), the settings object
+the node reads, and the YAML file in ``config/`` (a test holds the file equal to
+``render_yaml``). Crop sizes and normalisation are never parameters: they come from the
+checkpoint. Nothing here imports rclpy at module level, so the table is testable anywhere.
 """
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+import math
 import os
 import pathlib
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from track_core.runtime import TrackerConfig
+from track_core.runtime.tracker import check_setting, TRACKER_LIMITS
 
 DEFAULT_MODEL_NAME = 'default.safetensors'
-
-# name: (default, description, read_only_while_configured)
-PARAMETERS: Dict[str, Tuple[Any, str, bool]] = {
-    'model_path': ('', 'track_core checkpoint (.safetensors); empty: the installed default '
-                   'model', True),
-    'backend': ('onnx', 'inference backend: torch or onnx', True),
-    'device': ('cpu', 'auto, cpu, cuda, cuda:N (torch) or cpu, cuda, tensorrt (onnx)', True),
-    'threads': (0, 'CPU threads for inference; 0: the library default', True),
-    'class_id': ('target', 'class_id of the hypothesis in each Detection2D', False),
-    'debug_image': (True, 'publish debug_image (only computed while someone subscribes)', False),
-    'use_compressed': (False, 'also subscribe to image/compressed', True),
-    'best_effort': (True, 'sensor-data QoS (best effort; also receives reliable publishers)',
-                    True),
-    'frame_cache_size': (30, 'recent frames kept for set_target requests with a stamp', True),
-    'max_frame_age': (1.0, 'seconds; older frames are dropped and counted (0: never)', False),
-    'diagnostics_period': (1.0, 'seconds between /diagnostics messages', True),
-    'prefer_cv_bridge': (True, 'use cv_bridge for images when it works; else NumPy', True),
-    'lost_threshold': (TrackerConfig.lost_threshold, 'score under which a frame counts as '
-                       'low-confidence', False),
-    'lost_frames': (TrackerConfig.lost_frames, 'low-confidence frames in a row before LOST',
-                    False),
-    'recover_threshold': (TrackerConfig.recover_threshold, 'score that re-acquires a LOST '
-                          'target', False),
-    'search_growth': (TrackerConfig.search_growth, 'search region growth per frame while LOST',
-                      False),
-    'max_search_scale': (TrackerConfig.max_search_scale, 'largest search region while LOST, '
-                         'as a multiple of the normal one', False),
-    'hann_window': (TrackerConfig.hann_window, 'motion prior on the score map while tracking',
-                    False),
-    'update_interval': (TrackerConfig.update_interval, 'frames between template updates '
-                        '(0: never)', False),
-    'update_threshold': (TrackerConfig.update_threshold, 'score needed for a template update',
-                         False),
-    'size_penalty': (TrackerConfig.size_penalty, 'rank boxes that change scale or aspect '
-                     'down (0: off)', False),
-    'size_smoothing': (TrackerConfig.size_smoothing, 'weight of the previous box size, 0..1',
-                       False),
-    'size_by_confidence': (TrackerConfig.size_by_confidence, 'low-score frames change the box '
-                           'size less', False),
-    'max_targets': (TrackerConfig.max_targets, 'targets tracked at once', False),
-}
-TRACKER_KEYS = [f.name for f in fields(TrackerConfig)]
+# When a change to a parameter takes effect.
+RUN_TIME = 'run time'           # immediately (ros2 param set while tracking)
+CONFIGURE = 'configure'         # on the next configure; refused while configured
+START = 'start'                 # read once at start-up (descriptor read_only)
 
 
 @dataclass(frozen=True)
-class NodeSettings:
-    model_path: str
-    backend: str
-    device: str
-    threads: int
-    class_id: str
-    debug_image: bool
-    use_compressed: bool
-    best_effort: bool
-    frame_cache_size: int
-    max_frame_age: float
-    diagnostics_period: float
-    prefer_cv_bridge: bool
-    tracker: TrackerConfig
+class Param:
+    """One parameter: its default fixes its type (int, float, bool or str)."""
+
+    name: str
+    default: Any
+    description: str
+    limits: Optional[Tuple[float, float]] = None
+    choices: Tuple[str, ...] = ()
+    applies: str = RUN_TIME
+    tracker: bool = False        # a TrackerConfig field (validated by the core)
+
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
+
+_TRACKER_TEXT = {
+    'lost_threshold': 'score under which a frame counts as low-confidence',
+    'lost_frames': 'low-confidence frames in a row before LOST',
+    'recover_threshold': 'score that re-acquires a LOST target',
+    'search_growth': 'search region growth per frame while LOST',
+    'max_search_scale': 'largest search region while LOST, as a multiple of the normal one',
+    'hann_window': 'motion prior on the score map while tracking',
+    'update_interval': 'frames between template updates (0: never)',
+    'update_threshold': 'score needed for a template update',
+    'size_penalty': 'rank boxes that change scale or aspect down (0: off)',
+    'size_smoothing': 'weight of the previous box size',
+    'size_by_confidence': 'low-score frames change the box size less',
+    'max_targets': 'targets tracked at once',
+}
+
+
+def _tracker_params() -> List[Param]:
+    defaults = TrackerConfig()
+    rows = []
+    for f in fields(TrackerConfig):
+        default = getattr(defaults, f.name)
+        limits = TRACKER_LIMITS.get(f.name)
+        if isinstance(default, float) and limits:
+            limits = (float(limits[0]), float(limits[1]))
+        rows.append(Param(f.name, default, _TRACKER_TEXT[f.name], limits, tracker=True))
+    return rows
+
+
+TRACK_NODE: Tuple[Param, ...] = (
+    Param('autostart', True, 'configure and activate at start-up, without a lifecycle '
+          'manager', applies=START),
+    Param('model_path', '', 'track_core checkpoint (.safetensors); empty: the installed '
+          'default model', applies=CONFIGURE),
+    Param('backend', 'onnx', 'inference backend: onnx (fastest on a CPU) or torch',
+          choices=('onnx', 'torch'), applies=CONFIGURE),
+    Param('device', 'cpu', 'cpu, cuda or tensorrt (onnx); auto, cpu, cuda or cuda:N (torch)',
+          applies=CONFIGURE),
+    Param('threads', 0, 'CPU threads for inference; 0: the library default', (0, 256),
+          applies=CONFIGURE),
+    Param('class_id', 'target', 'class_id of the hypothesis in each Detection2D'),
+    Param('debug_image', True, 'publish debug_image (drawn only while someone subscribes)'),
+    Param('use_compressed', False, 'also subscribe to image/compressed', applies=CONFIGURE),
+    Param('best_effort', True, 'sensor-data QoS for images (best effort; also receives '
+          'reliable publishers)', applies=CONFIGURE),
+    Param('frame_cache_size', 30, 'recent frames kept for requests that name a stamp',
+          (1, 1000), applies=CONFIGURE),
+    Param('frame_cache_mb', 256.0, 'memory the frame cache may hold, MiB (older frames go '
+          'first)', (1.0, 16384.0), applies=CONFIGURE),
+    Param('max_image_pixels', 16_777_216, 'largest image accepted, width x height (larger '
+          'ones, e.g. decompression bombs, are refused before decoding)', (1, 200_000_000)),
+    Param('max_frame_age', 1.0, 'seconds; older frames are dropped and counted (0: never)',
+          (0.0, 3600.0)),
+    Param('select_box_size', 64, 'side of the square box a click on ~/select_point starts, '
+          'pixels (the tracker then settles the size)', (4, 4096)),
+    Param('diagnostics_period', 1.0, 'seconds between /diagnostics messages', (0.05, 3600.0),
+          applies=CONFIGURE),
+    Param('prefer_cv_bridge', True, 'use cv_bridge for images when it works; else NumPy',
+          applies=CONFIGURE),
+) + tuple(_tracker_params())
+
+IMAGE_SOURCE: Tuple[Param, ...] = (
+    Param('source', '', 'video file, image folder or sequence folder to publish',
+          applies=START),
+    Param('rate', 30.0, 'frames per second (0 with replay_timing: the timing of the media)',
+          (0.0, 1000.0), applies=START),
+    Param('loop', False, 'start again at the end', applies=START),
+    Param('frame_id', 'camera', 'header.frame_id of the images', applies=START),
+    Param('replay_timing', False, 'stamps = start + media time, published at that pace',
+          applies=START),
+    Param('encoding', 'rgb8', 'image encoding', choices=('rgb8', 'bgr8'), applies=START),
+    Param('max_frames', 0, 'stop after this many frames (0: all)', (0, 100_000_000),
+          applies=START),
+    Param('reliable', False, 'reliable QoS instead of sensor-data (best effort)',
+          applies=START),
+    Param('max_width', 0, 'downscale wider frames to this width (0: never)', (0, 16384),
+          applies=START),
+    Param('wait_for_subscribers', 0, 'start once this many subscribers matched', (0, 1000),
+          applies=START),
+    Param('start_delay', 0.0, 'then wait this many seconds more', (0.0, 3600.0),
+          applies=START),
+)
+TABLES = {'track_node': TRACK_NODE, 'image_source': IMAGE_SOURCE}
+TRACKER_KEYS = [p.name for p in TRACK_NODE if p.tracker]
+
+
+def table(node_name: str) -> Dict[str, Param]:
+    return {p.name: p for p in TABLES[node_name]}
+
+
+# ----------------------------------------------------------------- values
+def coerce(param: Param, value: Any) -> Any:
+    """Return ``value`` as ``param``'s type (an integer is fine for a float); raise ValueError."""
+    kind = param.kind
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a string'}
+        raise ValueError(f'{param.name} must be {names[kind]}, got {value!r}')
+    return value
+
+
+def problem(param: Param, value: Any) -> Optional[str]:
+    """Return why ``value`` is not valid for ``param``, or None."""
+    try:
+        value = coerce(param, value)
+    except ValueError as exc:
+        return str(exc)
+    if param.tracker:
+        return check_setting(param.name, value, param.kind)
+    if param.choices and value not in param.choices:
+        return f'{param.name} must be one of {", ".join(param.choices)}, got {value!r}'
+    if param.limits is not None:
+        low, high = param.limits
+        if not (math.isfinite(value) and low <= value <= high):
+            return f'{param.name} must be in [{low}, {high}], got {value!r}'
+    return None
+
+
+class Settings:
+    """Validated parameter values by attribute (``s.backend``), plus ``s.tracker``."""
+
+    def __init__(self, values: Mapping[str, Any], tracker: Optional[TrackerConfig] = None):
+        object.__setattr__(self, '_values', dict(values))
+        object.__setattr__(self, 'tracker', tracker)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError('Settings are read-only; make new ones with apply_changes')
+
+    def values(self) -> Dict[str, Any]:
+        return dict(self._values)
+
+
+def validate(values: Mapping[str, Any], rows: Sequence[Param] = TRACK_NODE) -> Settings:
+    """Check every value against its row; raise ValueError listing every problem."""
+    known = {p.name: p for p in rows}
+    problems = [f'unknown parameter {k!r}' for k in values if k not in known]
+    clean = {}
+    for name, param in known.items():
+        value = values.get(name, param.default)
+        why = problem(param, value)
+        if why:
+            problems.append(why)
+        else:
+            clean[name] = coerce(param, value)
+    if rows is TRACK_NODE and not problems:
+        device = clean['device']
+        if not (device in ('auto', 'cpu', 'cuda', 'tensorrt') or device.startswith('cuda:')):
+            problems.append(f'device {device!r} is not auto, cpu, cuda, cuda:N or tensorrt')
+        if not clean['class_id']:
+            problems.append('class_id must not be empty')
+    if problems:
+        raise ValueError('; '.join(problems))
+    tracker = None
+    if rows is TRACK_NODE:
+        tracker = TrackerConfig(**{k: clean[k] for k in TRACKER_KEYS})
+        clean['model_path'] = clean['model_path'] or default_model_path()
+    return Settings(clean, tracker)
+
+
+def apply_changes(settings: Settings, changes: Mapping[str, Any], configured: bool,
+                  rows: Sequence[Param] = TRACK_NODE) -> Settings:
+    """Return the settings after run-time changes; raise ValueError saying why if refused."""
+    known = {p.name: p for p in rows}
+    for name in changes:
+        param = known.get(name)
+        if param is None:
+            continue
+        if param.applies == START:
+            raise ValueError(f'{name} is read at start-up only')
+        if configured and param.applies == CONFIGURE:
+            raise ValueError(f'{name} takes effect on configure: deactivate and clean up the '
+                             'node, set it, then configure again')
+    values = settings.values()
+    values.update({k: v for k, v in changes.items() if k in known})
+    return validate(values, rows)
 
 
 def default_model_path() -> str:
@@ -92,67 +245,112 @@ def default_model_path() -> str:
     return str(candidates[-1] / DEFAULT_MODEL_NAME) if candidates else DEFAULT_MODEL_NAME
 
 
-def settings_from_values(values: Dict[str, Any]) -> NodeSettings:
-    """Validate parameter values; raise ValueError listing every problem."""
-    problems: List[str] = []
-    if values['backend'] not in ('torch', 'onnx'):
-        problems.append(f"backend must be 'torch' or 'onnx', got {values['backend']!r}")
-    device = values['device']
-    if not (device in ('auto', 'cpu', 'cuda', 'tensorrt') or device.startswith('cuda:')):
-        problems.append(f'device {device!r} is not auto, cpu, cuda, cuda:N or tensorrt')
-    if values['threads'] < 0:
-        problems.append('threads must be >= 0')
-    if values['frame_cache_size'] < 1:
-        problems.append('frame_cache_size must be >= 1')
-    if values['max_frame_age'] < 0:
-        problems.append('max_frame_age must be >= 0')
-    if values['diagnostics_period'] <= 0:
-        problems.append('diagnostics_period must be > 0')
-    if not values['class_id']:
-        problems.append('class_id must not be empty')
-    tracker = None
-    try:
-        tracker = TrackerConfig(**{k: values[k] for k in TRACKER_KEYS})
-    except (TypeError, ValueError) as exc:
-        problems.append(str(exc))
-    if problems:
-        raise ValueError('; '.join(problems))
-    return NodeSettings(
-        model_path=values['model_path'] or default_model_path(),
-        backend=values['backend'], device=device, threads=values['threads'],
-        class_id=values['class_id'], debug_image=values['debug_image'],
-        use_compressed=values['use_compressed'], best_effort=values['best_effort'],
-        frame_cache_size=values['frame_cache_size'], max_frame_age=values['max_frame_age'],
-        diagnostics_period=values['diagnostics_period'],
-        prefer_cv_bridge=values['prefer_cv_bridge'], tracker=tracker)
+# ----------------------------------------------------------------- ROS side
+def descriptor(param: Param):
+    """Return the ParameterDescriptor of ``param`` (type, text, range, read-only)."""
+    from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                    ParameterType)
+    types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+    text = f'{param.description} (takes effect: {param.applies})'
+    d = ParameterDescriptor(description=text, type=types[param.kind],
+                            read_only=param.applies == START)
+    if param.limits is not None and param.kind is float:
+        d.floating_point_range = [FloatingPointRange(
+            from_value=float(param.limits[0]), to_value=float(param.limits[1]), step=0.0)]
+    elif param.limits is not None and param.kind is int:
+        d.integer_range = [IntegerRange(from_value=int(param.limits[0]),
+                                        to_value=int(param.limits[1]), step=1)]
+    if param.choices:
+        d.additional_constraints = 'one of: ' + ', '.join(param.choices)
+    return d
 
 
-def declare(node) -> None:
-    """Declare every parameter with its descriptor (type from the default)."""
-    from rcl_interfaces.msg import ParameterDescriptor
-    for name, (default, description, read_only) in PARAMETERS.items():
-        suffix = ' (takes effect on configure)' if read_only else ' (can change at run time)'
-        node.declare_parameter(name, default, ParameterDescriptor(
-            description=description + suffix))
+def declare(node, rows: Sequence[Param]) -> Dict[str, str]:
+    """Declare every row on ``node``; return {name: problem} for start-up values refused.
 
-
-def read(node) -> Dict[str, Any]:
-    return {name: node.get_parameter(name).value for name in PARAMETERS}
-
-
-def apply_changes(settings: NodeSettings, changes: Dict[str, Any], configured: bool
-                  ) -> NodeSettings:
-    """Return the settings after run-time changes; raise ValueError saying why if refused."""
-    for name in changes:
-        if name not in PARAMETERS:
+    A start-up value (``-p``, a params file) of the wrong type or out of range does not stop
+    the node: an integer given for a float is taken as that float; anything else leaves the
+    parameter at its default and is returned, so the node can stay up and say why.
+    """
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+    problems: Dict[str, str] = {}
+    overrides = getattr(node, '_parameter_overrides', {})
+    for param in rows:
+        desc = descriptor(param)
+        try:
+            node.declare_parameter(param.name, param.default, desc)
             continue
-        if configured and PARAMETERS[name][2]:
-            raise ValueError(f'{name} takes effect on configure: deactivate and clean up the '
-                             'node, set it, then configure again')
-    values = {f.name: getattr(settings, f.name) for f in fields(NodeSettings)
-              if f.name != 'tracker'}
-    values.update({k: getattr(settings.tracker, k) for k in TRACKER_KEYS})
-    values.update({k: v for k, v in changes.items() if k in PARAMETERS})
-    new = settings_from_values(values)
-    return replace(new, model_path=settings.model_path if not changes.get('model_path')
-                   else new.model_path)
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            given = overrides.get(param.name)
+            given = given.value if given is not None else None
+            why = problem(param, given) if given is not None else None
+            if given is not None and why is None:
+                node.declare_parameter(param.name, coerce(param, given), desc,
+                                       ignore_override=True)
+                continue
+            problems[param.name] = why or str(exc).split(': ')[-1]
+        node.declare_parameter(param.name, param.default, desc, ignore_override=True)
+    return problems
+
+
+def read(node, rows: Sequence[Param]) -> Dict[str, Any]:
+    return {p.name: node.get_parameter(p.name).value for p in rows}
+
+
+def accept_integers_for_floats(node, rows: Sequence[Param]) -> bool:
+    """Let ``ros2 param set`` give an integer for a float parameter (where rclpy can).
+
+    Uses the pre-set callback (rclpy in Jazzy and later); returns False where it is missing,
+    and such a change is then refused with rclpy's type message.
+    """
+    if not hasattr(node, 'add_pre_set_parameters_callback'):
+        return False
+    from rclpy.parameter import Parameter
+    floats = {p.name for p in rows if p.kind is float}
+
+    def widen(parameters):
+        return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+                if p.name in floats and p.type_ == Parameter.Type.INTEGER else p
+                for p in parameters]
+    node.add_pre_set_parameters_callback(widen)
+    return True
+
+
+# ----------------------------------------------------------------- the YAML file
+def _yaml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return f"'{value}'" if value == '' else value
+    return repr(value)
+
+
+def render_yaml(node_name: str) -> str:
+    """Return the parameter file of ``node_name`` with every default, as config/ ships it."""
+    lines = [f'# Defaults of {node_name}, generated from track_node/params.py (do not edit by',
+             f'# hand: python -m track_node.params {node_name} > config/{node_name}.yaml).',
+             '# "run time": ros2 param set works while it runs; "configure": takes effect on '
+             'the next',
+             '# configure; "start": read at start-up. Ranges: ros2 param describe.',
+             f'{node_name}:', '  ros__parameters:']
+    for p in TABLES[node_name]:
+        limits = f' [{p.limits[0]}, {p.limits[1]}]' if p.limits else ''
+        choices = f' ({"|".join(p.choices)})' if p.choices else ''
+        lines.append(f'    {p.name}: {_yaml_value(p.default)}  # ({p.applies}){choices}'
+                     f'{limits} {p.description}')
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None) -> int:
+    import sys
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in TABLES:
+        print(f'usage: python -m track_node.params {{{",".join(TABLES)}}}', file=sys.stderr)
+        return 2
+    sys.stdout.write(render_yaml(args[0]))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
