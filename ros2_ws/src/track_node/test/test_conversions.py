@@ -122,3 +122,48 @@ def test_debug_image_message():
     msg = rgb_to_image_msg(RGB, Header(frame_id='x'))
     assert (msg.encoding, msg.step, msg.height, msg.width) == ('rgb8', 21, 5, 7)
     assert np.array_equal(image_to_rgb(msg), RGB)
+
+
+@pytest.mark.parametrize('prefer_cv_bridge', [True, False])
+@pytest.mark.parametrize('mutate, words', [
+    (lambda m: (setattr(m, 'width', 0), setattr(m, 'height', 0)), 'empty image'),
+    (lambda m: setattr(m, 'encoding', 'BGR8'), None),
+    (lambda m: setattr(m, 'is_bigendian', 1), None),
+    (lambda m: setattr(m, 'encoding', 'yuv422'), 'unsupported encoding'),
+    (lambda m: setattr(m, 'width', 1_000_000), 'max_image_pixels'),
+])
+def test_the_decoder_turns_every_failure_into_a_reason(prefer_cv_bridge, mutate, words):
+    from track_node.conversions import ImageDecoder
+    decode = ImageDecoder(prefer_cv_bridge, max_pixels=1_000_000)
+    msg = make_image('bgr8')
+    mutate(msg)
+    if words is None:                    # odd but valid: the same pixels as bgr8
+        assert np.array_equal(decode(msg, False), RGB)
+    else:
+        with pytest.raises(ImageError, match=words):
+            decode(msg, False)
+
+
+def test_compressed_sizes_are_read_from_the_header_and_bombs_refused():
+    from track_node.conversions import compressed_size
+    big = np.zeros((9000, 12000), np.uint8)
+    for ext in ('.png', '.jpg'):
+        data = cv2.imencode(ext, big)[1].tobytes()
+        assert len(data) < 2_000_000 and compressed_size(data) == (12000, 9000)
+        msg = CompressedImage(format=ext[1:], data=data)
+        with pytest.raises(ImageError, match='12000x9000 pixels is larger than max_image'):
+            compressed_to_rgb(msg, max_pixels=16_777_216)
+    assert compressed_size(b'GIF89a....') is None
+
+
+def test_diagnostics_message():
+    from builtin_interfaces.msg import Time
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from track_node.conversions import diagnostics_msg
+    msg = diagnostics_msg(Time(sec=3), 'track_node: tracker', 'cpu', True,
+                          {'fps': '12.0', 'received': '40'})
+    (status,) = msg.status
+    assert msg.header.stamp.sec == 3 and status.level == DiagnosticStatus.OK
+    assert {kv.key: kv.value for kv in status.values} == {'fps': '12.0', 'received': '40'}
+    inactive = diagnostics_msg(Time(), 'n', '', False, {}).status[0]
+    assert inactive.level == DiagnosticStatus.WARN and inactive.message == 'inactive'
