@@ -126,7 +126,8 @@ def run(args) -> dict:
             future = client.set_target.call_async(request)
             spin_until(client, future.done, 30)
             reply = future.result()
-            if reply is None or reply.success or 'no frame received yet' not in reply.message:
+            if reply is None or reply.success or not any(
+                    w in reply.message for w in ('no frame received yet', 'was received')):
                 break
             spin_until(client, lambda: False, 0.1)
         if reply is None or not reply.success:

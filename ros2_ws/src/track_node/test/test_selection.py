@@ -9,7 +9,7 @@ import pathlib
 import time
 
 import cv2
-from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import Point, PointStamped
 from graph import Harness, image_msg, scene
 import numpy as np
 import pytest
@@ -86,6 +86,26 @@ def test_a_click_starts_a_target_that_follows_the_object(operator):
     assert np.mean(ious[-5:]) > 0.3, ious
     assert h.states[-1].message.startswith('select_point: tracking target'), \
         h.states[-1].message
+
+
+def test_an_rqt_image_view_click_selects_on_the_image_it_shows(operator):
+    # rqt_image_view publishes a geometry_msgs/Point (no stamp) in the pixels of the image it
+    # shows: debug_image, whose newest frame the click is taken on
+    h = operator
+    h.bare_click = h.client.create_publisher(Point, 'track_node/select_click', 10)
+    rgb, box = scene(0)
+    shown = image_msg(rgb, sec=30)
+    assert _send_until(h, lambda: h.pub.publish(shown),
+                       lambda: h.debug and h.debug[-1].header.stamp.sec == 30)
+    h.pub.publish(image_msg(scene(5, visible=False)[0], sec=31))   # a newer frame, no target
+    assert h.wait_for(lambda: h.detections and h.detections[-1].header.stamp.sec == 31)
+    h.node.last_shown_ns = stamp_to_ns(shown.header.stamp)        # what the viewer still shows
+    click = Point(x=box[0] + box[2] / 2, y=box[1] + box[3] / 2)
+    assert _send_until(h, lambda: h.bare_click.publish(click),
+                       lambda: h.node.tracker and h.node.tracker.target_ids)
+    assert 'select_click: tracking target' in h.node.selection_message
+    ious = _follow(h, [scene(i) for i in range(1, 9)], range(32, 40))
+    assert np.mean(ious[-4:]) > 0.3, ious
 
 
 def test_a_published_box_starts_a_target_with_its_id(operator):

@@ -25,6 +25,9 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
         cv2.putText(out, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
                     cv2.LINE_AA)
     text = f'{fps:.1f} fps' + (f'  {note}' if note else '')
-    cv2.putText(out, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    band = out[:height + 12, :width + 12]
+    band[:] = band // 3                  # a dark band keeps the text legible on any image
+    cv2.putText(out, text, (6, height + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                 cv2.LINE_AA)
     return out

@@ -23,7 +23,7 @@ import time
 from typing import Dict, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -79,7 +79,9 @@ class TrackNode(LifecycleNode):
                             qos_profile=REQUEST_QOS)
         self.create_subscription(PointStamped, '~/select_point', self._on_select_point,
                                  REQUEST_QOS)
+        self.create_subscription(Point, '~/select_click', self._on_select_click, REQUEST_QOS)
         self.create_subscription(Detection2D, '~/select_box', self._on_select_box, REQUEST_QOS)
+        self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter('autostart').value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
@@ -281,6 +283,7 @@ class TrackNode(LifecycleNode):
             note = '' if results else NO_TARGET_HINT
             self.pubs['debug'].publish(rgb_to_image_msg(
                 draw_results(rgb, results, self.stats.fps, note), header))
+            self.last_shown_ns = stamp_to_ns(header.stamp)
 
     def _publish_diagnostics(self):
         if self.pubs is None:
@@ -350,10 +353,18 @@ class TrackNode(LifecycleNode):
             stamp_to_ns(request.stamp), box, request.target_id, 'set_target')
         return response
 
-    def _on_select_point(self, msg: PointStamped):
+    def _click_box(self, x: float, y: float):
         size = float(self.settings.select_box_size) if self.settings else 0.0
-        box = (msg.point.x - size / 2.0, msg.point.y - size / 2.0, size, size)
-        self.select(stamp_to_ns(msg.header.stamp), box, '', 'select_point')
+        return (x - size / 2.0, y - size / 2.0, size, size)
+
+    def _on_select_point(self, msg: PointStamped):
+        self.select(stamp_to_ns(msg.header.stamp), self._click_box(msg.point.x, msg.point.y),
+                    '', 'select_point')
+
+    def _on_select_click(self, msg: Point):
+        # rqt_image_view (ROS 2) publishes a bare Point: the click was on the debug image the
+        # viewer shows, the newest one published (else the newest frame).
+        self.select(self.last_shown_ns, self._click_box(msg.x, msg.y), '', 'select_click')
 
     def _on_select_box(self, msg: Detection2D):
         b = msg.bbox

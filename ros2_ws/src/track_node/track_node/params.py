@@ -94,8 +94,8 @@ TRACK_NODE: Tuple[Param, ...] = (
           'ones, e.g. decompression bombs, are refused before decoding)', (1, 200_000_000)),
     Param('max_frame_age', 1.0, 'seconds; older frames are dropped and counted (0: never)',
           (0.0, 3600.0)),
-    Param('select_box_size', 64, 'side of the square box a click on ~/select_point starts, '
-          'pixels (the tracker then settles the size)', (4, 4096)),
+    Param('select_box_size', 64, 'side of the square box a click (~/select_click, '
+          '~/select_point) starts, pixels (the tracker then settles the size)', (4, 4096)),
     Param('diagnostics_period', 1.0, 'seconds between /diagnostics messages', (0.05, 3600.0),
           applies=CONFIGURE),
     Param('prefer_cv_bridge', True, 'use cv_bridge for images when it works; else NumPy',
