@@ -6,11 +6,12 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench train-teacher train-student ship eval card clean distclean help
+.PHONY: setup test test-jazzy lint demo bench train-teacher train-student ship eval card clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
 	@echo 'make test    - setup, lint, core tests and ROS package tests'
+	@echo 'make test-jazzy - the same on ROS 2 Jazzy (the LTS), in its own venv (.venv-jazzy)'
 	@echo 'make demo    - setup, then track a real video with the shipped model'
 	@echo 'make bench   - speed benchmark of the model variants on this machine'
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
@@ -30,6 +31,18 @@ test: setup lint
 	    ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
 	    && echo "[test] ROS_DOMAIN_ID=$$ROS_DOMAIN_ID, discovery on localhost" \
 	    && python -m pytest -q test ros2_ws/src/track_node/test $(PYTEST_ARGS)
+
+# The same tests on Jazzy, the LTS most robots move to: its own venv, workspace build and
+# env-jazzy.sh, made from a clean environment so the default one is neither used nor touched.
+CLEAN_ENV := env -i HOME="$$HOME" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TORCH_SPEC="$${TORCH_SPEC:-}" TMPDIR="$${TMPDIR:-/tmp}"
+test-jazzy:
+	@$(CLEAN_ENV) ROS_DISTRO=jazzy TRACK_ENV=jazzy bash $(ROOT)/scripts/setup.sh
+	@$(CLEAN_ENV) bash -c 'source $(ROOT)/env-jazzy.sh && cd $(ROOT) \
+	    && flake8 src test scripts ros2_ws/src && echo "[lint] clean" \
+	    && export ROS_DOMAIN_ID=$(TEST_DOMAIN) ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
+	    && echo "[test-jazzy] ROS $$ROS_DISTRO, ROS_DOMAIN_ID=$$ROS_DOMAIN_ID" \
+	    && python -m pytest -q test ros2_ws/src/track_node/test $(PYTEST_ARGS)'
 
 # The main job on the shipped default model: a real video through image_source -> track_node,
 # target set through ~/set_target, annotated video + summary in demo_out/.
@@ -72,4 +85,5 @@ clean:
 	rm -rf ros2_ws/build ros2_ws/log .pytest_cache .setup/done
 
 distclean: clean
-	rm -rf .venv .setup ros2_ws/install env.sh
+	rm -rf .venv .setup ros2_ws/install env.sh .venv-* .setup-* ros2_ws/build-* \
+	    ros2_ws/install-* ros2_ws/log-* env-*.sh

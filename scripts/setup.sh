@@ -14,14 +14,23 @@
 #
 # Overrides: TORCH_SPEC (default torch==2.13.0; 'skip' keeps an installed torch, e.g. a Jetson
 # build), ROS_DISTRO (kilted | jazzy for wheels; the system distro otherwise), PYTHON (the
-# interpreter for the venv), TRACK_EXTRAS (core extras, default export,train,eval,dev).
+# interpreter for the venv), TRACK_EXTRAS (core extras, default export,train,eval,dev),
+# TRACK_ENV (a second, named environment beside the default one: TRACK_ENV=jazzy makes
+# .venv-jazzy, ros2_ws/{build,install,log}-jazzy and env-jazzy.sh; `make test-jazzy` uses it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-VENV=$ROOT/.venv
-STATE=$ROOT/.setup
+SUFFIX=${TRACK_ENV:+-$TRACK_ENV}
+VENV=$ROOT/.venv$SUFFIX
+STATE=$ROOT/.setup$SUFFIX
 WS=$ROOT/ros2_ws
+BUILD=$WS/build$SUFFIX
+INSTALL=$WS/install$SUFFIX
+LOGS=$WS/log$SUFFIX
+ENV_FILE=$ROOT/env$SUFFIX.sh
+# shellcheck source=scripts/ros_prefixes.sh
+source "$ROOT/scripts/ros_prefixes.sh"
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 TRACK_EXTRAS=${TRACK_EXTRAS:-baselines,export,train,eval,dev}
 mkdir -p "$STATE"
@@ -84,7 +93,7 @@ say "ROS 2 $ROS_DISTRO from $([ $ROS_MODE = system ] && echo "$SYSTEM_SETUP" || 
 WANT_ENV="$ROS_MODE $ROS_DISTRO $("$PY" -c 'import sys; print(sys.version.split()[0])')"
 if [ -f "$STATE/env-kind" ] && [ "$(cat "$STATE/env-kind")" != "$WANT_ENV" ]; then
     say "environment was '$(cat "$STATE/env-kind")', now '$WANT_ENV': rebuilding .venv and ros2_ws"
-    rm -rf "$VENV" "$WS/build" "$WS/install" "$WS/log" "$STATE"
+    rm -rf "$VENV" "$BUILD" "$INSTALL" "$LOGS" "$STATE"
     mkdir -p "$STATE"
 fi
 
@@ -92,7 +101,7 @@ fi
 fingerprint() {
     {
         echo "$WANT_ENV $TORCH_SPEC $TRACK_EXTRAS"
-        cat "$ROOT/scripts/setup.sh" "$ROOT/pyproject.toml"
+        cat "$ROOT/scripts/setup.sh" "$ROOT/scripts/ros_prefixes.sh" "$ROOT/pyproject.toml"
         find "$WS/src" "$WS/third_party" -type f \
             \( -name '*.msg' -o -name '*.srv' -o -name 'package.xml' -o -name 'CMakeLists.txt' \
                -o -name 'setup.py' -o -name 'setup.cfg' \) -print0 | sort -z | xargs -0 cat
@@ -102,14 +111,14 @@ fingerprint() {
 }
 FP=$(fingerprint)
 if [ -f "$STATE/done" ] && [ "$(cat "$STATE/done")" = "$FP" ] && [ -x "$VENV/bin/python" ] \
-        && [ -f "$ROOT/env.sh" ] && [ -d "$WS/install" ]; then
+        && [ -f "$ENV_FILE" ] && [ -d "$INSTALL" ]; then
     say 'up to date (nothing to do)'
     exit 0
 fi
 
 # ---------------------------------------------------------------- 3. venv + python packages
 if [ ! -x "$VENV/bin/python" ]; then
-    say "creating .venv with $("$PY" -V 2>&1)"
+    say "creating ${VENV##*/} with $("$PY" -V 2>&1)"
     if [ $ROS_MODE = system ]; then
         "$PY" -m venv --system-site-packages "$VENV"
     else
@@ -236,21 +245,15 @@ if [ $ROS_MODE = wheels ]; then
 fi
 
 # ---------------------------------------------------------------- 5. colcon workspace
-have_vision_msgs() {
-    # True when vision_msgs comes from outside this workspace (a system ROS 2 package).
-    local p
-    IFS=: read -r -a prefixes <<< "${AMENT_PREFIX_PATH:-}"
-    for p in "${prefixes[@]}"; do
-        [ -n "$p" ] || continue
-        case "$p" in "$WS"/*) continue ;; esac
-        [ -f "$p/share/ament_index/resource_index/packages/vision_msgs" ] && return 0
-    done
-    return 1
-}
+# vision_msgs is adopted only from a prefix that env.sh itself provides (the system ROS 2 it
+# sources, or the venv): one found in another workspace the current shell happens to have
+# sourced would be gone in a fresh shell.
+if [ $ROS_MODE = system ]; then PROVIDED=$(system_prefixes "$SYSTEM_SETUP"); else PROVIDED=$VENV; fi
+have_vision_msgs() { prefix_provides "$PROVIDED" vision_msgs; }
 PATHS=("$WS/src/track_interfaces" "$WS/src/track_node")
 if have_vision_msgs; then
     say 'vision_msgs: using the one installed with ROS 2'
-    rm -rf "$WS/build/vision_msgs" "$WS/install/vision_msgs"
+    rm -rf "$BUILD/vision_msgs" "$INSTALL/vision_msgs"
 else
     say 'vision_msgs: not installed; building it from ros2_ws/third_party/vision_msgs'
     PATHS+=("$WS/third_party/vision_msgs")
@@ -261,12 +264,12 @@ say "building ros2_ws with colcon ($(printf '%s ' "${PATHS[@]##*/}"))"
 # --symlink-install: track_node's Python files are used in place, so edits need no rebuild.
 # colcon cannot switch a copied install to links: a workspace built otherwise starts over.
 if [ "$(cat "$STATE/colcon-mode" 2>/dev/null)" != symlink ]; then
-    rm -rf "$WS/build" "$WS/install"
+    rm -rf "$BUILD" "$INSTALL"
 fi
 (
     cd "$WS"
-    "${COLCON[@]}" --log-base "$WS/log" build --paths "${PATHS[@]}" \
-        --build-base "$WS/build" --install-base "$WS/install" --symlink-install \
+    "${COLCON[@]}" --log-base "$LOGS" build --paths "${PATHS[@]}" \
+        --build-base "$BUILD" --install-base "$INSTALL" --symlink-install \
         --event-handlers console_cohesion- summary+ status- \
         --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
         > "$STATE/colcon.log" 2>&1
@@ -281,7 +284,7 @@ echo symlink > "$STATE/colcon-mode"
     echo '# Safe to source from scripts with set -u (the ROS setup scripts are not).'
     echo 'case $- in *u*) _track_nounset=1; set +u ;; *) _track_nounset= ;; esac'
     cat "$STATE/ros_env.sh"
-    echo "if [ -f '$WS/install/local_setup.bash' ]; then source '$WS/install/local_setup.bash'; fi"
+    echo "if [ -f '$INSTALL/local_setup.bash' ]; then source '$INSTALL/local_setup.bash'; fi"
     echo "export TRACK_CORE_ROOT='$ROOT'"
     echo '# Camera images above 512 KiB need a larger Fast DDS shared-memory segment, in the'
     echo '# camera'"'"'s process too (README, "Frames that arrive"); a profile set already wins.'
@@ -292,11 +295,11 @@ echo symlink > "$STATE/colcon-mode"
     echo "    export $var='$WS/src/track_node/config/fastdds_large_images.xml'"
     echo 'fi'
     echo 'if [ -n "$_track_nounset" ]; then set -u; fi; unset _track_nounset'
-} > "$ROOT/env.sh"
+} > "$ENV_FILE"
 
 # Proof that it all imports, then remember the fingerprint.
-bash -c "source '$ROOT/env.sh' && python -c 'import rclpy, torch, vision_msgs.msg, track_interfaces.srv, track_core'" \
+bash -c "source '$ENV_FILE' && python -c 'import rclpy, torch, vision_msgs.msg, track_interfaces.srv, track_core'" \
     || die 'the environment does not import (rclpy, torch, vision_msgs, track_interfaces, track_core)'
 echo "$WANT_ENV" > "$STATE/env-kind"
 fingerprint > "$STATE/done"
-say "done: 'source env.sh' to use it"
+say "done: 'source ${ENV_FILE##*/}' to use it"

@@ -9,7 +9,7 @@ from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource,
 from track_core.data.sequences import DataError, find_sequences, read_boxes
 from track_core.data.stills import read_boxes_csv, read_coco_json
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
-from track_core.net import variant_config
+from track_core.net import PreprocessConfig, variant_config
 
 
 def _frames(folder, count, name=lambda i: f'{i:08d}.jpg'):
@@ -172,3 +172,37 @@ def test_zoom_jitter_scales_both_sides_together(synthetic_root):
     assert boxes[:, 2] / boxes[:, 3] == pytest.approx(4.0)             # aspect kept
     assert np.log(boxes[:, 2] / 40.0).std() == pytest.approx(0.5, abs=0.06)
     assert boxes[:, :2] == pytest.approx(np.array([[30.0, 25.0]] * 400))   # centre kept
+
+
+@pytest.mark.parametrize('pre', [
+    PreprocessConfig(),                                                   # ImageNet, RGB
+    PreprocessConfig(channel_order='bgr'),                                # ImageNet, BGR
+    PreprocessConfig(mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3, channel_order='bgr'),  # 0..255
+    PreprocessConfig(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), template_factor=2.5),
+], ids=['rgb', 'bgr', 'bgr-0-255', 'rgb-half'])
+def test_training_crops_equal_what_the_runtime_feeds(pre):
+    # Without jitter or augmentation the template a trainer sees is the runtime's template
+    # input for the same box, tensor for tensor, in every channel order and normalisation.
+    from track_core.net import create_model
+    from track_core.runtime import Tracker, TrackerConfig
+    from track_core.runtime.backends import TorchBackend
+    from track_core.runtime.preprocess import crop_side, crop_square
+    model = create_model('tiny')
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[..., 0], image[..., 1], image[..., 2] = 200, 90, 10             # R, G, B differ
+    image[40:80, 60:110] = np.random.default_rng(0).integers(0, 255, (40, 50, 3))
+    box = (60.0, 40.0, 50.0, 40.0)
+    still = SamplingConfig(scale_jitter=0.0, center_jitter=0.0, grayscale_prob=0.0,
+                           flip_prob=0.0, brightness=0.0)
+    ds = PairDataset([object()], None, model.cfg, pre, still, samples_per_epoch=1)
+    item = ds.make_item(np.random.default_rng(0), image, box, image, box)
+    tracker = Tracker(TorchBackend(model, device='cpu'), model.cfg, pre, TrackerConfig())
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    crop = crop_square(image, cx, cy, crop_side(box[2], box[3], pre.template_factor),
+                       model.cfg.template_size)
+    fed = tracker.normalize([crop])[0]
+    assert np.array_equal(item['template'].numpy(), fed)
+    first = 2 if pre.channel_order == 'bgr' else 0            # which of R, G, B comes first
+    corner = item['template'].numpy()[:, 0, 0]
+    expect = (image[0, 0, first] / 255.0 - pre.mean[0]) / pre.std[0]
+    assert corner[0] == pytest.approx(expect, rel=1e-5)

@@ -110,7 +110,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.epoch = 0
         self.skipped: Dict[str, int] = {}
-        self.normalize = Normalizer(preprocess.mean, preprocess.std)
+        self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -68,6 +68,12 @@ class Normalizer:
         self.shift = (np.asarray(mean, np.float32) / np.asarray(std, np.float32)).reshape(1, 1, 3)
         self.flip = flip_channels
 
+    @classmethod
+    def for_preprocess(cls, preprocess) -> 'Normalizer':
+        """Return the normaliser a PreprocessConfig asks for (runtime and training alike)."""
+        return cls(preprocess.mean, preprocess.std,
+                   flip_channels=preprocess.channel_order == 'bgr')
+
     def __call__(self, crops) -> np.ndarray:
         batch = np.stack(crops).astype(np.float32)
         if self.flip:

@@ -129,8 +129,7 @@ class Tracker:
         self.model_cfg = model_cfg
         self.preprocess = preprocess
         self.config = config
-        self.normalize = Normalizer(preprocess.mean, preprocess.std,
-                                    flip_channels=preprocess.channel_order == 'bgr')
+        self.normalize = Normalizer.for_preprocess(preprocess)
         self.window = hann2d(model_cfg.search_feat) if model_cfg.head == 'center' else None
         self._targets: Dict[str, _Target] = {}
         self._ids = itertools.count(1)

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 
+from ament_index_python.packages import get_package_prefix
 from builtin_interfaces.msg import Time
 import cv2
-from graph import DEFAULT_MODEL, Harness, image_msg, REPO, scene
+from graph import DEFAULT_MODEL, Harness, image_msg, scene
 import numpy as np
 import pytest
 from rcl_interfaces.srv import DescribeParameters
@@ -25,7 +26,8 @@ from track_interfaces.srv import SetTarget
 from track_node.conversions import stamp_to_ns
 
 HERE = pathlib.Path(__file__).resolve().parent
-NODE_EXE = REPO / 'ros2_ws' / 'install' / 'track_node' / 'lib' / 'track_node' / 'track_node'
+# the installed executable of whichever workspace the environment sourced (env.sh, env-jazzy.sh)
+NODE_EXE = pathlib.Path(get_package_prefix('track_node')) / 'lib' / 'track_node' / 'track_node'
 
 
 @pytest.fixture
