@@ -87,7 +87,7 @@ if [ -z "$ROS_MODE" ]; then
         *) die "ROS_DISTRO=$ROS_DISTRO: the PyPI wheels exist for kilted and jazzy only; install ROS 2 $ROS_DISTRO from apt under /opt/ros, or pick one of those" ;;
     esac
 fi
-say "ROS 2 $ROS_DISTRO from $([ $ROS_MODE = system ] && echo "$SYSTEM_SETUP" || echo 'PyPI wheels in .venv')"
+say "ROS 2 $ROS_DISTRO from $([ $ROS_MODE = system ] && echo "$SYSTEM_SETUP" || echo "PyPI wheels in ${VENV##*/}")"
 
 # A venv made for one distro or mode is not reused for another.
 WANT_ENV="$ROS_MODE $ROS_DISTRO $("$PY" -c 'import sys; print(sys.version.split()[0])')"

@@ -371,3 +371,31 @@ def test_a_misspelt_model_override_names_the_key(tmp_path):
                                           'model_overrides={depth: two}'])
     with pytest.raises(ConfigError, match='model_overrides.depth'):
         build_task('teacher', cfg, log=lambda *_: None)
+
+
+def test_a_teacher_of_another_input_convention_sees_the_same_pixels():
+    from track_core.net.config import PreprocessConfig
+    from track_core.train.inputs import from_pixels, Renormalize
+    rgb = torch.randint(0, 256, (2, 3, 8, 8)).float()
+    imagenet = PreprocessConfig()
+    raw_bgr = PreprocessConfig(mean=(0.0, 0.0, 0.0), std=(1 / 255,) * 3, channel_order='bgr')
+    student_x = from_pixels(rgb, raw_bgr)
+    assert torch.allclose(student_x, rgb.flip(1))              # NanoTrack: BGR 0..255
+    teacher_x = Renormalize(raw_bgr, imagenet)(student_x)
+    assert torch.allclose(teacher_x, from_pixels(rgb, imagenet), atol=1e-5)
+    assert Renormalize(imagenet, imagenet).identity
+
+
+def test_distilling_onto_the_nanotrack_stem_from_a_mobilenet_teacher(synthetic_root, tmp_path):
+    common = [f'data.sot=["{synthetic_root}"]', 'data.stills_csv=[]',
+              'data.samples_per_epoch=4', 'optim.epochs=1', 'optim.batch_size=2',
+              'optim.num_workers=0', 'pretrained_stem=false']
+    run('teacher', load_config(TrainConfig, None, common + [
+        'model=tiny_mnv2', f'out_dir={tmp_path / "t"}']), progress=False)
+    cfg = load_config(TrainConfig, None, common + [
+        f'distill.teacher={tmp_path / "t" / "model.safetensors"}', 'distill.stages=1',
+        'distill.student=tiny_nt3', 'distill.student_overrides={depth: 1}',
+        'pretrained_stem=true', f'out_dir={tmp_path / "s"}'])
+    run('distill', cfg, progress=False)
+    tracker = load_tracker(tmp_path / 's' / 'model.safetensors', device='cpu')
+    assert tracker.preprocess.channel_order == 'bgr' and tracker.preprocess.mean == (0, 0, 0)

@@ -41,7 +41,7 @@ def model_spec(spec: str):
 
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
-             runtime: TrackerConfig = TrackerConfig()):
+             runtime: TrackerConfig = TrackerConfig(), baseline_dirs=None):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: the run-time settings of the track_core models (baselines have their own).
@@ -60,7 +60,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         factories[name] = (lambda n=name, p=path:
                            CoreTracker(n, p, backend=backend, threads=threads,
                                        config=runtime))
-    ready, skipped = available_baselines(baselines, nanotrack_dir)
+    ready, skipped = available_baselines(baselines, nanotrack_dir, baseline_dirs)
     factories.update(ready)
     runs, summaries = {}, {}
     total = len(factories) * len(seqs)
@@ -139,8 +139,12 @@ def main(argv=None):
     run.add_argument('--model', action='append', default=[], metavar='NAME=PATH',
                      help='a track_core checkpoint (repeatable); the first is the reference '
                      'of the speed and AUC ratios')
-    run.add_argument('--baselines', nargs='*', default=[], help='csrt kcf nanotrack')
+    run.add_argument('--baselines', nargs='*', default=[],
+                     help='csrt kcf nanotrack (v2, OpenCV) nanotrack_v3 lighttrack')
     run.add_argument('--nanotrack-dir', default='${data}/baselines/nanotrack_v2')
+    run.add_argument('--nanotrack-v3-dir', default='${data}/baselines/nanotrack_v3')
+    run.add_argument('--lighttrack-dir', default='${data}/baselines/lighttrack_mobile',
+                     help='LightTrack-Mobile OpenVINO IR (needs the openvino package)')
     run.add_argument('--backend', default='onnx', choices=['onnx', 'torch'])
     run.add_argument('--threads', type=int, default=None)
     run.add_argument('--sequences', nargs='*', help='only these sequence names')
@@ -174,15 +178,18 @@ def main(argv=None):
         return _scale(args, runtime)
     if not args.model and not args.baselines:
         parser.error('give at least one --model or --baselines')
+    dirs = {}
+    for key, given in (('nanotrack', args.nanotrack_dir), ('nanotrack_v3', args.nanotrack_v3_dir),
+                       ('lighttrack', args.lighttrack_dir)):
+        if key in [b.lower() for b in args.baselines]:
+            try:
+                dirs[key] = resolve(given)
+            except DataError:
+                dirs[key] = None
     try:
-        nano = resolve(args.nanotrack_dir) if 'nanotrack' in [b.lower() for b in
-                                                              args.baselines] else None
-    except DataError:
-        nano = None
-    try:
-        summaries, path = evaluate(args.data, args.model, args.baselines, nano, args.out,
+        summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,
-                                   runtime=runtime)
+                                   runtime=runtime, baseline_dirs=dirs)
     except (DataError, CheckpointError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

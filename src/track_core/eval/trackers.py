@@ -82,11 +82,26 @@ def _nano_factory(folder: pathlib.Path):
     return make
 
 
-def available_baselines(names, nanotrack_dir=None) -> Tuple[Dict[str, object], Dict[str, str]]:
-    """({name: factory of an OpenCVTracker}, {name: why it was skipped})."""
+BASELINES = {
+    'csrt': 'OpenCV CSRT', 'kcf': 'OpenCV KCF', 'nanotrack': 'NanoTrack v2',
+    'nanotrack_v3': 'NanoTrack v3', 'lighttrack': 'LightTrack-Mobile',
+}
+
+
+def available_baselines(names, nanotrack_dir=None, dirs=None
+                        ) -> Tuple[Dict[str, object], Dict[str, str]]:
+    """({name: factory of a tracker}, {name: why it was skipped}).
+
+    ``dirs``: the model folder of 'nanotrack' (v2), 'nanotrack_v3' and 'lighttrack' (the data
+    README's ``baselines/*``); ``nanotrack_dir`` is the v2 one's older spelling.
+    """
+    dirs = dict(dirs or {})
+    if nanotrack_dir is not None:
+        dirs.setdefault('nanotrack', nanotrack_dir)
     ready, skipped = {}, {}
     for name in names:
         key = name.lower()
+        folder = pathlib.Path(dirs[key]) if dirs.get(key) else None
         if key in ('csrt', 'kcf'):
             fn = getattr(cv2, f'Tracker{key.upper()}_create', None)
             if fn is None:
@@ -98,7 +113,6 @@ def available_baselines(names, nanotrack_dir=None) -> Tuple[Dict[str, object], D
                 continue
             ready[key.upper()] = (lambda f=fn, n=key.upper(): OpenCVTracker(n, f))
         elif key == 'nanotrack':
-            folder = pathlib.Path(nanotrack_dir) if nanotrack_dir else None
             if not hasattr(cv2, 'TrackerNano_create'):
                 skipped[name] = f'cv2.TrackerNano missing in OpenCV {cv2.__version__}'
             elif folder is None or not (folder / 'backbone.onnx').is_file() or \
@@ -106,11 +120,44 @@ def available_baselines(names, nanotrack_dir=None) -> Tuple[Dict[str, object], D
                 skipped[name] = (f'NanoTrack ONNX files not found in {folder} (give '
                                  '--nanotrack-dir with backbone.onnx and head.onnx)')
             else:
-                ready['NanoTrack'] = (lambda f=_nano_factory(folder):
-                                      OpenCVTracker('NanoTrack', f))
+                ready['NanoTrack v2'] = (lambda f=_nano_factory(folder):
+                                         OpenCVTracker('NanoTrack v2', f))
+        elif key in ('nanotrack_v3', 'lighttrack'):
+            why = _siamese_problem(key, folder)
+            if why:
+                skipped[name] = why
+            else:
+                ready[BASELINES[key]] = (lambda k=key, f=folder: siamese_baseline(k, f))
         else:
-            skipped[name] = 'unknown baseline (known: csrt, kcf, nanotrack)'
+            skipped[name] = f'unknown baseline (known: {", ".join(BASELINES)})'
     return ready, skipped
+
+
+_SIAMESE_FILES = {'nanotrack_v3': ('nanotrack_backbone.onnx', 'nanotrack_head.onnx'),
+                  'lighttrack': ('z_feature.xml', 'x_feature.xml', 'head.xml')}
+
+
+def _siamese_problem(key, folder) -> str:
+    files = _SIAMESE_FILES[key]
+    flag = '--nanotrack-v3-dir' if key == 'nanotrack_v3' else '--lighttrack-dir'
+    if folder is None or not all((folder / f).is_file() for f in files):
+        return f'{", ".join(files)} not found in {folder} (give {flag})'
+    module = 'onnxruntime' if key == 'nanotrack_v3' else 'openvino'
+    import importlib.util
+    if importlib.util.find_spec(module) is None:
+        extra = 'export' if key == 'nanotrack_v3' else 'lighttrack'
+        return f'{module} is not installed (pip install -e ".[{extra}]")'
+    return ''
+
+
+def siamese_baseline(key: str, folder, threads: Optional[int] = None):
+    """Return a NanoTrack v3 (ONNX Runtime) or LightTrack-Mobile (OpenVINO) tracker."""
+    from track_core.eval import siamese
+    if key == 'nanotrack_v3':
+        return siamese.SiameseTracker(BASELINES[key], siamese.NanoTrackV3Onnx(folder, threads),
+                                      siamese.NANOTRACK_V3)
+    return siamese.SiameseTracker(BASELINES[key], siamese.LightTrackOpenVINO(folder, threads),
+                                  siamese.LIGHTTRACK)
 
 
 def nan_box() -> np.ndarray:

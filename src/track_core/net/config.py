@@ -2,16 +2,19 @@
 
 from dataclasses import dataclass
 
-# Both token stems reduce the image by 16: one token per 16x16 pixels.
+# Every token stem reduces the image by 16: one token per 16x16 pixels.
 STRIDE = 16
+STEMS = ('patch', 'mobilenetv2', 'nanotrack_v3')
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Shapes of a one-stream tracker. Stored in every checkpoint.
 
-    stem: 'patch' (ViT patch embedding) or 'mobilenetv2' (ImageNet MobileNetV2 cut at
-    stride 16, then a 1x1 projection to ``embed_dim``).
+    stem: 'patch' (ViT patch embedding), 'mobilenetv2' (ImageNet MobileNetV2 cut at stride 16,
+    then a 1x1 projection to ``embed_dim``) or 'nanotrack_v3' (NanoTrack v3's tracking-trained
+    MobileNetV3-small backbone, 96 channels at stride 16, then the projection; it takes BGR
+    pixels in 0..255: ``stem_preprocess``).
     attention: 'joint' (OSTrack: all tokens attend to all) or 'asymmetric' (MixFormerV2:
     template tokens attend only to template tokens, so they can be computed once).
     head: 'center' (OSTrack score/size/offset maps) or 'token' (MixFormerV2 prediction tokens).
@@ -34,8 +37,8 @@ class ModelConfig:
     search_size: int = 256
 
     def __post_init__(self):
-        if self.stem not in ('patch', 'mobilenetv2'):
-            raise ValueError(f"stem must be 'patch' or 'mobilenetv2', got {self.stem!r}")
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}")
         if self.attention not in ('joint', 'asymmetric'):
             raise ValueError(f"attention must be 'joint' or 'asymmetric', got {self.attention!r}")
         if self.head not in ('center', 'token'):
@@ -87,3 +90,15 @@ class PreprocessConfig:
             raise ValueError('mean and std need three values, std positive')
         if self.channel_order not in ('rgb', 'bgr'):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {self.channel_order!r}")
+
+
+def stem_preprocess(model: ModelConfig, preprocess: PreprocessConfig) -> PreprocessConfig:
+    """Return ``preprocess`` with the pixel convention a pretrained stem was trained on.
+
+    The NanoTrack v3 backbone takes BGR pixels in 0..255 (mean 0, std 1/255); the crop
+    factors are kept. Other stems keep ``preprocess`` as it is.
+    """
+    if model.stem != 'nanotrack_v3':
+        return preprocess
+    from dataclasses import replace
+    return replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1 / 255.0,) * 3, channel_order='bgr')

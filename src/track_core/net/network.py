@@ -8,6 +8,7 @@ from torch import nn
 from track_core.net.config import ModelConfig
 from track_core.net.heads import CenterHead, TokenHead
 from track_core.net.layers import Block
+from track_core.net.nanotrack import NanoTrackV3Stem
 from track_core.net.stems import MobileNetV2Stem, PatchEmbed
 
 
@@ -27,6 +28,8 @@ class OneStreamTracker(nn.Module):
         dim = cfg.embed_dim
         if cfg.stem == 'patch':
             self.stem = PatchEmbed(dim)
+        elif cfg.stem == 'nanotrack_v3':
+            self.stem = NanoTrackV3Stem(dim)
         else:
             self.stem = MobileNetV2Stem(dim, cfg.mnv2_blocks)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, cfg.num_template_tokens, dim))

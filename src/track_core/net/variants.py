@@ -28,17 +28,22 @@ def create_model(spec: Union[str, ModelConfig], pretrained_stem: bool = False,
                  **changes) -> OneStreamTracker:
     """Build a network from a variant name or a ModelConfig.
 
-    ``pretrained_stem`` loads ImageNet MobileNetV2 weights into a 'mobilenetv2' stem.
+    ``pretrained_stem`` loads ImageNet MobileNetV2 weights into a 'mobilenetv2' stem, or NanoTrack
+    v3's tracking-trained backbone into a 'nanotrack_v3' stem.
     """
     cfg = variant_config(spec, **changes) if isinstance(spec, str) else \
         dataclasses.replace(spec, **changes)
     model = OneStreamTracker(cfg)
     if pretrained_stem:
-        if cfg.stem != 'mobilenetv2':
-            raise ValueError(f'pretrained_stem needs a mobilenetv2 stem; {cfg.name} has '
-                             f'{cfg.stem!r}')
-        from track_core.net.stems import load_mobilenetv2_imagenet
-        load_mobilenetv2_imagenet(model.stem)
+        if cfg.stem == 'mobilenetv2':
+            from track_core.net.stems import load_mobilenetv2_imagenet
+            load_mobilenetv2_imagenet(model.stem)
+        elif cfg.stem == 'nanotrack_v3':
+            from track_core.net.nanotrack import load_nanotrack_v3_backbone
+            load_nanotrack_v3_backbone(model.stem.backbone)
+        else:
+            raise ValueError(f'pretrained_stem needs a mobilenetv2 or nanotrack_v3 stem; '
+                             f'{cfg.name} has {cfg.stem!r}')
     return model
 
 
@@ -113,6 +118,33 @@ def vit_s4_256():
     return dataclasses.replace(vit_s8_256(), name='vit_s4_256', depth=4)
 
 
+# ---------------------------------------------------------------- NanoTrack v3 stem
+@register
+def nt3_t8_256():
+    """Teacher on NanoTrack v3's tracking-trained stem: width 256, 8 blocks, center head."""
+    return ModelConfig(name='nt3_t8_256', stem='nanotrack_v3', embed_dim=256, depth=8,
+                       num_heads=8, mlp_ratio=2.0, head_channels=128)
+
+
+@register
+def nt3_s4_256():
+    """4-block student of nt3_t8_256."""
+    return dataclasses.replace(nt3_t8_256(), name='nt3_s4_256', depth=4)
+
+
+@register
+def nt3_s2_256():
+    """2-block student of nt3_t8_256."""
+    return dataclasses.replace(nt3_t8_256(), name='nt3_s2_256', depth=2)
+
+
+@register
+def nt3_s2_128():
+    """2-block, half-width student (trained with projections to the teacher's width)."""
+    return dataclasses.replace(nt3_t8_256(), name='nt3_s2_128', depth=2, embed_dim=128,
+                               num_heads=4, head_channels=64)
+
+
 # ---------------------------------------------------------------- tests
 @register
 def tiny():
@@ -133,3 +165,9 @@ def tiny_mnv2():
     """Test-sized with the MobileNetV2 stem (cut at 11 blocks)."""
     return dataclasses.replace(tiny(), name='tiny_mnv2', stem='mobilenetv2', mnv2_blocks=11,
                                depth=2)
+
+
+@register
+def tiny_nt3():
+    """Test-sized with the NanoTrack v3 stem."""
+    return dataclasses.replace(tiny(), name='tiny_nt3', stem='nanotrack_v3', depth=2)

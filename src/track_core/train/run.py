@@ -17,14 +17,16 @@ from track_core.config import ConfigError, from_dict, to_dict
 from track_core.data.build import build_sources
 from track_core.data.sampler import PairDataset
 from track_core.net import create_model, ModelConfig, variant_config
-from track_core.net.config import PreprocessConfig
+from track_core.net.config import PreprocessConfig, stem_preprocess
 from track_core.train.base import TrainingTask
 from track_core.train.config import TrainConfig
+from track_core.train.inputs import Renormalize
 from track_core.train.stages import init_student_from_teacher, stage_ranges
 from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask
 from track_core.train.trainer import seed_everything, Trainer
 
 KINDS = ('teacher', 'distill')
+PRETRAINED_STEMS = ('mobilenetv2', 'nanotrack_v3')
 
 
 def git_commit() -> str:
@@ -67,8 +69,8 @@ def build_task(kind: str, cfg: TrainConfig, log=print
         else:
             model_cfg = _variant(cfg.model, cfg.model_overrides, 'model_overrides')
             model = create_model(model_cfg, pretrained_stem=cfg.pretrained_stem and
-                                 model_cfg.stem == 'mobilenetv2')
-            pre = cfg.preprocess
+                                 model_cfg.stem in PRETRAINED_STEMS)
+            pre = stem_preprocess(model_cfg, cfg.preprocess)
         return (GroundTruthTask(model, cfg.losses, cfg.freeze_stem, cfg.train_stem_projection),
                 model.cfg, pre)
     d = cfg.distill
@@ -93,10 +95,19 @@ def build_task(kind: str, cfg: TrainConfig, log=print
     student = create_model(student_cfg)
     copied = init_student_from_teacher(student, teacher, ranges)
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
+    if student_cfg.stem != teacher.cfg.stem and cfg.pretrained_stem and \
+            student_cfg.stem in PRETRAINED_STEMS:
+        student.stem.load_state_dict(
+            create_model(student_cfg, pretrained_stem=True).stem.state_dict())
+        log(f'[train] student stem: pretrained {student_cfg.stem} (the teacher has '
+            f'{teacher.cfg.stem})')
+    student_pre = stem_preprocess(student_cfg, pre)
+    teacher_input = Renormalize(student_pre, pre)
     task = DistillTask(student, teacher, ranges, cfg.losses, d.schedule, d.constant_p,
                        seed=cfg.seed, freeze_stem=cfg.freeze_stem,
-                       train_stem_projection=cfg.train_stem_projection)
-    return task, student.cfg, pre
+                       train_stem_projection=cfg.train_stem_projection,
+                       teacher_input=None if teacher_input.identity else teacher_input)
+    return task, student.cfg, student_pre
 
 
 def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True

@@ -109,8 +109,10 @@ class DistillTask(TrainingTask):
     def __init__(self, student: OneStreamTracker, teacher: OneStreamTracker, ranges: Ranges,
                  weights: LossWeights = LossWeights(), schedule: str = 'progressive',
                  constant_p: float = 0.5, seed: int = 0, freeze_stem: bool = False,
-                 train_stem_projection: bool = False):
+                 train_stem_projection: bool = False, teacher_input=None):
+        """``teacher_input``: maps the student's input crops to the teacher's convention."""
         super().__init__()
+        self.teacher_input = teacher_input
         self.student = student
         self.freeze_stem = freeze_stem
         if freeze_stem:
@@ -136,9 +138,12 @@ class DistillTask(TrainingTask):
     def forward(self, batch, mask: Sequence[bool] = None):
         z, x, gt = batch['template'], batch['search'], batch['box']
         w = self.weights
+        tz, tx = (z, x)
+        if self.teacher_input is not None:
+            tz, tx = self.teacher_input(z), self.teacher_input(x)
         with torch.no_grad():
             t_out, t_hidden = self.teacher.forward_intermediates(
-                z, x, teacher_stage_ends(self.ranges))
+                tz, tx, teacher_stage_ends(self.ranges))
         if mask is None:
             p = replacement_probability(self.progress, self.schedule, self.constant_p)
             mask = draw_stage_mask(len(self.ranges), p, self.generator)
