@@ -88,14 +88,22 @@ class PairDataset(torch.utils.data.Dataset):
     """Map-style dataset of ``samples_per_epoch`` training pairs mixed from ``sources``.
 
     Each item: ``template`` (3, Ht, Wt) and ``search`` (3, Hs, Ws) float tensors, normalised;
-    ``box`` (4,) the target in the search crop as (cx, cy, w, h) in [0, 1]. Unreadable frames
-    are counted in ``skipped`` and replaced by another draw, never a crash mid-epoch.
+    ``box`` (4,) the target in the search crop as (cx, cy, w, h) in [0, 1]; ``has_box`` 1 for
+    annotated pairs, 0 for pairs whose box was proposed by a tracker (a source with
+    ``pseudo = True``); with a ``teacher``, its maps and box (``train.cnn_teacher``).
+    Unreadable frames are counted in ``skipped`` and replaced by another draw, never a crash
+    mid-epoch.
     """
 
     def __init__(self, sources: Seq, weights: Optional[Seq[float]], model_cfg: ModelConfig,
                  preprocess: PreprocessConfig = PreprocessConfig(),
                  sampling: SamplingConfig = SamplingConfig(), samples_per_epoch: int = 60000,
-                 seed: int = 0):
+                 seed: int = 0, teacher=None):
+        """Mix pairs from ``sources``; ``teacher`` (optional) labels each on the fly.
+
+        ``teacher``: a callable (template crop, search crop; uint8 RGB) -> dict of arrays added
+        to every item (``train.cnn_teacher.CnnTeacher``).
+        """
         if not sources:
             raise DataError('no data sources')
         weights = np.asarray(weights if weights is not None else [1.0] * len(sources), float)
@@ -111,6 +119,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.skipped: Dict[str, int] = {}
         self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
+        self.teacher = teacher
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -129,7 +138,7 @@ class PairDataset(torch.utils.data.Dataset):
                 key = f'{source.name}: {exc}'
                 self.skipped[key] = self.skipped.get(key, 0) + 1
                 continue
-            item = self.make_item(rng, *pair)
+            item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False))
             if item is not None:
                 return item
         raise DataError(f'no usable pair after {cfg.max_tries} draws for index {index} '
@@ -151,7 +160,7 @@ class PairDataset(torch.utils.data.Dataset):
         cy = y + h / 2 + offset * (rng.random() - 0.5)
         return cx, cy, w2, h2
 
-    def make_item(self, rng, t_image, t_box, s_image, s_box):
+    def make_item(self, rng, t_image, t_box, s_image, s_box, labelled: bool = True):
         cfg, mcfg = self.sampling, self.model_cfg
         if min(t_box[2], t_box[3], s_box[2], s_box[3]) < cfg.min_box_size:
             return None
@@ -176,9 +185,15 @@ class PairDataset(torch.utils.data.Dataset):
             lo, hi = max(0.0, 1 - cfg.brightness), 1 + cfg.brightness
             template = _scale(template, rng.uniform(lo, hi))
             search = _scale(search, rng.uniform(lo, hi))
-        return {'template': torch.from_numpy(self.normalize([template])[0]),
+        item = {'template': torch.from_numpy(self.normalize([template])[0]),
                 'search': torch.from_numpy(self.normalize([search])[0]),
-                'box': torch.tensor(box.clip(0.0, 1.0), dtype=torch.float32)}
+                'box': torch.tensor(box.clip(0.0, 1.0), dtype=torch.float32),
+                'has_box': torch.tensor(1.0 if labelled else 0.0)}
+        if self.teacher is not None:
+            item.update({k: torch.as_tensor(v) for k, v in
+                         self.teacher(np.ascontiguousarray(template),
+                                      np.ascontiguousarray(search)).items()})
+        return item
 
 
 def _gray(image):

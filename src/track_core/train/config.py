@@ -5,6 +5,7 @@ from typing import Any, Dict, Tuple
 
 from track_core.data.sampler import SamplingConfig
 from track_core.net.config import PreprocessConfig
+from track_core.train.cnn_teacher import CnnTeacherConfig
 from track_core.train.task import LossWeights
 from track_core.train.trainer import OptimConfig
 
@@ -55,7 +56,8 @@ class TrainConfig:
     ``freeze_stem`` freezes the whole stem - for a MobileNetV2 stem both the pretrained network and
     its 1x1 projection to the token width - and keeps its BatchNorm statistics;
     ``train_stem_projection`` (with ``freeze_stem``) lets that projection learn, since it starts
-    at random values.
+    at random values. ``cnn_teacher`` (LightTrack-Mobile or NanoTrack v3) labels every pair on
+    the fly with dense maps and a box; the ``losses.cnn_*`` weights say how much they count.
     """
 
     model: str = 'mnv2_t8_256'
@@ -69,6 +71,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     losses: LossWeights = field(default_factory=LossWeights)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    cnn_teacher: CnnTeacherConfig = field(default_factory=CnnTeacherConfig)
     out_dir: str = 'runs/train'
     device: str = 'auto'
     seed: int = 0

@@ -15,8 +15,11 @@ def cxcywh_to_xyxy(box):
     return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
 
 
-def giou_loss(pred, target):
-    """Mean (1 - GIoU) of (B, 4) cxcywh boxes; also returns the mean IoU (no gradient)."""
+def giou_loss(pred, target, weight=None):
+    """Mean (1 - GIoU) of (B, 4) cxcywh boxes; also returns the mean IoU (no gradient).
+
+    ``weight`` (B,): per-sample weights of the mean (a weight-0 sample counts for nothing).
+    """
     p, t = cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)
     area_p = (p[:, 2] - p[:, 0]).clamp(min=0) * (p[:, 3] - p[:, 1]).clamp(min=0)
     area_t = (t[:, 2] - t[:, 0]).clamp(min=0) * (t[:, 3] - t[:, 1]).clamp(min=0)
@@ -28,11 +31,23 @@ def giou_loss(pred, target):
     hull = (torch.max(p[:, 2:], t[:, 2:]) - torch.min(p[:, :2], t[:, :2])).clamp(min=0)
     hull_area = hull.prod(dim=1).clamp(min=1e-7)
     giou = iou - (hull_area - union) / hull_area
-    return (1 - giou).mean(), iou.detach().mean()
+    if weight is None:
+        return (1 - giou).mean(), iou.detach().mean()
+    return weighted_mean(1 - giou, weight), weighted_mean(iou.detach(), weight)
 
 
-def l1_loss(pred, target):
-    return F.l1_loss(pred, target)
+def weighted_mean(values, weight):
+    """Mean of per-sample ``values`` (B, ...) weighted by ``weight`` (B,)."""
+    w = weight.reshape(-1, *([1] * (values.dim() - 1))).to(values.dtype)
+    per = (values * w).reshape(values.shape[0], -1).mean(1)
+    return per.sum() / weight.sum().clamp(min=1e-6)
+
+
+def l1_loss(pred, target, weight=None):
+    """Mean absolute error of (B, 4) boxes (``weight``: per-sample weights)."""
+    if weight is None:
+        return (pred - target).abs().mean()
+    return weighted_mean((pred - target).abs(), weight)
 
 
 def log_size_loss(pred, target, eps: float = 1e-4):
@@ -75,14 +90,18 @@ def gaussian_heatmap(boxes, feat: int):
     return torch.stack(maps).unsqueeze(1)
 
 
-def focal_loss(score_map, heatmap, alpha: float = 2.0, beta: float = 4.0):
-    """Compute the CenterNet focal loss of a sigmoid score map against a Gaussian heat map."""
+def focal_loss(score_map, heatmap, alpha: float = 2.0, beta: float = 4.0, weight=None):
+    """Compute the CenterNet focal loss of a sigmoid score map against a Gaussian heat map.
+
+    ``weight`` (B,): per-sample weights (a weight-0 sample adds nothing).
+    """
     pos = heatmap.eq(1).float()
+    w = 1.0 if weight is None else weight.view(-1, 1, 1, 1).to(score_map.dtype)
     neg = 1.0 - pos
     p = score_map.clamp(1e-4, 1 - 1e-4)
-    pos_loss = torch.log(p) * (1 - p) ** alpha * pos
-    neg_loss = torch.log(1 - p) * p ** alpha * (1 - heatmap) ** beta * neg
-    num_pos = pos.sum().clamp(min=1.0)
+    pos_loss = torch.log(p) * (1 - p) ** alpha * pos * w
+    neg_loss = torch.log(1 - p) * p ** alpha * (1 - heatmap) ** beta * neg * w
+    num_pos = (pos * w).sum().clamp(min=1.0)
     return -(pos_loss.sum() + neg_loss.sum()) / num_pos
 
 

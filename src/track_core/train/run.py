@@ -7,18 +7,19 @@ distillation, or depth pruning); ``run`` adds the data, the trainer and the run 
 import dataclasses
 import pathlib
 import subprocess
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import yaml
 
 from track_core.checkpoint import load_model, save_checkpoint
 from track_core.config import ConfigError, from_dict, to_dict
-from track_core.data.build import build_sources
+from track_core.data.build import build_sources, resolve
 from track_core.data.sampler import PairDataset
 from track_core.net import create_model, ModelConfig, variant_config
 from track_core.net.config import PreprocessConfig, stem_preprocess
 from track_core.train.base import TrainingTask
+from track_core.train.cnn_teacher import CnnTeacher
 from track_core.train.config import TrainConfig
 from track_core.train.inputs import Renormalize
 from track_core.train.stages import init_student_from_teacher, stage_ranges
@@ -110,6 +111,22 @@ def build_task(kind: str, cfg: TrainConfig, log=print
     return task, student.cfg, student_pre
 
 
+def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher]:
+    """Return the CNN teacher ``cfg.cnn_teacher`` asks for (None: none), checked up front."""
+    t = cfg.cnn_teacher
+    if not t.kind:
+        return None
+    default = {'lighttrack': '${data}/baselines/lighttrack_mobile',
+               'nanotrack_v3': '${data}/baselines/nanotrack_v3'}.get(t.kind, '')
+    try:
+        teacher = CnnTeacher(t, model_cfg.search_feat, resolve(t.folder or default))
+        teacher.load()          # fail now, with the reason, rather than in a data worker
+        teacher.reset()         # data workers build their own engines
+    except (ValueError, OSError, ImportError, RuntimeError) as exc:
+        raise ConfigError(f'cnn_teacher: {exc}') from None
+    return teacher
+
+
 def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
         ) -> Dict[str, float]:
     """Train ``kind`` ('teacher' or 'distill') as ``cfg`` says; return the last epoch's means."""
@@ -123,8 +140,9 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
                             list(d.videos), d.sot_format, on_skip=skips.append)
     for message in skips:
         print(f'[train] skipped: {message}')
+    teacher = cnn_teacher(cfg, model_cfg)
     dataset = PairDataset([s for _, s in sources], list(d.weights) or None, model_cfg, pre,
-                          d.sampling, d.samples_per_epoch, cfg.seed)
+                          d.sampling, d.samples_per_epoch, cfg.seed, teacher=teacher)
     out_dir = pathlib.Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / 'config.yaml').write_text(yaml.safe_dump(

@@ -40,16 +40,58 @@ class LossWeights:
     kl: float = 0.0
     kl_temperature: float = 1.0
     log_size: float = 0.0
+    cnn_map: float = 0.0
+    cnn_kl: float = 0.0
+    cnn_guidance: float = 0.0
+    cnn_min_conf: float = 0.5
 
 
-def _box_terms(out, target, w: LossWeights, prefix: str) -> Dict[str, torch.Tensor]:
-    giou, iou = giou_loss(out['box'], target)
-    terms = {f'{prefix}giou': w.giou * giou, f'{prefix}l1': w.l1 * l1_loss(out['box'], target)}
+def _box_terms(out, target, w: LossWeights, prefix: str, weight=None
+               ) -> Dict[str, torch.Tensor]:
+    giou, iou = giou_loss(out['box'], target, weight)
+    terms = {f'{prefix}giou': w.giou * giou,
+             f'{prefix}l1': w.l1 * l1_loss(out['box'], target, weight)}
     if w.log_size:
         terms[f'{prefix}log_size'] = w.log_size * log_size_loss(out['box'], target)
     if prefix == 'loss/box_' and 'score_map' in out and w.focal:
         heat = gaussian_heatmap(target, out['score_map'].shape[-1])
-        terms['loss/focal'] = w.focal * focal_loss(out['score_map'], heat)
+        terms['loss/focal'] = w.focal * focal_loss(out['score_map'], heat, weight=weight)
+    return terms, iou
+
+
+def supervision_terms(out, batch, w: LossWeights, num_bins: int = 0):
+    """Ground-truth terms, and a CNN teacher's where the batch carries its maps.
+
+    Annotated pairs are supervised by their box. A pair whose box a tracker proposed
+    (``has_box`` 0) takes the CNN teacher's box instead, weighted 1 where the teacher is
+    confident (``cnn_min_conf``) and 0 where not, or counts for nothing without a teacher.
+    With a teacher (``cnn_*`` weights): its score map (binary cross-entropy for a center head;
+    the dense-to-sparse KL of its boxes for a token head) and box guidance, gated likewise.
+    Returns (terms, IoU with the box used).
+    """
+    target, weight = batch['box'], None
+    has_teacher = 'teacher_score' in batch
+    gate = (batch['teacher_conf'] >= w.cnn_min_conf).to(target.dtype) if has_teacher else None
+    if 'has_box' in batch and not bool(batch['has_box'].all()):
+        labelled = batch['has_box'] > 0
+        weight = labelled.to(target.dtype)
+        if has_teacher:
+            target = torch.where(labelled[:, None], target, batch['teacher_box'])
+            weight = torch.where(labelled, weight, gate)
+    terms, iou = _box_terms(out, target, w, 'loss/box_', weight)
+    if not has_teacher:
+        return terms, iou
+    if w.cnn_map and 'score_map' in out:
+        terms['loss/cnn_map'] = w.cnn_map * score_map_distill_loss(
+            out['score_map'][:, 0], batch['teacher_score'])
+    if w.cnn_kl and 'edge_logits' in out:
+        dist = center_to_edge_distributions(batch['teacher_score'][:, None],
+                                            batch['teacher_size'], batch['teacher_offset'],
+                                            num_bins, w.kl_temperature)
+        terms['loss/cnn_kl'] = w.cnn_kl * kl_edge_loss(out['edge_logits'], dist)
+    if w.cnn_guidance and bool(gate.any()):
+        guide, _ = _box_terms(out, batch['teacher_box'], w, 'loss/cnn_', gate)
+        terms.update({k: w.cnn_guidance * v for k, v in guide.items()})
     return terms, iou
 
 
@@ -94,7 +136,7 @@ class GroundTruthTask(TrainingTask):
 
     def forward(self, batch):
         out = self.model(batch['template'], batch['search'])
-        terms, iou = _box_terms(out, batch['box'], self.weights, 'loss/box_')
+        terms, iou = supervision_terms(out, batch, self.weights, self.model.cfg.num_bins)
         return {'loss': _total(terms), **terms, 'metric/iou': iou}
 
 
@@ -136,7 +178,7 @@ class DistillTask(TrainingTask):
         return self.student
 
     def forward(self, batch, mask: Sequence[bool] = None):
-        z, x, gt = batch['template'], batch['search'], batch['box']
+        z, x = batch['template'], batch['search']
         w = self.weights
         tz, tx = (z, x)
         if self.teacher_input is not None:
@@ -155,7 +197,7 @@ class DistillTask(TrainingTask):
         tokens, hidden = s.run_blocks(tokens, blocks, collect=ends)
         out = s.predict(tokens)
 
-        terms, iou = _box_terms(out, gt, w, 'loss/box_')
+        terms, iou = supervision_terms(out, batch, w, s.cfg.num_bins)
         if w.guidance:
             guide, _ = _box_terms(out, t_out['box'].detach(), w, 'loss/guide_')
             terms.update({k: w.guidance * v for k, v in guide.items()})
@@ -223,12 +265,12 @@ class DepthPruneTask(TrainingTask):
         scale = self.branch_scale()
         for i in self.remove:
             self.student.blocks[i].branch_scale = scale
-        z, x, gt = batch['template'], batch['search'], batch['box']
+        z, x = batch['template'], batch['search']
         with torch.no_grad():
             t_out = self.teacher(z, x)
         out = self.student(z, x)
         w = self.weights
-        terms, iou = _box_terms(out, gt, w, 'loss/box_')
+        terms, iou = supervision_terms(out, batch, w, self.student.cfg.num_bins)
         if w.guidance:
             guide, _ = _box_terms(out, t_out['box'], w, 'loss/guide_')
             terms.update({k: w.guidance * v for k, v in guide.items()})
