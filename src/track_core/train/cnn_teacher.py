@@ -31,7 +31,8 @@ KINDS = ('lighttrack', 'nanotrack_v3')
 class CnnTeacherConfig:
     """kind: '' (none), 'lighttrack' (LightTrack-Mobile, OpenVINO) or 'nanotrack_v3'.
 
-    folder: its model files (default: the data README's baselines/<kind> folder); threads:
+    folder: its model files (default: the data README's baselines/<kind> folder; NanoTrack v3
+    without its ONNX files runs as the network written here, on the shipped weights); threads:
     inference threads per data worker.
     """
 
@@ -57,13 +58,14 @@ def resample(maps: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 class CnnTeacher:
 
     def __init__(self, cfg: CnnTeacherConfig, grid: int, folder: Optional[pathlib.Path] = None):
+        """Teach a student whose search crop has ``grid`` x ``grid`` cells."""
         if cfg.kind not in KINDS:
             raise ValueError(f'cnn_teacher.kind must be one of {", ".join(KINDS)}, got '
                              f'{cfg.kind!r}')
         from track_core.eval import siamese
         self.cfg = cfg
         self.grid = grid
-        self.folder = pathlib.Path(folder or cfg.folder)
+        self.folder = pathlib.Path(folder or cfg.folder) if (folder or cfg.folder) else None
         self.settings = siamese.LIGHTTRACK if cfg.kind == 'lighttrack' else siamese.NANOTRACK_V3
         self._engine = None
         s = self.settings
@@ -89,10 +91,23 @@ class CnnTeacher:
         if self._engine is None:
             from track_core.eval import siamese
             if self.cfg.kind == 'lighttrack':
+                if self.folder is None:
+                    raise FileNotFoundError('LightTrack-Mobile needs its folder '
+                                            '(cnn_teacher.folder)')
                 self._engine = siamese.LightTrackOpenVINO(self.folder, self.cfg.threads)
-            else:
+            elif self.folder is not None and (self.folder / 'nanotrack_head.onnx').is_file():
                 self._engine = siamese.NanoTrackV3Onnx(self.folder, self.cfg.threads)
+            else:
+                import torch
+                from track_core.net.nanotrack import load_nanotrack_v3
+                torch.set_num_threads(max(1, self.cfg.threads))
+                self._engine = siamese.NanoTrackV3Torch(load_nanotrack_v3())
         return self._engine
+
+    def tracker(self):
+        """Return a fresh Siamese tracker on this teacher's engine (for pseudo-labelling)."""
+        from track_core.eval.siamese import SiameseTracker
+        return SiameseTracker(self.cfg.kind, self.engine, self.settings)
 
     def __call__(self, template_rgb: np.ndarray, search_rgb: np.ndarray
                  ) -> Dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ from typing import Any, Dict, Tuple
 from track_core.data.sampler import SamplingConfig
 from track_core.net.config import PreprocessConfig
 from track_core.train.cnn_teacher import CnnTeacherConfig
+from track_core.train.pseudo import PseudoConfig
 from track_core.train.task import LossWeights
 from track_core.train.trainer import OptimConfig
 
@@ -15,7 +16,8 @@ class DataConfig:
     """Where pairs come from.
 
     Paths may use ${data} for the data root (TRACK_DATA_ROOT or ../shared/data). ``weights``: one
-    sampling weight per source, in the order sot, stills_csv, coco_json, videos (empty: equal).
+    sampling weight per source, in the order sot, stills_csv, coco_json, videos (empty: equal);
+    ``pseudo``: pairs from unannotated clips labelled by the CNN teacher (its own weight).
     """
 
     sot: Tuple[str, ...] = ('${data}/sot/train',)
@@ -26,6 +28,7 @@ class DataConfig:
     weights: Tuple[float, ...] = ()
     samples_per_epoch: int = 2000
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@ from track_core.checkpoint import load_model, save_checkpoint
 from track_core.config import ConfigError, from_dict, to_dict
 from track_core.data.build import build_sources, resolve
 from track_core.data.sampler import PairDataset
+from track_core.data.sequences import DataError
 from track_core.net import create_model, ModelConfig, variant_config
 from track_core.net.config import PreprocessConfig, stem_preprocess
 from track_core.train.base import TrainingTask
 from track_core.train.cnn_teacher import CnnTeacher
 from track_core.train.config import TrainConfig
 from track_core.train.inputs import Renormalize
+from track_core.train.pseudo import build_pseudo_source
 from track_core.train.stages import init_student_from_teacher, stage_ranges
 from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask
 from track_core.train.trainer import seed_everything, Trainer
@@ -119,12 +121,20 @@ def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher
     default = {'lighttrack': '${data}/baselines/lighttrack_mobile',
                'nanotrack_v3': '${data}/baselines/nanotrack_v3'}.get(t.kind, '')
     try:
-        teacher = CnnTeacher(t, model_cfg.search_feat, resolve(t.folder or default))
+        folder = resolve(t.folder or default)
+    except DataError:
+        folder = None           # NanoTrack v3 then runs as the shipped white-box network
+    try:
+        teacher = CnnTeacher(t, model_cfg.search_feat, folder)
         teacher.load()          # fail now, with the reason, rather than in a data worker
         teacher.reset()         # data workers build their own engines
     except (ValueError, OSError, ImportError, RuntimeError) as exc:
         raise ConfigError(f'cnn_teacher: {exc}') from None
     return teacher
+
+
+def t_name(cfg: TrainConfig) -> str:
+    return f'{cfg.cnn_teacher.kind}:{cfg.cnn_teacher.folder}'
 
 
 def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
@@ -141,7 +151,16 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
     for message in skips:
         print(f'[train] skipped: {message}')
     teacher = cnn_teacher(cfg, model_cfg)
-    dataset = PairDataset([s for _, s in sources], list(d.weights) or None, model_cfg, pre,
+    weights = list(d.weights) or None
+    if d.pseudo.clips:
+        if teacher is None:
+            raise ConfigError('data.pseudo.clips: pseudo-labelled pairs need a cnn_teacher '
+                              '(cnn_teacher.kind=lighttrack or nanotrack_v3)')
+        pseudo = build_pseudo_source(d.pseudo, teacher.tracker, cfg.out_dir, t_name(cfg))
+        teacher.reset()
+        sources.append(('pseudo', pseudo))
+        weights = (weights or [1.0] * (len(sources) - 1)) + [d.pseudo.weight]
+    dataset = PairDataset([s for _, s in sources], weights, model_cfg, pre,
                           d.sampling, d.samples_per_epoch, cfg.seed, teacher=teacher)
     out_dir = pathlib.Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
