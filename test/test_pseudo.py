@@ -18,7 +18,7 @@ from track_core.train.pseudo import (build_pseudo_source, label_clip, PseudoConf
 
 @pytest.fixture(scope='module')
 def clip(tmp_path_factory):
-    """Write an unannotated clip (frames of one moving textured object); return its truth."""
+    """Write an unannotated folder of frames (one moving textured object); return the truth."""
     folder = tmp_path_factory.mktemp('clip')
     frames, boxes = moving_object_sequence(25, size=(240, 320), box_size=(48, 40), speed=3.0,
                                            seed=4)
