@@ -6,12 +6,13 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-jazzy lint demo bench train-teacher train-student ship eval card clean distclean help
+.PHONY: setup test test-jazzy gpu-check lint demo bench train-teacher train-student ship eval card clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
 	@echo 'make test    - setup, lint, core tests and ROS package tests'
 	@echo 'make test-jazzy - the same on ROS 2 Jazzy (the LTS), in its own venv (.venv-jazzy)'
+	@echo 'make gpu-check - prove the CUDA paths (parity, training steps, node, speed) in minutes'
 	@echo 'make demo    - setup, then track a real video with the shipped model'
 	@echo 'make bench   - speed benchmark of the model variants on this machine'
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
@@ -49,6 +50,10 @@ test-jazzy:
 demo: setup
 	@bash $(ROOT)/scripts/demo.sh
 
+# The CUDA paths, from the repository alone (exits 2 with "no CUDA device" where there is none).
+gpu-check: setup
+	@$(ENV) && cd $(ROOT) && PYTHONUNBUFFERED=1 python scripts/gpu_check.py
+
 bench: setup
 	@$(ENV) && cd $(ROOT) && python -m track_core.eval.speed_cli
 
@@ -67,7 +72,7 @@ eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
 	    --model teacher=models/teacher_mnv2_t12.safetensors \
-	    --baselines csrt nanotrack kcf --out reports/dev
+	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack --out reports/dev
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
 	    --model teacher=models/teacher_mnv2_t12.safetensors \

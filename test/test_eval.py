@@ -77,6 +77,10 @@ def test_report_from_a_tiny_synthetic_run(tmp_path):
     assert summaries['tiny']['model_ms'] > 0
     if 'KCF' in summaries:
         assert 'tiny vs KCF' in text
+        assert summaries['KCF']['confidence'] is None          # no states: no such figures
+    conf = summaries['tiny']['confidence']
+    assert conf['absent_frames'] == 2 and 0.0 <= conf['tracking_on_absent'] <= 1.0
+    assert 'Confidence and LOST' in text and 'of 2 |' in text
 
 
 def test_cli_runtime_settings_reach_the_report_and_bad_ones_are_refused(tmp_path, capsys):
@@ -149,3 +153,21 @@ def test_scale_response_of_reference_trackers_and_a_real_model(tmp_path):
     table = markdown_table({'exact': exact, 'kept': kept})
     assert '| 2 | +0.69 | +0.00 | 1.00 |' in table
     assert plot({'exact': exact, 'tiny': real}, tmp_path / 'scale.png').stat().st_size > 1000
+
+
+def test_confidence_figures_count_false_alarms_and_silent_misses():
+    from track_core.eval.metrics import FrameErrors
+    from track_core.eval.ope import confidence, SequenceRun
+    present = np.array([True, True, True, True, False, False])
+    lost = np.array([True, True, False, False, False, True])
+    iou = np.array([0.5, 0.0, 0.0, 0.7])                  # the four frames with the target
+    scores = np.array([0.2, 0.1, 0.3, 0.9, 0.5, 0.1])
+    errors = FrameErrors(iou, np.zeros(4), np.zeros(4))
+    run = SequenceRun('t', 's', np.zeros((7, 4)), [], errors, {}, scores, lost, present)
+    c = confidence([run])
+    assert c['lost_share'] == pytest.approx(0.5)          # 2 of 4 frames with the target
+    assert c['lost_on_target'] == pytest.approx(0.5)      # 1 of those 2 still overlapped
+    assert c['tracking_off_target'] == pytest.approx(0.5)  # 1 of 2 TRACKING frames missed
+    assert c['tracking_on_absent'] == pytest.approx(0.5)  # 1 of 2 absent frames TRACKING
+    assert c['score_iou_corr'] == pytest.approx(np.corrcoef(scores[:4], iou)[0, 1])
+    assert confidence([SequenceRun('t', 's', np.zeros((2, 4)), [], errors)]) is None

@@ -399,3 +399,12 @@ def test_distilling_onto_the_nanotrack_stem_from_a_mobilenet_teacher(synthetic_r
     run('distill', cfg, progress=False)
     tracker = load_tracker(tmp_path / 's' / 'model.safetensors', device='cpu')
     assert tracker.preprocess.channel_order == 'bgr' and tracker.preprocess.mean == (0, 0, 0)
+
+
+def test_gpu_check_says_so_without_a_cuda_device():
+    script = pathlib.Path(__file__).resolve().parents[1] / 'scripts' / 'gpu_check.py'
+    if torch.cuda.is_available():
+        pytest.skip('a CUDA device is here: run make gpu-check itself')
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and 'no CUDA device' in proc.stdout, proc.stdout + proc.stderr

@@ -22,7 +22,7 @@ from track_core.config import ConfigError, load_config
 from track_core.data.build import resolve
 from track_core.data.sequences import DataError, find_sequences
 from track_core.errors import CheckpointError
-from track_core.eval.ope import aggregate, median_after_warmup, run_sequence
+from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
 from track_core.eval.scale import FACTORS, scale_response
 from track_core.eval.scale import markdown_table as scale_table, plot as plot_scale
@@ -73,6 +73,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             runs[name].append(run_sequence(tracker, seq))
             bar.update()
         summaries[name] = aggregate(runs[name])
+        summaries[name]['confidence'] = confidence(runs[name])
         summaries[name]['model_ms'] = (median_after_warmup(tracker.model_ms)
                                        if tracker.model_ms else None)
     bar.close()

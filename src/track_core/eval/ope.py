@@ -3,12 +3,13 @@
 from dataclasses import dataclass, field
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
 from track_core.data.sequences import Sequence
 from track_core.eval.metrics import concat, frame_errors, FrameErrors, summary
+from track_core.types import TrackState
 
 WARMUP_FRAMES = 5
 
@@ -21,6 +22,11 @@ class SequenceRun:
     frame_ms: List[float]
     errors: FrameErrors
     metrics: Dict[str, float] = field(default_factory=dict)
+    # per frame after the first, for trackers that report them (track_core models): the
+    # score, whether the tracker said LOST, and whether the target is in the ground truth
+    scores: Optional[np.ndarray] = None
+    lost: Optional[np.ndarray] = None
+    present: Optional[np.ndarray] = None
 
 
 def first_valid(seq: Sequence) -> int:
@@ -37,15 +43,54 @@ def run_sequence(tracker, seq: Sequence) -> SequenceRun:
     frame = seq.frame(start)
     tracker.initialize(frame, seq.boxes[start])
     boxes[start] = seq.boxes[start]
-    times = []
+    times, scores, lost = [], [], []
+    reports_state = hasattr(tracker, 'last_result')
     for i in range(start + 1, len(seq)):
         frame = seq.frame(i)
         t0 = time.perf_counter()
         boxes[i] = tracker.track(frame)
         times.append((time.perf_counter() - t0) * 1000.0)
+        if reports_state:
+            scores.append(tracker.last_result.score)
+            lost.append(tracker.last_result.state == TrackState.LOST)
     # The initial frame is given, not predicted: evaluate from the next one.
     errors = frame_errors(boxes[start + 1:], seq.boxes[start + 1:])
-    return SequenceRun(tracker.name, seq.name, boxes, times, errors, summary(errors))
+    run = SequenceRun(tracker.name, seq.name, boxes, times, errors, summary(errors))
+    if reports_state:
+        run.scores, run.lost = np.asarray(scores), np.asarray(lost, bool)
+        gt = np.asarray(seq.boxes[start + 1:], np.float64)      # frame_errors' validity
+        run.present = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    return run
+
+
+def confidence(runs: List[SequenceRun]) -> Optional[Dict[str, float]]:
+    """Measure whether the confidence means something (None for trackers without states).
+
+    Over all frames after the first: the correlation of score and IoU (target present);
+    ``lost_on_target``: of the frames declared LOST while the target is present, the share whose
+    box still overlaps it (IoU > 0: a false alarm); ``tracking_off_target``: of the TRACKING
+    frames with the target present, the share with no overlap (a miss nobody was told of);
+    ``tracking_on_absent``: of the frames without the target, the share still TRACKING.
+    """
+    runs = [r for r in runs if r.lost is not None]
+    if not runs:
+        return None
+    scores = np.concatenate([r.scores for r in runs])
+    lost = np.concatenate([r.lost for r in runs])
+    present = np.concatenate([r.present for r in runs])
+    iou = np.zeros(len(lost))
+    iou[present] = np.concatenate([r.errors.iou for r in runs])
+    on, tracking = present & lost, present & ~lost
+
+    def share(mask, of):
+        return float(mask.sum() / of.sum()) if of.sum() else float('nan')
+    corr = float(np.corrcoef(scores[present], iou[present])[0, 1]) \
+        if present.sum() > 2 and scores[present].std() > 0 else float('nan')
+    return {'score_iou_corr': corr, 'lost_share': share(on, present),
+            'lost_on_target': share(on & (iou > 0), on),
+            'tracking_off_target': share(tracking & (iou == 0), tracking),
+            'tracking_on_absent': share(~present & ~lost, ~present),
+            'absent_frames': int((~present).sum())}
 
 
 def median_after_warmup(times: List[float]) -> float:

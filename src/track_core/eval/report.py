@@ -70,6 +70,22 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
             row.append(f'{run.metrics["auc"]:.3f}' if run else '-')
             frames = run.metrics['frames'] if run else frames
         lines.append(f'| {seq} | {frames} | ' + ' | '.join(row) + ' |')
+    conf = {n: summaries[n]['confidence'] for n in names if summaries[n].get('confidence')}
+    if conf:
+        lines += ['', '## Confidence and LOST (track_core models)', '',
+                  'Score-IoU correlation over frames with the target; of the frames declared LOST '
+                  'with the target present, the share still overlapping it (false alarms); of '
+                  'the TRACKING frames, the share without overlap (silent misses); of the '
+                  'frames without the target, the share still TRACKING.', '',
+                  '| tracker | score-IoU corr. | LOST frames | LOST while overlapping | '
+                  'TRACKING without overlap | TRACKING, target absent |',
+                  '|---|---:|---:|---:|---:|---:|']
+        for name, c in conf.items():
+            absent = (f'{c["tracking_on_absent"]:.2f} of {c["absent_frames"]}'
+                      if c['absent_frames'] else 'no such frames')
+            lines.append(f'| {name} | {c["score_iou_corr"]:.2f} | {c["lost_share"]:.2f} | '
+                         f'{c["lost_on_target"]:.2f} | {c["tracking_off_target"]:.2f} | '
+                         f'{absent} |')
     if meta.get('runtime'):
         lines += ['', 'Run-time settings of the track_core models (TrackerConfig): ' +
                   ', '.join(f'{k}={v}' for k, v in meta['runtime'].items()) + '.']

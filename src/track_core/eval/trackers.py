@@ -49,9 +49,11 @@ class CoreTracker:
 
     def initialize(self, rgb, box):
         self.tracker.initialize(rgb, box)
+        self.last_result = None
 
     def track(self, rgb) -> Tuple[float, float, float, float]:
-        return self.tracker.track(rgb).box
+        self.last_result = self.tracker.track(rgb)      # score and state for the report
+        return self.last_result.box
 
 
 class OpenCVTracker:
