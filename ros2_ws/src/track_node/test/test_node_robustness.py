@@ -151,7 +151,8 @@ def test_an_unconfigured_node_answers_target_requests(tmp_path):
         h.close()
 
 
-def test_a_burst_of_requests_is_answered_while_inference_runs(tmp_path):
+def _slow_node_tracking(tmp_path, sec):
+    """Return (harness, first frame, box): a deliberately slow model tracking one target."""
     from track_core.checkpoint import save_checkpoint
     from track_core.net import create_model
     slow = save_checkpoint(tmp_path / 'slow.safetensors', create_model('ct2_vitb_256'))
@@ -159,9 +160,18 @@ def test_a_burst_of_requests_is_answered_while_inference_runs(tmp_path):
     try:
         assert h.wait_for(lambda: h.node.running, 60)
         rgb, box = scene(0)
-        first = image_msg(rgb, sec=900)
+        first = image_msg(rgb, sec=sec)
         assert h.publish_until_processed(first)
-        assert _select(h, first.header.stamp).success
+        assert _select(h, first.header.stamp, box).success
+    except BaseException:
+        h.close()
+        raise
+    return h, first, box
+
+
+def test_a_burst_of_requests_is_answered_while_inference_runs(tmp_path):
+    h, first, box = _slow_node_tracking(tmp_path, 900)
+    try:
         for i in range(3):                  # keep inference busy
             h.pub.publish(image_msg(scene(i)[0], sec=901 + i))
         assert h.set_target.wait_for_service(timeout_sec=10)
@@ -268,16 +278,8 @@ def test_the_node_drops_frames_instead_of_lagging_however_slow_it_is(tmp_path):
     # No backlog, stated in frames: once the stream stops the node answers at most the frame
     # in hand and the newest one, the newest frame is always the last answered, and every
     # frame is either answered or counted.
-    from track_core.checkpoint import save_checkpoint
-    from track_core.net import create_model
-    slow = save_checkpoint(tmp_path / 'slow.safetensors', create_model('ct2_vitb_256'))
-    h = Harness(model=slow)
+    h, first, box = _slow_node_tracking(tmp_path, 500)
     try:
-        assert h.wait_for(lambda: h.node.running, 60)
-        rgb, box = scene(0)
-        first = image_msg(rgb, sec=500)
-        assert h.publish_until_processed(first)
-        assert _select(h, first.header.stamp, box).success
         h.wait_for(lambda: h.node.slot.empty, 10)
         sent = 0
         end = time.monotonic() + 3.0
