@@ -143,8 +143,9 @@ class TrackNode(LifecycleNode):
                 CompressedImage, 'image/compressed', self._on_compressed, qos,
                 qos_overriding_options=overrides))
         self.slot.open()
-        self.worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
-        self.worker.start()
+        worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
+        worker.start()
+        self.worker = worker        # only a started thread is ever joined (stop_worker)
         topics = ', '.join(sub.topic_name for sub in self.subs)
         self.get_logger().info(f'active: tracking on {topics}')
         return super().on_activate(state)
@@ -170,9 +171,9 @@ class TrackNode(LifecycleNode):
     def stop_worker(self) -> None:
         """Stop the inference worker and wait for it (nothing is published after this)."""
         self.slot.close()
-        if self.worker is not None:
-            self.worker.join(timeout=10.0)
-            self.worker = None
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.join(timeout=10.0)
 
     def _release(self):
         if self.pubs is not None:
