@@ -76,7 +76,10 @@ def test_camera_frames_from_another_process_reach_the_node(width, height):
         camera.stdin.flush()
         assert camera.stdout.readline().strip() == 'sent 60'
         time.sleep(1.0)
-        assert _received(diagnostics) - before == 60
+        # measured here with the profile: 60 of 60 in every run, also beside a training run;
+        # without it 0-7 of 60. 57 leaves room for an odd frame on a loaded CI machine.
+        received = _received(diagnostics) - before
+        assert 57 <= received <= 60, received
     finally:
         for proc in (camera, node):
             proc.kill()
