@@ -6,7 +6,7 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-jazzy gpu-check lint demo bench train-teacher train-student ship eval card clean distclean help
+.PHONY: setup test test-jazzy gpu-check lint demo bench train-student ship eval card clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
@@ -17,7 +17,7 @@ help:
 	@echo 'make bench   - speed benchmark of the model variants on this machine'
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
 	@echo 'make card    - rewrite models/MODEL_CARD.md from the reports of make eval'
-	@echo 'make train-teacher / train-student / ship - reproduce the shipped models'
+	@echo 'make train-student / ship - reproduce the shipped default model'
 	@echo 'make clean   - remove the colcon build and test outputs (keeps .venv)'
 
 setup:
@@ -57,12 +57,11 @@ gpu-check: setup
 bench: setup
 	@$(ENV) && cd $(ROOT) && python -m track_core.eval.speed_cli
 
-# Reproduce the shipped models (each resumable: rerun the same command after a stop).
-train-teacher: setup
-	@$(ENV) && cd $(ROOT) && track-train teacher config/train/teacher_mnv2_t12.yaml
-
+# Reproduce the shipped default (each recipe resumable: rerun after a stop). Needs
+# ../shared/data and the lighttrack extra (pip install -e '.[lighttrack]').
 train-student: setup
-	@$(ENV) && cd $(ROOT) && track-train distill config/train/distill_mnv2_s3.yaml
+	@$(ENV) && cd $(ROOT) && track-train teacher config/train/lighttrack_to_nt3_s2.yaml \
+	    && track-train teacher config/train/lighttrack_to_nt3_s2_long.yaml
 
 ship: setup
 	@$(ENV) && cd $(ROOT) && python scripts/ship_models.py
@@ -71,16 +70,9 @@ ship: setup
 eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
-	    --model teacher=models/teacher_mnv2_t12.safetensors \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack --out reports/dev
-	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
-	    --model student=models/default.safetensors \
-	    --model teacher=models/teacher_mnv2_t12.safetensors \
-	    --set size_penalty=0 --set size_smoothing=0 --set size_by_confidence=false \
-	    --out reports/dev_no_size_control
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
-	    --model student=models/default.safetensors \
-	    --model teacher=models/teacher_mnv2_t12.safetensors --out reports/scale
+	    --model student=models/default.safetensors --out reports/scale
 
 # Regenerate models/MODEL_CARD.md from make eval's reports (git diff shows what moved).
 card: setup

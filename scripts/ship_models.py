@@ -1,7 +1,7 @@
-"""Copy the trained checkpoints into models/.
+"""Copy the trained checkpoint into models/ as the default model (make ship).
 
-The student becomes the default model; the teacher is stored in float16 so that it stays
-under 25 MB. Usage: python scripts/ship_models.py (make ship).
+Its teacher, LightTrack-Mobile, is a training-time teacher only and never ships.
+Usage: python scripts/ship_models.py
 """
 
 import argparse
@@ -13,8 +13,7 @@ from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHIP = [
     # (trained checkpoint, shipped file, store as float16)
-    ('runs/distill_mnv2_s3/model.safetensors', 'models/default.safetensors', False),
-    ('runs/teacher_mnv2_t12/model.safetensors', 'models/teacher_mnv2_t12.safetensors', True),
+    ('runs/lighttrack_to_nt3_s2_long/model.safetensors', 'models/default.safetensors', False),
 ]
 LIMIT_MB = 25.0
 
@@ -25,7 +24,7 @@ def main(argv=None):
     for src, dst, half in SHIP:
         src, dst = ROOT / src, ROOT / dst
         if not src.is_file():
-            print(f'missing {src}: train it first (make train-teacher / make train-student)',
+            print(f'missing {src}: train it first (make train-student)',
                   file=sys.stderr)
             return 1
         model, pre = load_model(src)

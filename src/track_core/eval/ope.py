@@ -85,7 +85,8 @@ def confidence(runs: List[SequenceRun]) -> Optional[Dict[str, float]]:
     def share(mask, of):
         return float(mask.sum() / of.sum()) if of.sum() else float('nan')
     corr = float(np.corrcoef(scores[present], iou[present])[0, 1]) \
-        if present.sum() > 2 and scores[present].std() > 0 else float('nan')
+        if present.sum() > 2 and scores[present].std() > 0 and iou[present].std() > 0 \
+        else float('nan')
     return {'score_iou_corr': corr, 'lost_share': share(on, present),
             'lost_on_target': share(on & (iou > 0), on),
             'tracking_off_target': share(tracking & (iou == 0), tracking),
