@@ -15,7 +15,13 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
                  note: str = '') -> np.ndarray:
     """Return a copy of ``rgb`` with each target's box, id, score and state, and the frame rate."""
     out = rgb.copy()
-    for k, (target_id, r) in enumerate(results.items()):
+    text = f'{fps:.1f} fps' + (f'  {note}' if note else '')
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    band = out[:height + 12, :width + 12]
+    band[:] = band // 3                  # a dark band keeps the text legible on any image
+    cv2.putText(out, text, (6, height + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    for k, (target_id, r) in enumerate(results.items()):      # boxes and labels on top
         x, y, w, h = (int(round(v)) for v in r.box)
         lost = r.state == TrackState.LOST
         color = LOST_COLOR if lost else COLORS[k % len(COLORS)]
@@ -24,10 +30,4 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
         label = f'{target_id} {r.score:.2f}' + (' LOST' if lost else '')
         cv2.putText(out, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
                     cv2.LINE_AA)
-    text = f'{fps:.1f} fps' + (f'  {note}' if note else '')
-    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    band = out[:height + 12, :width + 12]
-    band[:] = band // 3                  # a dark band keeps the text legible on any image
-    cv2.putText(out, text, (6, height + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                cv2.LINE_AA)
     return out
