@@ -132,6 +132,10 @@ def test_start_up_values_of_the_wrong_type_leave_the_node_up_with_the_reason(tmp
     try:
         assert h.wait_for(lambda: h.node.running, 60)
         assert h.node.tracker.config.lost_threshold == 1.0
+        if hasattr(h.node, 'add_pre_set_parameters_callback'):      # rclpy of Jazzy and later
+            result = h.node.set_parameters([Parameter('lost_threshold', value=0)])[0]
+            assert result.successful, result.reason
+            assert isinstance(h.node.get_parameter('lost_threshold').value, float)
     finally:
         h.close()
     h = Harness(threads=2.5, max_search_scale=math.inf)
