@@ -133,10 +133,6 @@ def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher
     return teacher
 
 
-def t_name(cfg: TrainConfig) -> str:
-    return f'{cfg.cnn_teacher.kind}:{cfg.cnn_teacher.folder}'
-
-
 def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
         ) -> Dict[str, float]:
     """Train ``kind`` ('teacher' or 'distill') as ``cfg`` says; return the last epoch's means."""
@@ -156,7 +152,8 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
         if teacher is None:
             raise ConfigError('data.pseudo.clips: pseudo-labelled pairs need a cnn_teacher '
                               '(cnn_teacher.kind=lighttrack or nanotrack_v3)')
-        pseudo = build_pseudo_source(d.pseudo, teacher.tracker, cfg.out_dir, t_name(cfg))
+        pseudo = build_pseudo_source(d.pseudo, teacher.tracker, cfg.out_dir,
+                                     f'{cfg.cnn_teacher.kind}:{teacher.folder}')
         teacher.reset()
         sources.append(('pseudo', pseudo))
         weights = (weights or [1.0] * (len(sources) - 1)) + [d.pseudo.weight]
