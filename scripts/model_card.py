@@ -28,7 +28,7 @@ def _train_minutes() -> str:
 
 
 def _runtime(report) -> str:
-    runtime = report['meta'].get('runtime') or {}
+    runtime = (report['meta'].get('runtime') or {}).get('student') or {}
     return ', '.join(f'`{k}={v}`' for k, v in runtime.items()) or 'not recorded'
 
 

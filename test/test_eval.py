@@ -87,14 +87,22 @@ def test_cli_runtime_settings_reach_the_report_and_bad_ones_are_refused(tmp_path
     from track_core.eval.cli import main
     frames, boxes = moving_object_sequence(8, seed=2)
     write_uniform_sequence(tmp_path / 'data', 'syn', frames, boxes)
+    from track_core.runtime import TrackerConfig
+    from track_core.runtime.loader import with_runtime
     model = tmp_path / 'tiny.safetensors'
     save_checkpoint(model, create_model('tiny'))
+    own = tmp_path / 'own.safetensors'       # a model that brings its own settings
+    save_checkpoint(own, create_model('tiny'), extra=with_runtime(
+        {}, TrackerConfig(window_blend=0.4, lost_threshold=0.1, size_penalty=2.0)))
     out = tmp_path / 'out'
     assert main(['run', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
-                 '--set', 'size_penalty=0', '--set', 'hann_window=false',
-                 '--out', str(out)]) == 0
+                 '--model', f'own={own}', '--set', 'size_penalty=0', '--set',
+                 'hann_window=false', '--out', str(out)]) == 0
     runtime = json.loads((out / 'report.json').read_text())['meta']['runtime']
-    assert runtime['size_penalty'] == 0 and runtime['hann_window'] is False
+    assert runtime['tiny']['size_penalty'] == 0 and runtime['tiny']['hann_window'] is False
+    assert runtime['tiny']['window_blend'] == 0.0
+    assert runtime['own']['size_penalty'] == 0                       # --set wins
+    assert (runtime['own']['window_blend'], runtime['own']['lost_threshold']) == (0.4, 0.1)
     assert 'size_penalty=0' in (out / 'report.md').read_text()
     for bad, words in (('size_penalty=-1', 'size_penalty must be in'),
                        ('no_such_setting=1', 'no_such_setting')):

@@ -69,6 +69,45 @@ def test_hann_window_prefers_the_peak_near_the_centre():
     assert (s_plain, s_win) == (pytest.approx(0.9), pytest.approx(0.85))
 
 
+def test_window_blend_mixes_the_window_in():
+    f = 15
+    score = np.full((f, f), 0.01)
+    score[0, 0] = 0.9
+    size, offset = np.full((2, f, f), 0.1), np.zeros((2, f, f))
+    # a small blend keeps the far peak, a large one moves to the centre
+    weak, _, _ = decode_center(score, size, offset, hann2d(f), window_blend=0.1)
+    strong, s, _ = decode_center(score, size, offset, hann2d(f), window_blend=0.95)
+    assert weak[:2] == pytest.approx([0.0, 0.0])
+    assert strong[:2] == pytest.approx([7 / f, 7 / f]) and s == pytest.approx(0.01)
+    # multiplying by the window (blend 0) zeroes nothing out here but ranks 0.9 x w(0, 0) low
+    plain, _, _ = decode_center(score, size, offset, hann2d(f))
+    assert plain[:2] == pytest.approx([7 / f, 7 / f])
+
+
+def test_a_model_brings_its_own_runtime_settings(tmp_path):
+    from track_core.errors import CheckpointError
+    from track_core.runtime import model_runtime
+    from track_core.runtime.loader import with_runtime
+    own = TrackerConfig(window_blend=0.3, size_smoothing=0.7, lost_threshold=0.2)
+    path = save_checkpoint(tmp_path / 'own.safetensors', create_model('tiny'),
+                           extra=with_runtime({'note': 'kept'}, own))
+    assert load_tracker(path, device='cpu').config == own
+    assert model_runtime(path, {'lost_threshold': 0.05}) == \
+        TrackerConfig(window_blend=0.3, size_smoothing=0.7, lost_threshold=0.05)
+    given = TrackerConfig(size_penalty=0.0)
+    assert load_tracker(path, device='cpu', config=given).config == given
+    plain = save_checkpoint(tmp_path / 'plain.safetensors', create_model('tiny'))
+    assert load_tracker(plain, device='cpu').config == TrackerConfig()
+    with pytest.raises(ValueError, match='lost_threshold'):
+        model_runtime(path, {'lost_threshold': 7})
+    for stored, words in (({'lost_threshold': 'high'}, 'lost_threshold'),
+                          ({'no_such': 1}, 'no_such'), ({'size_penalty': -1}, 'size_penalty')):
+        bad = save_checkpoint(tmp_path / 'bad.safetensors', create_model('tiny'),
+                              extra={'runtime': stored})
+        with pytest.raises(CheckpointError, match=words):
+            load_tracker(bad, device='cpu')
+
+
 def test_size_penalty_values():
     prior = (0.2, 0.1)
     sizes = np.array([[0.2, 0.4, 0.1], [0.1, 0.2, 0.2]]).reshape(2, 1, 3)

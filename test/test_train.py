@@ -408,3 +408,48 @@ def test_gpu_check_says_so_without_a_cuda_device():
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and 'no CUDA device' in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_ban_recipe_runs_with_a_cnn_teacher_on_its_points(synthetic_root, tmp_path):
+    """The default model's recipe, shortened: NanoTrack v3 (white box) as the CNN teacher."""
+    from track_core.data.sampler import PairDataset
+    recipe = pathlib.Path(__file__).parents[1] / 'config' / 'train' / \
+        'lighttrack_to_nt3_ban2.yaml'
+    cfg = load_config(TrainConfig, recipe, [
+        f'data.sot=["{synthetic_root}"]', 'data.stills_csv=[]', 'data.pseudo.clips=[]',
+        'data.samples_per_epoch=4', 'optim.epochs=1', 'optim.batch_size=2',
+        'optim.num_workers=0', 'cnn_teacher.kind=nanotrack_v3',
+        f'cnn_teacher.folder={tmp_path / "no_onnx_here"}', f'out_dir={tmp_path / "run"}'])
+    assert cfg.optim.head_lr_scale == 0.1
+    seen = {}
+    original = PairDataset.__getitem__
+
+    def spy(self, index):
+        item = original(self, index)
+        seen.setdefault('teacher_score', item['teacher_score'].shape)
+        return item
+    PairDataset.__getitem__ = spy
+    try:
+        last = run('teacher', cfg, progress=False)
+    finally:
+        PairDataset.__getitem__ = original
+    assert seen['teacher_score'] == (15, 15)          # resampled to the ban head's points
+    assert {'loss/ban_cls', 'loss/ban_iou', 'loss/cnn_map'} <= set(last)
+    tracker = load_tracker(tmp_path / 'run' / 'model.safetensors', device='cpu')
+    assert tracker.model_cfg.head == 'ban' and tracker.preprocess.context == 'padded'
+    assert tracker.window.shape == (15, 15)
+
+
+def test_the_head_learns_at_its_own_rate():
+    task = GroundTruthTask(create_model('tiny'))
+    trainer = Trainer(task, list(range(4)), OptimConfig(lr=1e-3, head_lr_scale=0.1),
+                      '/nonexistent-unused', progress=False)
+    groups = trainer.optimizer.param_groups
+    head = {id(p) for p in task.model.box_head.parameters()}
+    assert [g['lr_scale'] for g in groups] == [1.0, 0.1]
+    assert {id(p) for p in groups[1]['params']} == head
+    batch = next(iter(torch.utils.data.DataLoader(
+        [{'template': torch.rand(3, 32, 32), 'search': torch.rand(3, 64, 64),
+          'box': torch.tensor([0.5, 0.5, 0.2, 0.2])}] * 2, batch_size=2)))
+    trainer.train_step(batch)
+    assert [g['lr'] for g in groups] == pytest.approx([1e-3, 1e-4])

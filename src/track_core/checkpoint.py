@@ -20,7 +20,7 @@ from track_core.net.config import ModelConfig, PreprocessConfig
 FORMAT = 'track_core.tracker'
 FORMAT_VERSION = 1
 
-__all__ = ['CheckpointError', 'save_checkpoint', 'read_checkpoint', 'load_model',
+__all__ = ['CheckpointError', 'save_checkpoint', 'read_checkpoint', 'read_extra', 'load_model',
            'FORMAT', 'FORMAT_VERSION']
 
 
@@ -105,6 +105,21 @@ def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torc
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f'{path}: corrupt weights ({exc})') from None
     return model_cfg, pre_cfg, state, extra
+
+
+def read_extra(path) -> Dict[str, Any]:
+    """Return a checkpoint's ``extra`` metadata without reading its weights."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: model file not found')
+    meta = _read_metadata(path)
+    if meta.get('format') != FORMAT:
+        raise CheckpointError(f'{path}: not a track_core tracker checkpoint (format '
+                              f'{meta.get("format")!r})')
+    try:
+        return json.loads(meta.get('extra', '{}'))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f'{path}: bad extra metadata ({exc})') from None
 
 
 def load_state_strict(model: torch.nn.Module, state: Dict[str, torch.Tensor], source) -> None:

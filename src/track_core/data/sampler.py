@@ -166,11 +166,11 @@ class PairDataset(torch.utils.data.Dataset):
             return None
         tcx, tcy, tw, th = self._jittered(rng, t_box, cfg.template_scale_jitter,
                                           cfg.template_center_jitter, 0.0)
-        t_side = crop_side(tw, th, self.pre.template_factor)
+        t_side = crop_side(tw, th, self.pre.template_factor, self.pre.context)
         template = crop_square(t_image, tcx, tcy, t_side, mcfg.template_size)
         scx, scy, sw, sh = self._jittered(rng, s_box, cfg.scale_jitter, cfg.center_jitter,
                                           cfg.aspect_jitter, cfg.zoom_jitter)
-        s_side = crop_side(sw, sh, self.pre.search_factor)
+        s_side = crop_side(sw, sh, self.pre.search_factor, self.pre.context)
         search = crop_square(s_image, scx, scy, s_side, mcfg.search_size)
         x, y, w, h = s_box
         box = image_to_crop(np.array([x + w / 2, y + h / 2, w, h]), scx, scy, s_side)

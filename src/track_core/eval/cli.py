@@ -4,8 +4,9 @@ r"""track-eval: one-pass evaluation of models and baselines on real sequences.
         --model teacher=models/teacher.safetensors --baselines csrt kcf nanotrack \\
         --nanotrack-dir ../shared/data/baselines/nanotrack_v2 --out reports/dev
 
-``--set KEY=VALUE`` changes a run-time setting of the track_core models (TrackerConfig, e.g.
-``--set size_penalty=0``); the report records the settings used. Writes report.md,
+Each track_core model runs with the run-time settings it brings (stored in its metadata);
+``--set KEY=VALUE`` changes one of them for every model (TrackerConfig, e.g.
+``--set size_penalty=0``); the report records each model's settings. Writes report.md,
 report.json, success.png and precision.png into --out. The data folder may
 be any layout track_core.data reads (the shared uniform layout, GOT-10k, LaSOT, OTB/UAV).
 """
@@ -15,10 +16,11 @@ import dataclasses
 import json
 import pathlib
 import sys
+from typing import Any, Dict, Optional
 
 import torch
 
-from track_core.config import ConfigError, load_config
+from track_core.config import ConfigError, from_dict, parse_overrides
 from track_core.data.build import resolve
 from track_core.data.sequences import DataError, find_sequences
 from track_core.errors import CheckpointError
@@ -28,7 +30,7 @@ from track_core.eval.scale import FACTORS, scale_response
 from track_core.eval.scale import markdown_table as scale_table, plot as plot_scale
 from track_core.eval.speed import hardware_line
 from track_core.eval.trackers import available_baselines, CoreTracker
-from track_core.runtime import load_tracker, TrackerConfig
+from track_core.runtime import load_tracker, model_runtime, TrackerConfig
 
 
 def model_spec(spec: str):
@@ -41,10 +43,11 @@ def model_spec(spec: str):
 
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
-             runtime: TrackerConfig = TrackerConfig(), baseline_dirs=None):
+             runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
-    ``runtime``: the run-time settings of the track_core models (baselines have their own).
+    ``runtime``: run-time settings changed on top of each track_core model's own (baselines
+    have theirs).
     """
     from tqdm import tqdm
     skipped_data = []
@@ -54,12 +57,13 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
     if not seqs:
         raise DataError(f'{data}: no sequences to evaluate')
     threads = threads or torch.get_num_threads()
-    factories = {}
+    factories, settings = {}, {}
     for spec in models:
         name, path = model_spec(spec)
+        settings[name] = model_runtime(path, runtime)
         factories[name] = (lambda n=name, p=path:
                            CoreTracker(n, p, backend=backend, threads=threads,
-                                       config=runtime))
+                                       config=settings[n]))
     ready, skipped = available_baselines(baselines, nanotrack_dir, baseline_dirs)
     factories.update(ready)
     runs, summaries = {}, {}
@@ -81,7 +85,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
     root = resolve(str(data))
     meta = {'dataset': '/'.join(root.resolve().parts[-2:]), 'sequences': [s.name for s in seqs],
             'hardware': hardware_line(threads), 'backend': backend,
-            'runtime': dataclasses.asdict(runtime),
+            'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
             'ratios': ratios}
     return summaries, write_report(out, summaries, runs, meta)
@@ -112,15 +116,16 @@ def _scale(args, runtime) -> int:
         responses = {}
         for spec in args.model:
             name, path = model_spec(spec)
-            tracker = load_tracker(path, device='cpu', backend='onnx', config=runtime)
+            tracker = load_tracker(path, device='cpu', backend='onnx',
+                                   config=model_runtime(path, runtime))
             responses[name] = scale_response(tracker, seqs, args.factors, args.frames)
-    except (DataError, CheckpointError) as exc:
+    except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'scale.json').write_text(json.dumps(
-        {'data': args.data, 'runtime': dataclasses.asdict(runtime),
+        {'data': args.data, 'runtime': runtime,
          'responses': {n: {str(f): v for f, v in r.items()} for n, r in responses.items()}},
         indent=1))
     plot_scale(responses, out / 'scale.png')
@@ -150,8 +155,8 @@ def main(argv=None):
     run.add_argument('--threads', type=int, default=None)
     run.add_argument('--sequences', nargs='*', help='only these sequence names')
     run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', dest='runtime',
-                     help='a run-time setting of the track_core models (TrackerConfig field, '
-                     'e.g. size_penalty=0); repeatable')
+                     help='change a run-time setting of every track_core model (TrackerConfig '
+                     'field, e.g. size_penalty=0) from the one it brings; repeatable')
     run.add_argument('--out', default='reports/eval')
     scale = sub.add_parser('scale', help='scale response: is a box of the wrong size corrected?')
     scale.add_argument('--data', default='${data}/sot/dev')
@@ -172,7 +177,8 @@ def main(argv=None):
     # The scale response is the network's: the run-time size control is off unless --set.
     base = list(NO_SIZE_CONTROL) if args.command == 'scale' else []
     try:
-        runtime = load_config(TrackerConfig, None, base + args.runtime)
+        runtime = parse_overrides(base + args.runtime)
+        from_dict(TrackerConfig, runtime)        # names and values checked up front
     except (ConfigError, ValueError) as exc:
         parser.error(f'--set: {exc}')
     if args.command == 'scale':
@@ -191,7 +197,7 @@ def main(argv=None):
         summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,
                                    runtime=runtime, baseline_dirs=dirs)
-    except (DataError, CheckpointError) as exc:
+    except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     print(path.read_text())

@@ -86,9 +86,9 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
             lines.append(f'| {name} | {c["score_iou_corr"]:.2f} | {c["lost_share"]:.2f} | '
                          f'{c["lost_on_target"]:.2f} | {c["tracking_off_target"]:.2f} | '
                          f'{absent} |')
-    if meta.get('runtime'):
-        lines += ['', 'Run-time settings of the track_core models (TrackerConfig): ' +
-                  ', '.join(f'{k}={v}' for k, v in meta['runtime'].items()) + '.']
+    for name, settings in (meta.get('runtime') or {}).items():
+        lines += ['', f'Run-time settings of {name} (TrackerConfig): ' +
+                  ', '.join(f'{k}={v}' for k, v in settings.items()) + '.']
     if meta.get('ratios'):
         lines += ['', '## Measured side by side', '']
         lines += [f'- {line}' for line in meta['ratios']]

@@ -38,7 +38,8 @@ class CoreTracker:
     """A track_core checkpoint through the same runtime the ROS node uses."""
 
     def __init__(self, name: str, path, backend: str = 'onnx', device: str = 'cpu',
-                 config: TrackerConfig = TrackerConfig(), threads: Optional[int] = None):
+                 config: Optional[TrackerConfig] = None, threads: Optional[int] = None):
+        """``config``: run-time settings; None takes the model's own."""
         self.name = name
         self.path = pathlib.Path(path)
         self.tracker = load_tracker(path, device=device, backend=backend, config=config,

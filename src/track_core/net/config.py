@@ -1,10 +1,13 @@
 """The model configuration: everything needed to rebuild a network's shapes."""
 
 from dataclasses import dataclass
+from typing import List
 
 # Every token stem reduces the image by 16: one token per 16x16 pixels.
 STRIDE = 16
 STEMS = ('patch', 'mobilenetv2', 'nanotrack_v3')
+HEADS = ('center', 'token', 'ban')
+CONTEXTS = ('area', 'padded')
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,10 @@ class ModelConfig:
     pixels in 0..255: ``stem_preprocess``).
     attention: 'joint' (OSTrack: all tokens attend to all) or 'asymmetric' (MixFormerV2:
     template tokens attend only to template tokens, so they can be computed once).
-    head: 'center' (OSTrack score/size/offset maps) or 'token' (MixFormerV2 prediction tokens).
+    head: 'center' (OSTrack score/size/offset maps), 'token' (MixFormerV2 prediction tokens) or
+    'ban' (NanoTrack v3's correlation head on the blocks' template and search maps; needs the
+    'nanotrack_v3' stem at its own width, 96, and 128 / 256 crops; the blocks' residual
+    branches and position embeddings start at zero, so an untrained model is NanoTrack v3).
     """
 
     name: str = 'custom'
@@ -41,8 +47,14 @@ class ModelConfig:
             raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}")
         if self.attention not in ('joint', 'asymmetric'):
             raise ValueError(f"attention must be 'joint' or 'asymmetric', got {self.attention!r}")
-        if self.head not in ('center', 'token'):
-            raise ValueError(f"head must be 'center' or 'token', got {self.head!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head == 'ban' and (self.stem, self.embed_dim, self.template_size,
+                                   self.search_size) != ('nanotrack_v3', 96, 128, 256):
+            raise ValueError(f"head 'ban' needs stem 'nanotrack_v3', embed_dim 96, "
+                             f'template_size 128 and search_size 256 (the shapes of NanoTrack '
+                             f'v3), got {self.stem!r}, {self.embed_dim}, {self.template_size}, '
+                             f'{self.search_size}')
         if self.embed_dim % self.num_heads:
             raise ValueError(f'embed_dim {self.embed_dim} is not divisible by '
                              f'num_heads {self.num_heads}')
@@ -65,6 +77,21 @@ class ModelConfig:
         return self.search_size // STRIDE
 
     @property
+    def score_feat(self) -> int:
+        """Side of the score map: the search grid, or 15 for the 'ban' head (2x2 correlation)."""
+        return self.search_feat - 1 if self.head == 'ban' else self.search_feat
+
+    def score_positions(self) -> List[float]:
+        """Positions (0..1 of the search crop) of the score map's cells along either axis.
+
+        Center head: cell centres (j + 0.5) / F; 'ban' head: NanoTrack's points, (j - 7) x 16
+        px from the crop centre.
+        """
+        if self.head == 'ban':
+            return [(j + 1) * STRIDE / self.search_size for j in range(self.score_feat)]
+        return [(j + 0.5) / self.score_feat for j in range(self.score_feat)]
+
+    @property
     def num_template_tokens(self) -> int:
         return self.template_feat ** 2
 
@@ -75,19 +102,27 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """How crops are cut and normalised. Stored in every checkpoint next to ModelConfig."""
+    """How crops are cut and normalised. Stored in every checkpoint next to ModelConfig.
+
+    context: how a crop's side follows the target's w x h: 'area' (OSTrack: sqrt(w h) x factor)
+    or 'padded' (SiamRPN/NanoTrack: sqrt((w + p)(h + p)) x factor / 2, p = (w + h) / 2; the
+    same side for a square target, more context around a long thin one).
+    """
 
     template_factor: float = 2.0
     search_factor: float = 4.0
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
     channel_order: str = 'rgb'
+    context: str = 'area'
 
     def __post_init__(self):
         if self.template_factor <= 0 or self.search_factor <= 0:
             raise ValueError('crop context factors must be positive')
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError('mean and std need three values, std positive')
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
         if self.channel_order not in ('rgb', 'bgr'):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {self.channel_order!r}")
 
@@ -96,9 +131,14 @@ def stem_preprocess(model: ModelConfig, preprocess: PreprocessConfig) -> Preproc
     """Return ``preprocess`` with the pixel convention a pretrained stem was trained on.
 
     The NanoTrack v3 backbone takes BGR pixels in 0..255 (mean 0, std 1/255); the crop
-    factors are kept. Other stems keep ``preprocess`` as it is.
+    factors are kept, except with NanoTrack's own head ('ban'), which was trained on its
+    crops: padded context, template factor 2 and search factor 4 (127 / 255 px in NanoTrack,
+    the same pixels per crop pixel at 128 / 256). Other stems keep ``preprocess`` as it is.
     """
     if model.stem != 'nanotrack_v3':
         return preprocess
     from dataclasses import replace
-    return replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1 / 255.0,) * 3, channel_order='bgr')
+    pre = replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1 / 255.0,) * 3, channel_order='bgr')
+    if model.head == 'ban':
+        pre = replace(pre, context='padded', template_factor=2.0, search_factor=4.0)
+    return pre

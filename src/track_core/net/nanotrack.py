@@ -95,12 +95,16 @@ class MobileNetV3SmallFeatures(nn.Module):
 
 
 class NanoTrackV3Stem(nn.Module):
-    """The tracking-trained NanoTrack v3 backbone + a 1x1 projection to the token width."""
+    """The tracking-trained NanoTrack v3 backbone + a 1x1 projection to the token width.
 
-    def __init__(self, dim: int):
+    ``project=False`` (the 'ban' head) keeps the backbone's own 96 channels: no projection.
+    """
+
+    def __init__(self, dim: int, project: bool = True):
         super().__init__()
         self.backbone = MobileNetV3SmallFeatures()
-        self.proj = nn.Conv2d(MobileNetV3SmallFeatures.out_channels, dim, kernel_size=1)
+        self.proj = nn.Conv2d(MobileNetV3SmallFeatures.out_channels, dim, kernel_size=1) \
+            if project else nn.Identity()
 
     @property
     def features(self):        # the pretrained part (what freeze_stem keeps fixed)
@@ -198,6 +202,52 @@ class BanHead(nn.Module):
             self.bbox_pred(self.bbox_tower(reg)))
 
 
+class BanBoxHead(BanHead):
+    """NanoTrack v3's head as a one-stream tracker's box head (``head: ban``).
+
+    Takes the blocks' template (8x8) and search (16x16) tokens at the backbone's width and
+    returns the center head's outputs on the 15x15 grid of NanoTrack's points, so the runtime
+    decodes both alike: ``score_map`` = foreground softmax; each point's box from its
+    left/top/right/bottom distances as ``size_map`` and ``offset_map`` (cx = (column + offset)
+    / 15); plus ``cls_logits``, ``ltrb`` (distances / search size) and the ``points``' positions
+    (0..1) for training. Point j
+    sits (j - 7) x 16 px from the crop centre, i.e. at (j + 1) / 16 of a 256 px crop.
+    """
+
+    score_size = 15
+
+    def __init__(self, channels: int = 96, search_size: int = 256):
+        super().__init__(channels)
+        self.search_size = search_size
+        points = (torch.arange(self.score_size, dtype=torch.float32) + 1) * 16 / search_size
+        self.register_buffer('points', points, persistent=False)
+
+    def forward(self, z_tokens, x_tokens):
+        from track_core.net.heads import decode_center_maps
+        z = _tokens_to_map(z_tokens, 8)
+        x = _tokens_to_map(x_tokens, self.search_size // 16)
+        cls, reg = super().forward(z, x)
+        ltrb = reg / self.search_size
+        n = self.score_size
+        px = self.points.to(ltrb.dtype).view(1, 1, n)
+        py = self.points.to(ltrb.dtype).view(1, n, 1)
+        left, top, right, bottom = ltrb.unbind(1)
+        cx = px + (right - left) / 2
+        cy = py + (bottom - top) / 2
+        grid = torch.arange(n, dtype=ltrb.dtype, device=ltrb.device)
+        size_map = torch.stack([left + right, top + bottom], 1)
+        offset_map = torch.stack([cx * n - grid.view(1, 1, n), cy * n - grid.view(1, n, 1)], 1)
+        score_map = cls.softmax(1)[:, 1:2]
+        box, score = decode_center_maps(score_map, size_map, offset_map)
+        return {'box': box, 'score': score, 'score_map': score_map, 'size_map': size_map,
+                'offset_map': offset_map, 'cls_logits': cls, 'ltrb': ltrb,
+                'points': self.points.to(ltrb.dtype)}
+
+
+def _tokens_to_map(tokens, side: int):
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
+
+
 class NanoTrackV3(nn.Module):
     """The whole NanoTrack v3 tracker network (template 127 px, search 255 px, BGR 0..255)."""
 
@@ -262,6 +312,17 @@ def load_nanotrack_v3(path=None) -> NanoTrackV3:
     except RuntimeError as exc:
         raise CheckpointError(f'{path}: weights do not match NanoTrack v3 ({exc})') from None
     return model.eval()
+
+
+def load_nanotrack_v3_head(head: BanHead, path=None) -> int:
+    """Load NanoTrack v3's head into ``head`` (a BanHead); return how many tensors."""
+    state = {k[len('ban_head.'):]: v for k, v in read_nanotrack_v3_weights(path).items()
+             if k.startswith('ban_head.')}
+    try:
+        head.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f'{path}: head weights do not match ({exc})') from None
+    return len(state)
 
 
 def load_nanotrack_v3_backbone(backbone: MobileNetV3SmallFeatures, path=None) -> int:

@@ -8,7 +8,7 @@ from torch import nn
 from track_core.net.config import ModelConfig
 from track_core.net.heads import CenterHead, TokenHead
 from track_core.net.layers import Block
-from track_core.net.nanotrack import NanoTrackV3Stem
+from track_core.net.nanotrack import BanBoxHead, NanoTrackV3Stem
 from track_core.net.stems import MobileNetV2Stem, PatchEmbed
 
 
@@ -20,6 +20,12 @@ class OneStreamTracker(nn.Module):
     frame) and training swaps blocks (``blocks=`` takes an explicit list of modules to run
     instead of ``self.blocks``: replacement training passes teacher and student blocks chosen
     by its stage mask). Nothing in here draws random numbers except DropPath in training.
+
+    With the 'ban' head the token stream is NanoTrack v3's backbone features themselves (width
+    96, no projection, no final norm) and every block's residual branch and the position
+    embeddings start at zero: at initialisation the blocks are the identity and the network is
+    NanoTrack v3 (``pretrained_stem`` loads its backbone and head), so training can only add
+    what attention between template and search brings.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -29,7 +35,7 @@ class OneStreamTracker(nn.Module):
         if cfg.stem == 'patch':
             self.stem = PatchEmbed(dim)
         elif cfg.stem == 'nanotrack_v3':
-            self.stem = NanoTrackV3Stem(dim)
+            self.stem = NanoTrackV3Stem(dim, project=cfg.head != 'ban')
         else:
             self.stem = MobileNetV2Stem(dim, cfg.mnv2_blocks)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, cfg.num_template_tokens, dim))
@@ -39,9 +45,11 @@ class OneStreamTracker(nn.Module):
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
             Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate) for rate in rates)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.Identity() if cfg.head == 'ban' else nn.LayerNorm(dim, eps=1e-6)
         if cfg.head == 'center':
             self.box_head = CenterHead(dim, cfg.head_channels, cfg.search_feat)
+        elif cfg.head == 'ban':
+            self.box_head = BanBoxHead(dim, cfg.search_size)
         else:
             self.box_head = TokenHead(dim, cfg.num_bins)
         n = cfg.num_template_tokens + cfg.num_search_tokens + (4 if cfg.head == 'token' else 0)
@@ -66,6 +74,13 @@ class OneStreamTracker(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if self.cfg.head == 'ban':     # identity blocks: the network starts as NanoTrack v3
+            for p in (self.pos_embed_z, self.pos_embed_x):
+                nn.init.zeros_(p)
+            for blk in self.blocks:
+                for layer in (blk.attn.proj, blk.mlp.fc2):
+                    nn.init.zeros_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     # ----------------------------------------------------------------- pieces
     def _tokens(self, image):
@@ -104,6 +119,8 @@ class OneStreamTracker(nn.Module):
         nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
         if self.cfg.head == 'center':
             return self.box_head(tokens[:, nz:nz + nx])
+        if self.cfg.head == 'ban':
+            return self.box_head(tokens[:, :nz], tokens[:, nz:nz + nx])
         return self.box_head(tokens[:, nz + nx:])
 
     # ----------------------------------------------------------------- entry points

@@ -2,7 +2,7 @@
 
 ``template.onnx``: template (B, 3, Ht, Wt) -> z_tokens (B, Nz, C), run once per target (and
 on template updates). ``search.onnx``: z_tokens + search (B, 3, Hs, Ws) -> the head outputs
-(score_map, size_map, offset_map for the center head; box, score for the token head).
+(score_map, size_map, offset_map for the center and ban heads; box, score for the token head).
 Splitting them caches the template embedding. Shapes are static and there is no
 data-dependent control flow, which keeps the graphs TensorRT-friendly.
 """
@@ -17,13 +17,16 @@ from torch import nn
 
 
 DEFAULT_OPSET = 17
+# Raised whenever the graphs written for the same checkpoint change (inputs, outputs, ops), so
+# graphs cached by an older track_core are exported again rather than run.
+GRAPH_VERSION = 2
 CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
 TOKEN_OUTPUTS = ('box', 'score')
 
 
 def output_names(head: str):
-    """Return the search graph's outputs for a 'center' or 'token' head, in order."""
-    return CENTER_OUTPUTS if head == 'center' else TOKEN_OUTPUTS
+    """Return the search graph's outputs for a 'center', 'ban' or 'token' head, in order."""
+    return TOKEN_OUTPUTS if head == 'token' else CENTER_OUTPUTS
 
 
 class TemplateGraph(nn.Module):

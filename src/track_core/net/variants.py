@@ -29,7 +29,7 @@ def create_model(spec: Union[str, ModelConfig], pretrained_stem: bool = False,
     """Build a network from a variant name or a ModelConfig.
 
     ``pretrained_stem`` loads ImageNet MobileNetV2 weights into a 'mobilenetv2' stem, or NanoTrack
-    v3's tracking-trained backbone into a 'nanotrack_v3' stem.
+    v3's tracking-trained backbone into a 'nanotrack_v3' stem (and its head into a 'ban' head).
     """
     cfg = variant_config(spec, **changes) if isinstance(spec, str) else \
         dataclasses.replace(spec, **changes)
@@ -39,8 +39,11 @@ def create_model(spec: Union[str, ModelConfig], pretrained_stem: bool = False,
             from track_core.net.stems import load_mobilenetv2_imagenet
             load_mobilenetv2_imagenet(model.stem)
         elif cfg.stem == 'nanotrack_v3':
-            from track_core.net.nanotrack import load_nanotrack_v3_backbone
+            from track_core.net.nanotrack import (load_nanotrack_v3_backbone,
+                                                  load_nanotrack_v3_head)
             load_nanotrack_v3_backbone(model.stem.backbone)
+            if cfg.head == 'ban':
+                load_nanotrack_v3_head(model.box_head)
         else:
             raise ValueError(f'pretrained_stem needs a mobilenetv2 or nanotrack_v3 stem; '
                              f'{cfg.name} has {cfg.stem!r}')
@@ -143,6 +146,23 @@ def nt3_s2_128():
     """2-block, half-width student (trained with projections to the teacher's width)."""
     return dataclasses.replace(nt3_t8_256(), name='nt3_s2_128', depth=2, embed_dim=128,
                                num_heads=4, head_channels=64)
+
+
+@register
+def nt3_ban2():
+    """Return NanoTrack v3 with 2 joint-attention blocks between backbone and head (width 96).
+
+    The blocks start as the identity (zero residual branches), so the untrained model tracks
+    exactly as NanoTrack v3; crops use NanoTrack's padded context (``stem_preprocess``).
+    """
+    return ModelConfig(name='nt3_ban2', stem='nanotrack_v3', embed_dim=96, depth=2,
+                       num_heads=4, mlp_ratio=2.0, head='ban')
+
+
+@register
+def nt3_ban4():
+    """As nt3_ban2 with 4 blocks (a teacher for depth pruning to nt3_ban2)."""
+    return dataclasses.replace(nt3_ban2(), name='nt3_ban4', depth=4)
 
 
 # ---------------------------------------------------------------- tests

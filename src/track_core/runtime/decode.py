@@ -30,8 +30,8 @@ def size_change_penalty(size_map: np.ndarray, prior, strength: float) -> np.ndar
 
 
 def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray,
-                  window: Optional[np.ndarray] = None, prior=None, size_penalty: float = 0.0
-                  ) -> Tuple[np.ndarray, float, float]:
+                  window: Optional[np.ndarray] = None, prior=None, size_penalty: float = 0.0,
+                  window_blend: float = 0.0) -> Tuple[np.ndarray, float, float]:
     """Peak of score (x penalty x window) -> (cx, cy, w, h) in the crop, raw score, penalty.
 
     score_map (F, F), size_map and offset_map (2, F, F). cx = (column + offset_x) / F,
@@ -39,7 +39,9 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
     ``track_core.net.heads.decode_center_maps`` (a test holds them equal). With a ``prior``
     size (w, h in the crop) and ``size_penalty`` > 0, cells whose box differs from the prior in
     scale or aspect are ranked down (``size_change_penalty``); the returned score stays the
-    network's, and the returned penalty is the peak's (1.0 without a penalty).
+    network's, and the returned penalty is the peak's (1.0 without a penalty). The ``window``
+    multiplies the ranking, or with ``window_blend`` b > 0 is mixed in: (1 - b) x ranked + b x
+    window (SiamRPN).
     """
     feat = score_map.shape[-1]
     ranked = score_map
@@ -48,7 +50,8 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
         penalty_map = size_change_penalty(size_map, prior, size_penalty)
         ranked = ranked * penalty_map
     if window is not None:
-        ranked = ranked * window
+        ranked = ranked * (1.0 - window_blend) + window * window_blend if window_blend > 0 \
+            else ranked * window
     idx = int(np.argmax(ranked))
     row, col = divmod(idx, feat)
     cx = (col + float(offset_map[0, row, col])) / feat
@@ -59,7 +62,8 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
 
 
 def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarray],
-                  prior=None, size_penalty: float = 0.0) -> Tuple[np.ndarray, float, float]:
+                  prior=None, size_penalty: float = 0.0, window_blend: float = 0.0
+                  ) -> Tuple[np.ndarray, float, float]:
     """Decode sample ``i`` of a backend output dict (center maps or token-head box/score).
 
     Returns (box, score, penalty) as ``decode_center``; a token head has one box, whose
@@ -67,7 +71,7 @@ def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarra
     """
     if 'score_map' in out:
         return decode_center(out['score_map'][i, 0], out['size_map'][i], out['offset_map'][i],
-                             window, prior, size_penalty)
+                             window, prior, size_penalty, window_blend)
     box = np.asarray(out['box'][i], dtype=np.float64)
     penalty = 1.0
     if prior is not None and size_penalty > 0:

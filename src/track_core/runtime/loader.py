@@ -1,11 +1,14 @@
 """``load_tracker``: a checkpoint path in, a ready Tracker out."""
 
+import dataclasses
 import hashlib
 import pathlib
-from typing import Optional
+from typing import Any, Dict, Optional
 
-from track_core.checkpoint import load_model
-from track_core.net.onnx_graphs import export_onnx
+from track_core.checkpoint import load_model, read_extra
+from track_core.config import ConfigError, from_dict, to_dict
+from track_core.errors import CheckpointError
+from track_core.net.onnx_graphs import export_onnx, GRAPH_VERSION
 from track_core.runtime.backends import onnx_cache_dir, OnnxBackend, TorchBackend
 from track_core.runtime.tracker import Tracker, TrackerConfig
 
@@ -20,10 +23,41 @@ def _file_digest(path: pathlib.Path) -> str:
     return h.hexdigest()[:16]
 
 
+RUNTIME_KEY = 'runtime'
+
+
+def model_runtime(path, overrides: Optional[Dict[str, Any]] = None) -> TrackerConfig:
+    """Return the run-time settings a checkpoint brings, with ``overrides`` on top.
+
+    A model stores the settings chosen for it (window, size control, thresholds) in its
+    metadata (``extra['runtime']``, written by ``with_runtime``); settings it does not store
+    keep the ``TrackerConfig`` defaults. Bad stored values are a CheckpointError, bad
+    overrides a ValueError, each naming the setting.
+    """
+    stored = read_extra(path).get(RUNTIME_KEY) or {}
+    try:
+        base = from_dict(TrackerConfig, stored, 'runtime')
+    except ConfigError as exc:
+        raise CheckpointError(f'{path}: bad run-time settings in metadata ({exc})') from None
+    if not overrides:
+        return base
+    try:
+        return from_dict(TrackerConfig, {**to_dict(base), **overrides})
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def with_runtime(extra: Dict[str, Any], config: TrackerConfig) -> Dict[str, Any]:
+    """Return checkpoint metadata ``extra`` carrying ``config`` as the model's own settings."""
+    return {**extra, RUNTIME_KEY: dataclasses.asdict(config)}
+
+
 def load_tracker(path, device: str = 'auto', backend: str = 'torch',
-                 config: TrackerConfig = TrackerConfig(), fp16: Optional[bool] = None,
+                 config: Optional[TrackerConfig] = None, fp16: Optional[bool] = None,
                  threads: Optional[int] = None) -> Tracker:
     """Load a checkpoint and wrap it in a Tracker.
+
+    ``config``: the run-time settings; None takes the model's own (``model_runtime``).
 
     backend 'torch': PyTorch on ``device`` ('auto', 'cpu', 'cuda', 'cuda:1', ...; fp16 on CUDA
     unless ``fp16=False``). backend 'onnx': the graphs are exported once into the cache
@@ -34,10 +68,12 @@ def load_tracker(path, device: str = 'auto', backend: str = 'torch',
         raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, got {backend!r}')
     path = pathlib.Path(path)
     model, preprocess = load_model(path, device='cpu')
+    if config is None:
+        config = model_runtime(path)
     if backend == 'torch':
         engine = TorchBackend(model, device=device, fp16=fp16, threads=threads)
     else:
-        out_dir = onnx_cache_dir() / f'{path.stem}-{_file_digest(path)}'
+        out_dir = onnx_cache_dir() / f'{path.stem}-{_file_digest(path)}-g{GRAPH_VERSION}'
         template_path, search_path = out_dir / 'template.onnx', out_dir / 'search.onnx'
         if not (template_path.is_file() and search_path.is_file()):
             export_onnx(model, out_dir)

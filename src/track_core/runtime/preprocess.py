@@ -27,8 +27,15 @@ def check_image(image) -> Tuple[int, int]:
     return image.shape[0], image.shape[1]
 
 
-def crop_side(width: float, height: float, factor: float) -> float:
-    """Side of the square crop around a w x h target: ceil(sqrt(w * h) * factor)."""
+def crop_side(width: float, height: float, factor: float, context: str = 'area') -> float:
+    """Side of the square crop around a w x h target.
+
+    'area': ceil(sqrt(w h) factor); 'padded': ceil(sqrt((w + p)(h + p)) factor / 2) with
+    p = (w + h) / 2 (SiamRPN's context; equal to 'area' for a square target).
+    """
+    if context == 'padded':
+        pad = (width + height) / 2.0
+        return float(math.ceil(math.sqrt((width + pad) * (height + pad)) * factor / 2.0))
     return float(math.ceil(math.sqrt(width * height) * factor))
 
 

@@ -30,10 +30,13 @@ class TrackerConfig:
     search_growth / max_search_scale: while LOST the search crop grows by this factor per frame
     up to this multiple of the normal crop, around the last confident position.
     hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
+    window_blend: 0 multiplies the score map by the window; b > 0 ranks cells by
+    (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).
     update_interval / update_threshold: replace the template every ``update_interval`` frames
     when the score is at least ``update_threshold`` (0 = never; the first frame's template).
     size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
-    the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; center head only).
+    the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; score-map heads only:
+    center and ban).
     size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
     size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score and
     size penalty, so unsure frames barely change the size (SiamRPN's update rate).
@@ -48,6 +51,7 @@ class TrackerConfig:
     search_growth: float = 1.2
     max_search_scale: float = 2.0
     hann_window: bool = True
+    window_blend: float = 0.0
     update_interval: int = 0
     update_threshold: float = 0.8
     size_penalty: float = 1.0
@@ -69,6 +73,7 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'recover_threshold': (0.0, 1.0),
     'search_growth': (1.0, 4.0),
     'max_search_scale': (1.0, 8.0),
+    'window_blend': (0.0, 1.0),
     'update_interval': (0, 100_000),
     'update_threshold': (0.0, 1.0),
     'size_penalty': (0.0, 10.0),
@@ -130,7 +135,7 @@ class Tracker:
         self.preprocess = preprocess
         self.config = config
         self.normalize = Normalizer.for_preprocess(preprocess)
-        self.window = hann2d(model_cfg.search_feat) if model_cfg.head == 'center' else None
+        self.window = hann2d(model_cfg.score_feat) if model_cfg.head != 'token' else None
         self._targets: Dict[str, _Target] = {}
         self._ids = itertools.count(1)
 
@@ -147,7 +152,8 @@ class Tracker:
         self.config = config
 
     def _template_tokens(self, image, center, size) -> np.ndarray:
-        side = crop_side(size[0], size[1], self.preprocess.template_factor)
+        side = crop_side(size[0], size[1], self.preprocess.template_factor,
+                         self.preprocess.context)
         crop = crop_square(image, center[0], center[1], side, self.model_cfg.template_size)
         return self.backend.embed_template(self.normalize([crop]))
 
@@ -234,7 +240,8 @@ class Tracker:
         targets = [self._targets[i] for i in ids]
         sides, crops = [], []
         for t in targets:
-            side = crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.scale)
+            side = crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.scale,
+                             self.preprocess.context)
             sides.append(side)
             crops.append(crop_square(image, t.center[0], t.center[1], side,
                                      self.model_cfg.search_size))
@@ -245,7 +252,8 @@ class Tracker:
             window = self.window if (cfg.hann_window and t.state == TrackState.TRACKING) \
                 else None
             prior = t.size / side
-            box_norm, score, penalty = decode_output(out, i, window, prior, cfg.size_penalty)
+            box_norm, score, penalty = decode_output(out, i, window, prior,
+                                                     cfg.size_penalty, cfg.window_blend)
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
                          score, penalty)

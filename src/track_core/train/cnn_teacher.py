@@ -4,7 +4,8 @@ A ``CnnTeacher`` sees the pair's template and search crops exactly as the studen
 augmentation, as uint8 pixels) and returns numpy arrays the pair sampler adds to the item:
 
 - ``teacher_score`` (G, G): the teacher's target probability resampled (bilinearly) to the
-  student's G x G cells, whose centres sit at (j + 0.5) / G of the crop; LightTrack-Mobile's
+  student's G x G cells, whose centres sit at (j + 0.5) / G of the crop (a 'ban' student's
+  at its points); LightTrack-Mobile's
   16 x 16 points sit at j / 16 and NanoTrack v3's 15 x 15 at (j - 7) x 16 px from the centre,
   so both are resampled, not copied;
 - ``teacher_size`` (2, G, G) and ``teacher_offset`` (2, G, G): each cell's box from the
@@ -19,7 +20,7 @@ use (OpenVINO and ONNX Runtime sessions are not shared across processes).
 
 from dataclasses import dataclass
 import pathlib
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -57,8 +58,13 @@ def resample(maps: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 class CnnTeacher:
 
-    def __init__(self, cfg: CnnTeacherConfig, grid: int, folder: Optional[pathlib.Path] = None):
-        """Teach a student whose search crop has ``grid`` x ``grid`` cells."""
+    def __init__(self, cfg: CnnTeacherConfig, grid: int, folder: Optional[pathlib.Path] = None,
+                 positions: Optional[Sequence[float]] = None):
+        """Teach a student whose score map has ``grid`` x ``grid`` cells.
+
+        ``positions``: where its cells sit along either axis (0..1 of the crop; default the
+        centres (j + 0.5) / grid, ``ModelConfig.score_positions``).
+        """
         if cfg.kind not in KINDS:
             raise ValueError(f'cnn_teacher.kind must be one of {", ".join(KINDS)}, got '
                              f'{cfg.kind!r}')
@@ -71,7 +77,8 @@ class CnnTeacher:
         s = self.settings
         offsets = (np.arange(s.score_size) - s.score_size // 2) * s.stride
         self.src = (offsets + s.search_size / 2.0) / s.search_size      # normalised positions
-        self.dst = (np.arange(grid) + 0.5) / grid
+        self.dst = (np.arange(grid) + 0.5) / grid if positions is None else \
+            np.asarray(positions, np.float64)
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -1,7 +1,8 @@
 """Training losses.
 
-Box (GIoU, L1), focal on a Gaussian heat map, KL dense-to-sparse, feature mimicking and logit
-distillation. Boxes are (cx, cy, w, h) normalised to the crop.
+Box (GIoU, L1), focal on a Gaussian heat map, SiamBAN point labels and losses (ban head), KL
+dense-to-sparse, feature mimicking and logit distillation. Boxes are (cx, cy, w, h)
+normalised to the crop.
 """
 
 import math
@@ -152,3 +153,49 @@ def kl_edge_loss(student_logits, teacher_dist):
     log_s = student_logits.log_softmax(dim=-1)
     t = teacher_dist.detach().clamp(min=1e-8)
     return (t * (t.log() - log_s)).sum(dim=-1).mean()
+
+
+def ban_labels(boxes, points):
+    """Label SiamBAN's points: (B, 4) cxcywh boxes, (F,) point positions -> (B, F, F).
+
+    1 inside the ellipse of semi-axes (w / 4, h / 4) around the box centre, 0 outside the
+    ellipse inscribed in the box (semi-axes w / 2, h / 2), -1 (ignored) in between.
+    """
+    cx, cy, w, h = (v.view(-1, 1, 1) for v in boxes.unbind(1))
+    px, py = points.view(1, 1, -1), points.view(1, -1, 1)
+    dx = (px - cx) / (w / 2).clamp(min=1e-6)
+    dy = (py - cy) / (h / 2).clamp(min=1e-6)
+    outer = dx ** 2 + dy ** 2
+    labels = torch.full_like(outer, -1.0)
+    labels[outer > 1] = 0.0
+    labels[outer * 4 <= 1] = 1.0
+    return labels
+
+
+def ban_cls_loss(cls_logits, labels, weight=None):
+    """Cross-entropy of (B, 2, F, F) logits on labelled points, positives and negatives 50/50."""
+    log_p = cls_logits.log_softmax(1)
+    w = torch.ones_like(labels) if weight is None else \
+        weight.view(-1, 1, 1).to(labels.dtype).expand_as(labels)
+    terms = []
+    for value, channel in ((1.0, 1), (0.0, 0)):
+        mask = (labels == value).to(log_p.dtype) * w
+        terms.append(-(log_p[:, channel] * mask).sum() / mask.sum().clamp(min=1.0))
+    return 0.5 * (terms[0] + terms[1])
+
+
+def ban_iou_loss(ltrb, boxes, points, labels, weight=None):
+    """-log IoU of each positive point's box (left/top/right/bottom distances) with the truth."""
+    cx, cy, w, h = (v.view(-1, 1, 1) for v in boxes.unbind(1))
+    px, py = points.view(1, 1, -1), points.view(1, -1, 1)
+    tl, tt = px - (cx - w / 2), py - (cy - h / 2)       # broadcast to (B, F, F) below
+    tr, tb = (cx + w / 2) - px, (cy + h / 2) - py
+    left, top, right, bottom = ltrb.unbind(1)
+    inter = ((torch.min(left, tl) + torch.min(right, tr)).clamp(min=0) *
+             (torch.min(top, tt) + torch.min(bottom, tb)).clamp(min=0))
+    union = (left + right) * (top + bottom) + (tl + tr) * (tt + tb) - inter
+    iou = inter / union.clamp(min=1e-7)
+    mask = (labels == 1).to(ltrb.dtype)
+    if weight is not None:
+        mask = mask * weight.view(-1, 1, 1).to(ltrb.dtype)
+    return (-(iou.clamp(min=1e-6).log()) * mask).sum() / mask.sum().clamp(min=1.0)

@@ -125,7 +125,7 @@ def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher
     except DataError:
         folder = None           # NanoTrack v3 then runs as the shipped white-box network
     try:
-        teacher = CnnTeacher(t, model_cfg.search_feat, folder)
+        teacher = CnnTeacher(t, model_cfg.score_feat, folder, model_cfg.score_positions())
         teacher.load()          # fail now, with the reason, rather than in a data worker
         teacher.reset()         # data workers build their own engines
     except (ValueError, OSError, ImportError, RuntimeError) as exc:

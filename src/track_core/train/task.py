@@ -15,7 +15,8 @@ import torch
 
 from track_core.net.network import OneStreamTracker
 from track_core.train.base import TrainingTask
-from track_core.train.losses import (center_to_edge_distributions, feature_mimic_loss,
+from track_core.train.losses import (ban_cls_loss, ban_iou_loss, ban_labels,
+                                     center_to_edge_distributions, feature_mimic_loss,
                                      focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
                                      l1_loss, log_size_loss, score_map_distill_loss)
 from track_core.train.schedule import draw_stage_mask, replacement_probability
@@ -28,7 +29,8 @@ class LossWeights:
     """Defaults are CompressTracker's published weights.
 
     ``log_size`` (not in the published recipes; 0 = off) weights ``log_size_loss`` on the
-    predicted box.
+    predicted box. ``ban_cls`` / ``ban_iou`` weight the 'ban' head's SiamBAN losses (point
+    labels, IoU of the positive points' boxes), which take the focal loss's place there.
     """
 
     giou: float = 2.0
@@ -44,6 +46,8 @@ class LossWeights:
     cnn_kl: float = 0.0
     cnn_guidance: float = 0.0
     cnn_min_conf: float = 0.5
+    ban_cls: float = 1.0
+    ban_iou: float = 1.0
 
 
 def _box_terms(out, target, w: LossWeights, prefix: str, weight=None
@@ -53,7 +57,13 @@ def _box_terms(out, target, w: LossWeights, prefix: str, weight=None
              f'{prefix}l1': w.l1 * l1_loss(out['box'], target, weight)}
     if w.log_size:
         terms[f'{prefix}log_size'] = w.log_size * log_size_loss(out['box'], target)
-    if prefix == 'loss/box_' and 'score_map' in out and w.focal:
+    if prefix == 'loss/box_' and 'cls_logits' in out:
+        points = out['points']
+        labels = ban_labels(target, points)
+        terms['loss/ban_cls'] = w.ban_cls * ban_cls_loss(out['cls_logits'], labels, weight)
+        terms['loss/ban_iou'] = w.ban_iou * ban_iou_loss(out['ltrb'], target, points, labels,
+                                                         weight)
+    elif prefix == 'loss/box_' and 'score_map' in out and w.focal:
         heat = gaussian_heatmap(target, out['score_map'].shape[-1])
         terms['loss/focal'] = w.focal * focal_loss(out['score_map'], heat, weight=weight)
     return terms, iou
@@ -113,6 +123,18 @@ def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False)
         model.stem.proj.requires_grad_(True)
 
 
+def keep_head_statistics(model: OneStreamTracker) -> None:
+    """Put a pretrained 'ban' head's BatchNorm layers in eval mode (their weights still learn).
+
+    NanoTrack v3's statistics come from its full training; small CPU batches would only
+    blur them.
+    """
+    if model.cfg.head == 'ban':
+        for m in model.box_head.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
 class GroundTruthTask(TrainingTask):
     """Plain supervised training (teachers trained here): GIoU + L1 + focal."""
 
@@ -129,6 +151,8 @@ class GroundTruthTask(TrainingTask):
         super().train(mode)
         if self.freeze_stem:
             self.model.stem.eval()     # keep BatchNorm statistics of a frozen stem
+        if mode:
+            keep_head_statistics(self.model)
         return self
 
     def trained_model(self) -> OneStreamTracker:
@@ -172,6 +196,8 @@ class DistillTask(TrainingTask):
         super().train(mode)
         if self.freeze_stem:
             self.student.stem.eval()   # keep the pretrained BatchNorm statistics
+        if mode:
+            keep_head_statistics(self.student)
         return self
 
     def trained_model(self) -> OneStreamTracker:

@@ -26,6 +26,7 @@ from track_core.train.base import TrainingTask
 @dataclass(frozen=True)
 class OptimConfig:
     lr: float = 4e-5
+    head_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     epochs: int = 10
@@ -83,11 +84,15 @@ class Trainer:
         self.save_model = save_model
         self.progress = progress and self.rank == 0
         self.seed = seed
-        params = [p for p in task.parameters() if p.requires_grad]
-        if not params:
+        named = [(n, p) for n, p in task.named_parameters() if p.requires_grad]
+        if not named:
             raise ValueError('the task has no trainable parameters')
-        self.params = params
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.params = [p for _, p in named]
+        head = [p for n, p in named if '.box_head.' in f'.{n}']
+        rest = [p for n, p in named if '.box_head.' not in f'.{n}']
+        groups = [{'params': ps, 'lr_scale': scale} for ps, scale in
+                  ((rest, 1.0), (head, cfg.head_lr_scale)) if ps]
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.use_amp = cfg.amp and self.device.type == 'cuda'
         self.amp_dtype = torch.bfloat16 if (self.use_amp and torch.cuda.is_bf16_supported()) \
             else torch.float16
@@ -194,7 +199,7 @@ class Trainer:
         """One optimisation step; None when the loss was not finite (step skipped)."""
         self.task.set_progress(min(self.step / max(self.total_steps, 1), 1.0))
         for group in self.optimizer.param_groups:
-            group['lr'] = self.lr_at(self.step)
+            group['lr'] = self.lr_at(self.step) * group.get('lr_scale', 1.0)
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         # BatchNorm statistics move during the forward pass; keep a copy so that a
         # non-finite step leaves no trace at all.

@@ -181,3 +181,35 @@ def test_lifecycle_transitions_and_a_missing_model(tmp_path):
         assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
     finally:
         h.close()
+
+
+def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
+    from rclpy.parameter import Parameter
+    from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from track_core.runtime import TrackerConfig
+    from track_core.runtime.loader import with_runtime
+    model, pre = load_model(DEFAULT_MODEL)
+    _, _, _, extra = read_checkpoint(DEFAULT_MODEL)
+    own = TrackerConfig(window_blend=0.3, size_smoothing=0.8, lost_threshold=0.15,
+                        lost_frames=7)
+    first = save_checkpoint(tmp_path / 'a.safetensors', model, pre, with_runtime(extra, own))
+    other = save_checkpoint(tmp_path / 'b.safetensors', model, pre,
+                            with_runtime(extra, TrackerConfig(window_blend=0.6)))
+    h = Harness(model=first, autostart=False, lost_frames=3)         # given at start-up
+    try:
+        assert _change(h, Transition.TRANSITION_CONFIGURE)
+        cfg = h.node.tracker.config
+        assert (cfg.window_blend, cfg.size_smoothing, cfg.lost_threshold) == (0.3, 0.8, 0.15)
+        assert cfg.lost_frames == 3                                   # the user's value
+        assert h.node.get_parameter('window_blend').value == 0.3     # params show the truth
+        assert h.node.set_parameters([Parameter('size_smoothing', value=0.4)])[0].successful
+        assert h.node.tracker.config.size_smoothing == 0.4
+        assert _change(h, Transition.TRANSITION_CLEANUP)
+        h.node.set_parameters([Parameter('model_path', value=str(other))])
+        assert _change(h, Transition.TRANSITION_CONFIGURE)
+        cfg = h.node.tracker.config
+        assert cfg.window_blend == 0.6                                # the new model's own
+        assert (cfg.size_smoothing, cfg.lost_frames) == (0.4, 3)      # set by the user
+        assert cfg.lost_threshold == TrackerConfig().lost_threshold   # b stores the default
+    finally:
+        h.close()

@@ -36,7 +36,7 @@ from track_interfaces.srv import ClearTarget, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray
 
 from track_core.errors import CheckpointError, TooManyTargets
-from track_core.runtime import load_tracker
+from track_core.runtime import load_tracker, model_runtime
 from track_node import params
 from track_node.conversions import (detections_msg, diagnostics_msg, ImageDecoder, ImageError,
                                     message_bytes, rgb_to_image_msg, stamp_to_ns, state_msg)
@@ -55,6 +55,10 @@ class TrackNode(LifecycleNode):
     def __init__(self, node_name: str = 'track_node', **kwargs):
         super().__init__(node_name, **kwargs)
         self.param_problems: Dict[str, str] = params.declare(self, params.TRACK_NODE)
+        # Tracker settings given by the user (at start-up or with ros2 param set); the others
+        # take the model's own values on configure.
+        self.given = params.given_at_start(self, params.TRACK_NODE) & set(params.TRACKER_KEYS)
+        self._filling = False
         for name, why in self.param_problems.items():
             self.get_logger().error(f'parameter {name}: {why}; the node stays unconfigured '
                                     'until it is set right (ros2 param set)')
@@ -109,11 +113,13 @@ class TrackNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         s = self.settings
         try:
+            config = model_runtime(s.model_path, {k: getattr(s, k) for k in self.given})
             tracker = load_tracker(s.model_path, device=s.device, backend=s.backend,
-                                   config=s.tracker, threads=s.threads or None)
+                                   config=config, threads=s.threads or None)
         except (CheckpointError, RuntimeError, ValueError, ImportError, OSError) as exc:
             self.get_logger().error(f'configure failed: cannot load the model: {exc}')
             return TransitionCallbackReturn.FAILURE
+        self._show_tracker_settings(config)
         with self.tracker_lock:
             self.tracker = tracker
         self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
@@ -189,8 +195,26 @@ class TrackNode(LifecycleNode):
         self.cache.clear()
 
     # ----------------------------------------------------------------- parameters
+    def _show_tracker_settings(self, config) -> None:
+        """Make the tracker parameters read what the tracker uses (the model's own values)."""
+        from rclpy.parameter import Parameter
+        changed = [Parameter(k, value=getattr(config, k)) for k in params.TRACKER_KEYS
+                   if getattr(self.settings, k) != getattr(config, k)]
+        self._filling = True
+        try:
+            if changed:
+                self.set_parameters(changed)
+        finally:
+            self._filling = False
+        self.settings = params.validate(params.read(self, params.TRACK_NODE))
+        if changed:
+            self.get_logger().info('tracker settings from the model: ' + ', '.join(
+                f'{p.name}={p.value}' for p in changed))
+
     def _on_set_parameters(self, changes):
         values = {p.name: p.value for p in changes}
+        if not self._filling:
+            self.given |= set(values) & set(params.TRACKER_KEYS)
         rows = params.table('track_node')
         for name, value in values.items():
             why = params.problem(rows[name], value) if name in rows else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import math
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from track_core.runtime import TrackerConfig
 from track_core.runtime.tracker import check_setting, TRACKER_LIMITS
@@ -55,7 +55,9 @@ _TRACKER_TEXT = {
     'size_smoothing': 'weight of the previous box size',
     'size_by_confidence': 'low-score frames change the box size less',
     'max_targets': 'targets tracked at once',
+    'window_blend': 'mix the motion prior in (0: multiply the score map by it)',
 }
+MODEL_OWN = "unless given, the model's own value"
 
 
 def _tracker_params() -> List[Param]:
@@ -66,7 +68,8 @@ def _tracker_params() -> List[Param]:
         limits = TRACKER_LIMITS.get(f.name)
         if isinstance(default, float) and limits:
             limits = (float(limits[0]), float(limits[1]))
-        rows.append(Param(f.name, default, _TRACKER_TEXT[f.name], limits, tracker=True))
+        rows.append(Param(f.name, default, f'{_TRACKER_TEXT[f.name]}; {MODEL_OWN}', limits,
+                          tracker=True))
     return rows
 
 
@@ -294,6 +297,12 @@ def declare(node, rows: Sequence[Param]) -> Dict[str, str]:
     return problems
 
 
+def given_at_start(node, rows: Sequence[Param]) -> Set[str]:
+    """Names of ``rows`` given a value at start-up (``-p``, a params file, the launch file)."""
+    overrides = getattr(node, '_parameter_overrides', {})
+    return {p.name for p in rows if p.name in overrides}
+
+
 def read(node, rows: Sequence[Param]) -> Dict[str, Any]:
     return {p.name: node.get_parameter(p.name).value for p in rows}
 
@@ -327,17 +336,28 @@ def _yaml_value(value: Any) -> str:
 
 
 def render_yaml(node_name: str) -> str:
-    """Return the parameter file of ``node_name`` with every default, as config/ ships it."""
+    """Return the parameter file of ``node_name`` with every default, as config/ ships it.
+
+    Tracker settings are written commented out: each model brings its own values (stored in
+    the checkpoint), which a line here overrides once uncommented.
+    """
     lines = [f'# Defaults of {node_name}, generated from track_node/params.py (do not edit by',
              f'# hand: python -m track_node.params {node_name} > config/{node_name}.yaml).',
              '# "run time": ros2 param set works while it runs; "configure": takes effect on '
              'the next',
              '# configure; "start": read at start-up. Ranges: ros2 param describe.',
              f'{node_name}:', '  ros__parameters:']
+    tracker_note = False
     for p in TABLES[node_name]:
         limits = f' [{p.limits[0]}, {p.limits[1]}]' if p.limits else ''
         choices = f' ({"|".join(p.choices)})' if p.choices else ''
-        lines.append(f'    {p.name}: {_yaml_value(p.default)}  # ({p.applies}){choices}'
+        if p.tracker and not tracker_note:
+            lines.append('    # Tracker settings: the model brings its own (track_core.runtime.'
+                         'model_runtime);')
+            lines.append('    # uncomment a line to override it. Shown: the library defaults.')
+            tracker_note = True
+        lead = '# ' if p.tracker else ''
+        lines.append(f'    {lead}{p.name}: {_yaml_value(p.default)}  # ({p.applies}){choices}'
                      f'{limits} {p.description}')
     return '\n'.join(lines) + '\n'
 
