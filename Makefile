@@ -60,8 +60,7 @@ bench: setup
 # Reproduce the shipped default (each recipe resumable: rerun after a stop). Needs
 # ../shared/data and the lighttrack extra (pip install -e '.[lighttrack]').
 train-student: setup
-	@$(ENV) && cd $(ROOT) && track-train teacher config/train/lighttrack_to_nt3_s2.yaml \
-	    && track-train teacher config/train/lighttrack_to_nt3_s2_long.yaml
+	@$(ENV) && cd $(ROOT) && track-train teacher config/train/lighttrack_to_nt3_ban2.yaml
 
 ship: setup
 	@$(ENV) && cd $(ROOT) && python scripts/ship_models.py

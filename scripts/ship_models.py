@@ -1,6 +1,9 @@
 """Copy the trained checkpoint into models/ as the default model (make ship).
 
-Its teacher, LightTrack-Mobile, is a training-time teacher only and never ships.
+The run-time settings chosen for it on dev (``config/runtime/<name>.yaml``: TrackerConfig
+fields) go into its metadata, so ``load_tracker``, ``track-eval`` and the node use them unless
+told otherwise. Its teacher, LightTrack-Mobile, is a training-time teacher only and never
+ships.
 Usage: python scripts/ship_models.py
 """
 
@@ -9,11 +12,15 @@ import pathlib
 import sys
 
 from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
+from track_core.config import ConfigError, load_config
+from track_core.runtime import TrackerConfig
+from track_core.runtime.loader import with_runtime
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHIP = [
-    # (trained checkpoint, shipped file, store as float16)
-    ('runs/lighttrack_to_nt3_s2_long/model.safetensors', 'models/default.safetensors', False),
+    # (trained checkpoint, shipped file, store as float16, its run-time settings)
+    ('runs/lighttrack_to_nt3_ban2/model.safetensors', 'models/default.safetensors', False,
+     'config/runtime/nt3_ban2.yaml'),
 ]
 LIMIT_MB = 25.0
 
@@ -21,16 +28,22 @@ LIMIT_MB = 25.0
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args(argv)
-    for src, dst, half in SHIP:
+    for src, dst, half, settings in SHIP:
         src, dst = ROOT / src, ROOT / dst
         if not src.is_file():
             print(f'missing {src}: train it first (make train-student)',
                   file=sys.stderr)
             return 1
+        try:
+            runtime = load_config(TrackerConfig, ROOT / settings)
+        except ConfigError as exc:
+            print(f'{settings}: {exc}', file=sys.stderr)
+            return 1
         model, pre = load_model(src)
         _, _, _, extra = read_checkpoint(src)
-        save_checkpoint(dst, model, pre, {**extra, 'shipped_from': str(src.relative_to(ROOT)),
-                                          'float16': half}, half=half)
+        extra = with_runtime({**extra, 'shipped_from': str(src.relative_to(ROOT)),
+                              'float16': half, 'runtime_from': settings}, runtime)
+        save_checkpoint(dst, model, pre, extra, half=half)
         size = dst.stat().st_size / 1e6
         print(f'{dst.relative_to(ROOT)}: {model.cfg.name}, {size:.1f} MB')
         if size > LIMIT_MB:

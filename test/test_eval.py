@@ -179,3 +179,17 @@ def test_confidence_figures_count_false_alarms_and_silent_misses():
     assert c['tracking_on_absent'] == pytest.approx(0.5)  # 1 of 2 absent frames TRACKING
     assert c['score_iou_corr'] == pytest.approx(np.corrcoef(scores[:4], iou)[0, 1])
     assert confidence([SequenceRun('t', 's', np.zeros((2, 4)), [], errors)]) is None
+
+
+def test_paired_comparison_counts_sequences_and_brackets_the_mean():
+    from track_core.eval.report import paired_comparison
+    a = {f's{i}': {'auc': 0.6 + 0.01 * i} for i in range(10)}
+    b = {f's{i}': {'auc': 0.6} for i in range(10)}
+    b['only_b'] = {'auc': 0.1}                     # not shared: ignored
+    c = paired_comparison({'a': a, 'b': b}, 'a', 'b')
+    assert (c['sequences'], c['better']) == (10, 9)   # s0 ties
+    assert c['mean'] == pytest.approx(0.045)
+    assert 0.0 < c['low'] < c['mean'] < c['high'] < 0.09
+    noisy = {f's{i}': {'auc': 0.6 + (0.2 if i % 2 else -0.2)} for i in range(10)}
+    c = paired_comparison({'a': noisy, 'b': b}, 'a', 'b')
+    assert c['low'] < 0 < c['high'] and c['better'] == 5

@@ -453,3 +453,24 @@ def test_the_head_learns_at_its_own_rate():
           'box': torch.tensor([0.5, 0.5, 0.2, 0.2])}] * 2, batch_size=2)))
     trainer.train_step(batch)
     assert [g['lr'] for g in groups] == pytest.approx([1e-3, 1e-4])
+
+
+def test_compressing_a_ban_teacher_into_a_shallower_ban_student(synthetic_root, tmp_path):
+    """Compress a ban teacher with CompressTracker: 4 blocks -> 2 stages."""
+    from track_core.checkpoint import save_checkpoint
+    from track_core.net.config import PreprocessConfig, stem_preprocess
+    teacher = create_model('nt3_ban4', pretrained_stem=True)
+    with torch.no_grad():                  # a teacher whose blocks do something
+        for blk in teacher.blocks:
+            blk.mlp.fc2.weight.normal_(0, 0.01)
+    ckpt = save_checkpoint(tmp_path / 'teacher.safetensors', teacher,
+                           stem_preprocess(teacher.cfg, PreprocessConfig()))
+    cfg = load_config(TrainConfig, None, [
+        f'data.sot=["{synthetic_root}"]', 'data.stills_csv=[]', 'data.samples_per_epoch=4',
+        'optim.epochs=1', 'optim.batch_size=2', 'optim.num_workers=0', 'freeze_stem=true',
+        f'distill.teacher={ckpt}', 'distill.stages=2', f'out_dir={tmp_path / "student"}'])
+    last = run('distill', cfg, progress=False)
+    assert {'loss/feature', 'loss/ban_cls'} <= set(last) and math.isfinite(last['loss'])
+    tracker = load_tracker(tmp_path / 'student' / 'model.safetensors', device='cpu')
+    assert (tracker.model_cfg.head, tracker.model_cfg.depth) == ('ban', 2)
+    assert tracker.preprocess.context == 'padded'

@@ -46,6 +46,28 @@ def plot_curves(runs_by_tracker: Dict[str, List[SequenceRun]], out_dir: pathlib.
     return paths
 
 
+def paired_comparison(per_sequence: Dict[str, Dict[str, Dict[str, float]]], reference: str,
+                      other: str, draws: int = 2000, seed: int = 0) -> Dict[str, float]:
+    """Compare two trackers sequence by sequence on success AUC.
+
+    ``per_sequence``: {tracker: {sequence: metrics}} (report.json's ``sequences``). Returns
+    the number of shared sequences, on how many ``reference`` is higher, the mean per-sequence
+    AUC difference (reference - other) and a 90 % bootstrap interval of that mean (sequences
+    resampled with replacement, seeded): how much of a difference the set of sequences
+    supports, not only its mean.
+    """
+    shared = [q for q in per_sequence[reference] if q in per_sequence[other]]
+    diff = np.array([per_sequence[reference][q]['auc'] - per_sequence[other][q]['auc']
+                     for q in shared])
+    if not len(diff):
+        return {'sequences': 0, 'better': 0, 'mean': float('nan'), 'low': float('nan'),
+                'high': float('nan')}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(1)
+    return {'sequences': len(diff), 'better': int((diff > 0).sum()), 'mean': float(diff.mean()),
+            'low': float(np.quantile(means, 0.05)), 'high': float(np.quantile(means, 0.95))}
+
+
 def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict) -> str:
     names = list(summaries)
     lines = [f'# One-pass evaluation: {meta.get("dataset", "")}', '',
@@ -92,6 +114,20 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
     if meta.get('ratios'):
         lines += ['', '## Measured side by side', '']
         lines += [f'- {line}' for line in meta['ratios']]
+    per_sequence = {name: {r.sequence: r.metrics for r in runs}
+                    for name, runs in runs_by_tracker.items()}
+    if len(names) > 1:
+        ref = names[0]
+        lines += ['', f'## {ref} against each tracker, sequence by sequence', '',
+                  f"Per-sequence success AUC of {ref} minus the other's: on how many sequences "
+                  f'{ref} is higher, the mean difference, and a 90 % bootstrap interval of that '
+                  'mean over the sequences (an interval that holds 0 is no evidence either '
+                  'way).', '', '| against | higher on | mean AUC difference | 90 % interval |',
+                  '|---|---:|---:|---|']
+        for other in names[1:]:
+            c = paired_comparison(per_sequence, ref, other)
+            lines.append(f'| {other} | {c["better"]} of {c["sequences"]} | {c["mean"]:+.3f} | '
+                         f'{c["low"]:+.3f} .. {c["high"]:+.3f} |')
     if meta.get('skipped'):
         lines += ['', '## Skipped', '']
         lines += [f'- {k}: {v}' for k, v in meta['skipped'].items()]

@@ -314,23 +314,21 @@ def load_nanotrack_v3(path=None) -> NanoTrackV3:
     return model.eval()
 
 
+def _load_part(module: nn.Module, prefix: str, what: str, path=None) -> int:
+    state = {k[len(prefix):]: v for k, v in read_nanotrack_v3_weights(path).items()
+             if k.startswith(prefix)}
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f'{path}: {what} weights do not match ({exc})') from None
+    return len(state)
+
+
 def load_nanotrack_v3_head(head: BanHead, path=None) -> int:
     """Load NanoTrack v3's head into ``head`` (a BanHead); return how many tensors."""
-    state = {k[len('ban_head.'):]: v for k, v in read_nanotrack_v3_weights(path).items()
-             if k.startswith('ban_head.')}
-    try:
-        head.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f'{path}: head weights do not match ({exc})') from None
-    return len(state)
+    return _load_part(head, 'ban_head.', 'head', path)
 
 
 def load_nanotrack_v3_backbone(backbone: MobileNetV3SmallFeatures, path=None) -> int:
     """Load the tracking-trained backbone into ``backbone``; return how many tensors."""
-    state = {k[len('backbone.'):]: v for k, v in read_nanotrack_v3_weights(path).items()
-             if k.startswith('backbone.')}
-    try:
-        backbone.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f'{path}: backbone weights do not match ({exc})') from None
-    return len(state)
+    return _load_part(backbone, 'backbone.', 'backbone', path)
