@@ -266,6 +266,11 @@ say "building ros2_ws with colcon ($(printf '%s ' "${PATHS[@]##*/}"))"
 if [ "$(cat "$STATE/colcon-mode" 2>/dev/null)" != symlink ]; then
     rm -rf "$BUILD" "$INSTALL"
 fi
+# A file removed from the sources (a model no longer shipped) leaves a dangling link in the
+# build and install trees, on which the next symlink build fails: drop those links first.
+for tree in "$BUILD" "$INSTALL"; do
+    [ -d "$tree" ] && find "$tree" -xtype l -delete
+done
 (
     cd "$WS"
     "${COLCON[@]}" --log-base "$LOGS" build --paths "${PATHS[@]}" \

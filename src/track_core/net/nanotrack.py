@@ -23,6 +23,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from track_core.errors import CheckpointError
+from track_core.net.heads import decode_center_maps
 
 WEIGHTS_ENV = 'TRACK_NANOTRACK_V3'
 WEIGHTS_FORMAT = 'track_core.nanotrack_v3'
@@ -223,7 +224,6 @@ class BanBoxHead(BanHead):
         self.register_buffer('points', points, persistent=False)
 
     def forward(self, z_tokens, x_tokens):
-        from track_core.net.heads import decode_center_maps
         z = _tokens_to_map(z_tokens, 8)
         x = _tokens_to_map(x_tokens, self.search_size // 16)
         cls, reg = super().forward(z, x)
