@@ -160,3 +160,50 @@ def test_a_training_step_moves_the_blocks_and_keeps_the_heads_statistics():
     optim.step()
     assert model.blocks[0].mlp.fc2.weight.abs().sum() > 0
     assert torch.equal(model.box_head.cls_tower[1].running_mean, stats)
+
+
+def test_negative_pairs_and_an_iou_aware_score_in_the_losses():
+    from track_core.train.losses import ban_point_iou
+    from track_core.train.task import LossWeights, supervision_terms
+    torch.manual_seed(0)
+    model = create_model('nt3_ban2', pretrained_stem=True).eval()
+    z, x = torch.rand(2, 3, 128, 128) * 255, torch.rand(2, 3, 256, 256) * 255
+    with torch.no_grad():
+        out = model(z, x)
+    box = torch.tensor([[0.5, 0.5, 0.3, 0.3]] * 2)
+    plain = {'box': box, 'has_box': torch.ones(2)}
+    negative = {'box': box, 'has_box': torch.tensor([1.0, 0.0]),
+                'negative': torch.tensor([0.0, 1.0])}
+    a, _ = supervision_terms(out, plain, LossWeights())
+    b, _ = supervision_terms(out, negative, LossWeights())
+    assert not torch.allclose(a['loss/ban_cls'], b['loss/ban_cls'])
+    # the negative pair adds no box term: only sample 0's box counts
+    only_first = {'box': box[:1], 'has_box': torch.ones(1)}
+    first = {k: v[:1] for k, v in out.items() if k != 'points'}
+    c, _ = supervision_terms({**first, 'points': out['points']}, only_first, LossWeights())
+    assert torch.allclose(b['loss/box_giou'], c['loss/box_giou'], atol=1e-6)
+    # an IoU-aware target: a perfect box at the positives leaves the loss where it was
+    iou = ban_point_iou(out['ltrb'], box, out['points'])
+    assert iou.shape == (2, 15, 15) and float(iou.min()) >= 0 and float(iou.max()) <= 1
+    q, _ = supervision_terms(out, plain, LossWeights(ban_quality=True))
+    assert not torch.allclose(q['loss/ban_cls'], a['loss/ban_cls'])
+
+
+def test_the_sampler_cuts_negative_pairs_from_another_draw(tmp_path):
+    from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource
+    from track_core.data.sequences import find_sequences
+    from track_core.data.synthetic import write_uniform_sequence
+    for k in range(3):
+        frames, boxes = moving_object_sequence(8, seed=k)
+        write_uniform_sequence(tmp_path, f'syn{k}', frames, boxes)
+    source = SequenceSource(find_sequences(tmp_path))
+    cfg = variant_config('tiny')
+    data = PairDataset([source], None, cfg, sampling=SamplingConfig(negative_prob=0.5),
+                       samples_per_epoch=40)
+    items = [data[i] for i in range(40)]
+    flags = np.array([float(it['negative']) for it in items])
+    assert 8 < flags.sum() < 32                                  # about half
+    assert all(float(it['has_box']) == 0 for it, f in zip(items, flags) if f)
+    assert all(float(it['has_box']) == 1 for it, f in zip(items, flags) if not f)
+    plain = PairDataset([source], None, cfg, samples_per_epoch=4)
+    assert all(float(plain[i]['negative']) == 0 for i in range(4))

@@ -24,6 +24,10 @@ class SamplingConfig:
     The search box is jittered before the crop is cut: each side by exp(N(0, scale_jitter)),
     the aspect by exp(N(0, aspect_jitter)), both sides together by exp(N(0, zoom_jitter)) (the
     scale errors a tracker must recover from), the centre by up to center_jitter x its size.
+    ``negative_prob``: the share of negative pairs (SiamRPN++ / SiamBAN): the search crop is
+    cut around another object of another draw, so the template's target is not in it (the other
+    draw may come from the same video, about once in as many draws as there are videos, as in
+    those recipes).
     """
 
     max_gap: int = 200
@@ -38,6 +42,7 @@ class SamplingConfig:
     brightness: float = 0.2
     min_box_size: float = 4.0
     max_tries: int = 20
+    negative_prob: float = 0.0
 
 
 class SequenceSource:
@@ -90,7 +95,9 @@ class PairDataset(torch.utils.data.Dataset):
     Each item: ``template`` (3, Ht, Wt) and ``search`` (3, Hs, Ws) float tensors, normalised;
     ``box`` (4,) the target in the search crop as (cx, cy, w, h) in [0, 1]; ``has_box`` 1 for
     annotated pairs, 0 for pairs whose box was proposed by a tracker (a source with
-    ``pseudo = True``); with a ``teacher``, its maps and box (``train.cnn_teacher``).
+    ``pseudo = True``) and for negative pairs; ``negative`` 1 for a negative pair (the search
+    crop shows another object: ``SamplingConfig.negative_prob``), else 0; with a ``teacher``,
+    its maps and box (``train.cnn_teacher``).
     Unreadable frames are counted in ``skipped`` and replaced by another draw, never a crash
     mid-epoch.
     """
@@ -138,8 +145,17 @@ class PairDataset(torch.utils.data.Dataset):
                 key = f'{source.name}: {exc}'
                 self.skipped[key] = self.skipped.get(key, 0) + 1
                 continue
-            item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False))
+            negative = cfg.negative_prob > 0 and rng.random() < cfg.negative_prob
+            if negative:
+                other = self.sources[rng.choice(len(self.sources), p=self.probs)]
+                try:
+                    pair = pair[:2] + other.sample(rng, cfg.max_gap)[2:]
+                except DataError:
+                    continue
+            item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False)
+                                  and not negative)
             if item is not None:
+                item['negative'] = torch.tensor(1.0 if negative else 0.0)
                 return item
         raise DataError(f'no usable pair after {cfg.max_tries} draws for index {index} '
                         f'(skipped so far: {sum(self.skipped.values())})')

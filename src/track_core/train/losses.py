@@ -172,20 +172,26 @@ def ban_labels(boxes, points):
     return labels
 
 
-def ban_cls_loss(cls_logits, labels, weight=None):
-    """Cross-entropy of (B, 2, F, F) logits on labelled points, positives and negatives 50/50."""
+def ban_cls_loss(cls_logits, labels, weight=None, quality=None):
+    """Cross-entropy of (B, 2, F, F) logits on labelled points, positives and negatives 50/50.
+
+    ``quality`` (B, F, F) in 0..1: soft targets for the positives (foreground with that
+    probability: an IoU-aware score) instead of 1.
+    """
     log_p = cls_logits.log_softmax(1)
     w = torch.ones_like(labels) if weight is None else \
         weight.view(-1, 1, 1).to(labels.dtype).expand_as(labels)
-    terms = []
-    for value, channel in ((1.0, 1), (0.0, 0)):
-        mask = (labels == value).to(log_p.dtype) * w
-        terms.append(-(log_p[:, channel] * mask).sum() / mask.sum().clamp(min=1.0))
-    return 0.5 * (terms[0] + terms[1])
+    pos = (labels == 1).to(log_p.dtype) * w
+    neg = (labels == 0).to(log_p.dtype) * w
+    fg = log_p[:, 1] if quality is None else \
+        quality * log_p[:, 1] + (1 - quality) * log_p[:, 0]
+    pos_loss = -(fg * pos).sum() / pos.sum().clamp(min=1.0)
+    neg_loss = -(log_p[:, 0] * neg).sum() / neg.sum().clamp(min=1.0)
+    return 0.5 * (pos_loss + neg_loss)
 
 
-def ban_iou_loss(ltrb, boxes, points, labels, weight=None):
-    """-log IoU of each positive point's box (left/top/right/bottom distances) with the truth."""
+def ban_point_iou(ltrb, boxes, points):
+    """Return the IoU with the true box of each point's box (l/t/r/b distances): (B, F, F)."""
     cx, cy, w, h = (v.view(-1, 1, 1) for v in boxes.unbind(1))
     px, py = points.view(1, 1, -1), points.view(1, -1, 1)
     tl, tt = px - (cx - w / 2), py - (cy - h / 2)       # broadcast to (B, F, F) below
@@ -194,7 +200,12 @@ def ban_iou_loss(ltrb, boxes, points, labels, weight=None):
     inter = ((torch.min(left, tl) + torch.min(right, tr)).clamp(min=0) *
              (torch.min(top, tt) + torch.min(bottom, tb)).clamp(min=0))
     union = (left + right) * (top + bottom) + (tl + tr) * (tt + tb) - inter
-    iou = inter / union.clamp(min=1e-7)
+    return (inter / union.clamp(min=1e-7)).clamp(0.0, 1.0)
+
+
+def ban_iou_loss(ltrb, boxes, points, labels, weight=None):
+    """-log IoU of each positive point's box (left/top/right/bottom distances) with the truth."""
+    iou = ban_point_iou(ltrb, boxes, points)
     mask = (labels == 1).to(ltrb.dtype)
     if weight is not None:
         mask = mask * weight.view(-1, 1, 1).to(ltrb.dtype)

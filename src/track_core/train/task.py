@@ -15,7 +15,7 @@ import torch
 
 from track_core.net.network import OneStreamTracker
 from track_core.train.base import TrainingTask
-from track_core.train.losses import (ban_cls_loss, ban_iou_loss, ban_labels,
+from track_core.train.losses import (ban_cls_loss, ban_iou_loss, ban_labels, ban_point_iou,
                                      center_to_edge_distributions, feature_mimic_loss,
                                      focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
                                      l1_loss, log_size_loss, score_map_distill_loss)
@@ -30,7 +30,9 @@ class LossWeights:
 
     ``log_size`` (not in the published recipes; 0 = off) weights ``log_size_loss`` on the
     predicted box. ``ban_cls`` / ``ban_iou`` weight the 'ban' head's SiamBAN losses (point
-    labels, IoU of the positive points' boxes), which take the focal loss's place there.
+    labels, IoU of the positive points' boxes), which take the focal loss's place there;
+    ``ban_quality`` makes the positives' classification target the IoU of each point's box
+    (an IoU-aware score, as in GFL / VarifocalNet) instead of 1.
     """
 
     giou: float = 2.0
@@ -48,9 +50,10 @@ class LossWeights:
     cnn_min_conf: float = 0.5
     ban_cls: float = 1.0
     ban_iou: float = 1.0
+    ban_quality: bool = False
 
 
-def _box_terms(out, target, w: LossWeights, prefix: str, weight=None
+def _box_terms(out, target, w: LossWeights, prefix: str, weight=None, negative=None
                ) -> Dict[str, torch.Tensor]:
     giou, iou = giou_loss(out['box'], target, weight)
     terms = {f'{prefix}giou': w.giou * giou,
@@ -60,7 +63,14 @@ def _box_terms(out, target, w: LossWeights, prefix: str, weight=None
     if prefix == 'loss/box_' and 'cls_logits' in out:
         points = out['points']
         labels = ban_labels(target, points)
-        terms['loss/ban_cls'] = w.ban_cls * ban_cls_loss(out['cls_logits'], labels, weight)
+        cls_weight = weight
+        if negative is not None:       # negative pairs: every point is background
+            labels = torch.where(negative.view(-1, 1, 1) > 0, torch.zeros_like(labels), labels)
+            cls_weight = torch.clamp((weight if weight is not None else 1.0) + negative, max=1.0)
+        quality = ban_point_iou(out['ltrb'], target, points).detach() if w.ban_quality \
+            else None
+        terms['loss/ban_cls'] = w.ban_cls * ban_cls_loss(out['cls_logits'], labels, cls_weight,
+                                                         quality)
         terms['loss/ban_iou'] = w.ban_iou * ban_iou_loss(out['ltrb'], target, points, labels,
                                                          weight)
     elif prefix == 'loss/box_' and 'score_map' in out and w.focal:
@@ -81,19 +91,27 @@ def supervision_terms(out, batch, w: LossWeights, num_bins: int = 0):
     """
     target, weight = batch['box'], None
     has_teacher = 'teacher_score' in batch
+    negative = batch.get('negative')
+    if negative is not None and not bool(negative.any()):
+        negative = None
     gate = (batch['teacher_conf'] >= w.cnn_min_conf).to(target.dtype) if has_teacher else None
+    if gate is not None and negative is not None:
+        gate = gate * (1 - negative)          # the teacher's box is no target of a negative
     if 'has_box' in batch and not bool(batch['has_box'].all()):
         labelled = batch['has_box'] > 0
         weight = labelled.to(target.dtype)
         if has_teacher:
             target = torch.where(labelled[:, None], target, batch['teacher_box'])
             weight = torch.where(labelled, weight, gate)
-    terms, iou = _box_terms(out, target, w, 'loss/box_', weight)
+    terms, iou = _box_terms(out, target, w, 'loss/box_', weight, negative)
     if not has_teacher:
         return terms, iou
     if w.cnn_map and 'score_map' in out:
+        teacher_score = batch['teacher_score']
+        if negative is not None:       # nothing of the template is in a negative crop
+            teacher_score = teacher_score * (1 - negative).view(-1, 1, 1)
         terms['loss/cnn_map'] = w.cnn_map * score_map_distill_loss(
-            out['score_map'][:, 0], batch['teacher_score'])
+            out['score_map'][:, 0], teacher_score)
     if w.cnn_kl and 'edge_logits' in out:
         dist = center_to_edge_distributions(batch['teacher_score'][:, None],
                                             batch['teacher_size'], batch['teacher_offset'],
