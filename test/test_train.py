@@ -463,8 +463,12 @@ def test_compressing_a_ban_teacher_into_a_shallower_ban_student(synthetic_root, 
     with torch.no_grad():                  # a teacher whose blocks do something
         for blk in teacher.blocks:
             blk.mlp.fc2.weight.normal_(0, 0.01)
+    from track_core.runtime import TrackerConfig
+    from track_core.runtime.loader import with_runtime
+    own = TrackerConfig(window_blend=0.455, lost_threshold=0.95)
     ckpt = save_checkpoint(tmp_path / 'teacher.safetensors', teacher,
-                           stem_preprocess(teacher.cfg, PreprocessConfig()))
+                           stem_preprocess(teacher.cfg, PreprocessConfig()),
+                           with_runtime({}, own))
     cfg = load_config(TrainConfig, None, [
         f'data.sot=["{synthetic_root}"]', 'data.stills_csv=[]', 'data.samples_per_epoch=4',
         'optim.epochs=1', 'optim.batch_size=2', 'optim.num_workers=0', 'freeze_stem=true',
@@ -474,3 +478,22 @@ def test_compressing_a_ban_teacher_into_a_shallower_ban_student(synthetic_root, 
     tracker = load_tracker(tmp_path / 'student' / 'model.safetensors', device='cpu')
     assert (tracker.model_cfg.head, tracker.model_cfg.depth) == ('ban', 2)
     assert tracker.preprocess.context == 'padded'
+    assert tracker.config == own                  # the student starts from its settings
+
+
+def test_depth_pruning_a_ban_model_keeps_its_stem_and_head_statistics():
+    torch.manual_seed(0)
+    task = DepthPruneTask(create_model('nt3_ban2', pretrained_stem=True).eval(), remove=[1],
+                          freeze_stem=True).train()
+    student = task.student
+    stats = student.box_head.cls_tower[1].running_mean.clone()
+    backbone = student.stem.backbone.features[1].conv[1].running_mean.clone()
+    batch = {'template': torch.rand(2, 3, 128, 128) * 255,
+             'search': torch.rand(2, 3, 256, 256) * 255,
+             'box': torch.tensor([[0.5, 0.5, 0.2, 0.3], [0.4, 0.6, 0.3, 0.2]])}
+    task(batch)['loss'].backward()
+    assert student.stem.backbone.features[0][0].weight.grad is None
+    assert student.blocks[0].attn.qkv.weight.grad is not None
+    assert torch.equal(student.box_head.cls_tower[1].running_mean, stats)
+    assert torch.equal(student.stem.backbone.features[1].conv[1].running_mean, backbone)
+    assert task.pruned_model().cfg.depth == 1

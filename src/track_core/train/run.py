@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 import yaml
 
-from track_core.checkpoint import load_model, save_checkpoint
+from track_core.checkpoint import load_model, read_extra, save_checkpoint
 from track_core.config import ConfigError, from_dict, to_dict
 from track_core.data.build import build_sources, resolve
 from track_core.data.sampler import PairDataset
@@ -81,7 +81,7 @@ def build_task(kind: str, cfg: TrainConfig, log=print
         raise ConfigError('distill.teacher: give the teacher checkpoint (distill.teacher=PATH)')
     teacher, pre = load_model(d.teacher)
     if d.method == 'prune':
-        task = DepthPruneTask(teacher, d.remove, cfg.losses, d.fade_fraction)
+        task = DepthPruneTask(teacher, d.remove, cfg.losses, d.fade_fraction, cfg.freeze_stem)
         return task, task.pruned_model().cfg, pre
     if d.method != 'compresstracker':
         raise ConfigError(f"distill.method must be 'compresstracker' or 'prune', got "
@@ -164,6 +164,11 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
     (out_dir / 'config.yaml').write_text(yaml.safe_dump(
         {'command': kind, **to_dict(cfg)}, sort_keys=False))
     extra = {'command': kind, 'commit': git_commit(), 'config': to_dict(cfg)}
+    # A model trained on from another (init) or compressed from a teacher starts from the
+    # run-time settings that one brings; re-choose them on dev before shipping.
+    source = cfg.distill.teacher if kind == 'distill' else cfg.init
+    if source and read_extra(source).get('runtime'):
+        extra['runtime'] = read_extra(source)['runtime']
 
     def save_model(path):
         save_checkpoint(path, task.trained_model(), pre, {**extra, 'epoch': trainer.epoch})

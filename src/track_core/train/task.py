@@ -283,12 +283,13 @@ class DepthPruneTask(TrainingTask):
     the student starts as a copy of the teacher; the residual branches of the layers in ``remove``
     fade out along a cosine over the first ``fade_fraction`` of training, after which they are
     identities and ``pruned_model`` drops them. Trained with ground truth, teacher guidance and
-    score-map distillation.
+    score-map distillation. ``freeze_stem`` keeps the student's stem fixed (weights and
+    BatchNorm statistics), as in the other tasks.
     """
 
     def __init__(self, teacher: OneStreamTracker, remove: Sequence[int],
                  weights: LossWeights = LossWeights(feature=0.0, logit=1.0),
-                 fade_fraction: float = 0.3):
+                 fade_fraction: float = 0.3, freeze_stem: bool = False):
         super().__init__()
         depth = teacher.cfg.depth
         self.remove = sorted({int(i) for i in remove})
@@ -298,9 +299,20 @@ class DepthPruneTask(TrainingTask):
                              f'{list(remove)}')
         self.student = copy.deepcopy(teacher)
         self.student.requires_grad_(True)
+        self.freeze_stem = freeze_stem
+        if freeze_stem:
+            stop_stem_gradients(self.student)
         self.hold_frozen('teacher', teacher)
         self.weights = weights
         self.fade_fraction = fade_fraction
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_stem:
+            self.student.stem.eval()
+        if mode:
+            keep_head_statistics(self.student)
+        return self
 
     def branch_scale(self) -> float:
         return cosine_fade(self.progress, self.fade_fraction)
