@@ -74,10 +74,8 @@ def _read_metadata(path: pathlib.Path) -> Dict[str, str]:
     return header.get('__metadata__') or {}
 
 
-def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torch.Tensor],
-                                   Dict[str, Any]]:
-    """Read and check a checkpoint: (model config, preprocessing, state dict, extra)."""
-    path = pathlib.Path(path)
+def _checked_metadata(path: pathlib.Path) -> Dict[str, str]:
+    """Return the metadata of a track_core checkpoint this version reads, else raise."""
     if not path.exists():
         raise CheckpointError(f'{path}: model file not found')
     if not path.is_file():
@@ -94,6 +92,14 @@ def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torc
     if version > FORMAT_VERSION:
         raise CheckpointError(f'{path}: format version {version} is newer than this '
                               f'track_core reads ({FORMAT_VERSION}); upgrade track_core')
+    return meta
+
+
+def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torch.Tensor],
+                                   Dict[str, Any]]:
+    """Read and check a checkpoint: (model config, preprocessing, state dict, extra)."""
+    path = pathlib.Path(path)
+    meta = _checked_metadata(path)
     try:
         model_cfg = from_dict(ModelConfig, json.loads(meta['model_config']))
         pre_cfg = from_dict(PreprocessConfig, json.loads(meta['preprocess']))
@@ -110,12 +116,7 @@ def read_checkpoint(path) -> Tuple[ModelConfig, PreprocessConfig, Dict[str, torc
 def read_extra(path) -> Dict[str, Any]:
     """Return a checkpoint's ``extra`` metadata without reading its weights."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: model file not found')
-    meta = _read_metadata(path)
-    if meta.get('format') != FORMAT:
-        raise CheckpointError(f'{path}: not a track_core tracker checkpoint (format '
-                              f'{meta.get("format")!r})')
+    meta = _checked_metadata(path)
     try:
         return json.loads(meta.get('extra', '{}'))
     except json.JSONDecodeError as exc:

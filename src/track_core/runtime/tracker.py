@@ -40,8 +40,8 @@ class TrackerConfig:
     size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
     size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score and
     size penalty, so unsure frames barely change the size (SiamRPN's update rate).
-    The three size defaults were chosen on the dev sequences for the shipped model: its boxes
-    otherwise drift larger frame after frame (models/MODEL_CARD.md).
+    These are the library defaults; a model brings its own values in its checkpoint (the
+    settings chosen for it on dev, ``track_core.runtime.model_runtime``).
     max_targets: how many targets may be tracked at once.
     """
 

@@ -167,8 +167,9 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
     # A model trained on from another (init) or compressed from a teacher starts from the
     # run-time settings that one brings; re-choose them on dev before shipping.
     source = cfg.distill.teacher if kind == 'distill' else cfg.init
-    if source and read_extra(source).get('runtime'):
-        extra['runtime'] = read_extra(source)['runtime']
+    inherited = read_extra(source).get('runtime') if source else None
+    if inherited:
+        extra['runtime'] = inherited
 
     def save_model(path):
         save_checkpoint(path, task.trained_model(), pre, {**extra, 'epoch': trainer.epoch})

@@ -141,12 +141,15 @@ def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False)
         model.stem.proj.requires_grad_(True)
 
 
-def keep_head_statistics(model: OneStreamTracker) -> None:
-    """Put a pretrained 'ban' head's BatchNorm layers in eval mode (their weights still learn).
+def keep_pretrained_statistics(model: OneStreamTracker, freeze_stem: bool) -> None:
+    """After ``train()``: keep the BatchNorm statistics of the pretrained parts.
 
-    NanoTrack v3's statistics come from its full training; small CPU batches would only
-    blur them.
+    A frozen stem goes back to eval mode; so do a 'ban' head's BatchNorm layers (their
+    weights still learn): NanoTrack v3's statistics come from its full training, and small CPU
+    batches would only blur them.
     """
+    if freeze_stem:
+        model.stem.eval()
     if model.cfg.head == 'ban':
         for m in model.box_head.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -167,10 +170,8 @@ class GroundTruthTask(TrainingTask):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.freeze_stem:
-            self.model.stem.eval()     # keep BatchNorm statistics of a frozen stem
         if mode:
-            keep_head_statistics(self.model)
+            keep_pretrained_statistics(self.model, self.freeze_stem)
         return self
 
     def trained_model(self) -> OneStreamTracker:
@@ -212,10 +213,8 @@ class DistillTask(TrainingTask):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.freeze_stem:
-            self.student.stem.eval()   # keep the pretrained BatchNorm statistics
         if mode:
-            keep_head_statistics(self.student)
+            keep_pretrained_statistics(self.student, self.freeze_stem)
         return self
 
     def trained_model(self) -> OneStreamTracker:
@@ -308,10 +307,8 @@ class DepthPruneTask(TrainingTask):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.freeze_stem:
-            self.student.stem.eval()
         if mode:
-            keep_head_statistics(self.student)
+            keep_pretrained_statistics(self.student, self.freeze_stem)
         return self
 
     def branch_scale(self) -> float:
