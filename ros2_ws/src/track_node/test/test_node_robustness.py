@@ -79,10 +79,12 @@ def test_camera_frames_from_another_process_reach_the_node(width, height):
         # all of them (a fixed 1 s once read 55 in a full CI run, 60 on every rerun)
         observer.wait_for(lambda: _received(diagnostics) - before >= 60, 5.0)
         time.sleep(0.5)                      # and anything beyond 60 would show by now
-        # measured here with the profile: 60 of 60 in every run, also beside a training run;
-        # without it 0-7 of 60. 57 leaves room for an odd frame on a loaded CI machine.
+        # With the profile: 60 of 60 run alone, also beside a training run or six busy loops;
+        # in full CI runs 54 and 55 once each (best effort drops a frame the reader could not
+        # take in time, as it may on a robot). Without the profile: 0-7 of 60. Two thirds
+        # tells the two apart with a wide margin on either side.
         received = _received(diagnostics) - before
-        assert 57 <= received <= 60, received
+        assert 40 <= received <= 60, received
     finally:
         for proc in (camera, node):
             proc.kill()
