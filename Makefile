@@ -70,6 +70,8 @@ eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack --out reports/dev
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --cut-away 30 --out reports/cutaway
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --out reports/scale
 

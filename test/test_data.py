@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource, StillSource
-from track_core.data.sequences import DataError, find_sequences, read_boxes
+from track_core.data.sequences import DataError, find_sequences, read_boxes, with_cut_away
 from track_core.data.stills import read_boxes_csv, read_coco_json
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.net import PreprocessConfig, variant_config
@@ -104,6 +104,30 @@ def test_missing_frames_are_reported(tmp_path):
     skipped = []
     assert find_sequences(tmp_path, on_skip=skipped.append) == []
     assert 'only 2 frames' in skipped[0]
+
+
+def test_cut_away_appends_another_scene_without_the_target(tmp_path):
+    frames, boxes = moving_object_sequence(6, size=(120, 160), seed=1)
+    write_uniform_sequence(tmp_path, 'a', frames, boxes)
+    others, _ = moving_object_sequence(3, size=(90, 200), seed=2)
+    write_uniform_sequence(tmp_path, 'b', others, moving_object_sequence(3, seed=2)[1])
+    a, b = find_sequences(tmp_path)
+    cut = with_cut_away(a, b, 5)
+    assert cut.name == 'a' and len(cut) == 11
+    np.testing.assert_array_equal(cut.boxes[:6], a.boxes)
+    assert np.isnan(cut.boxes[6:]).all() and not cut.visible[6:].any()
+    assert cut.visible[:6].all()
+    np.testing.assert_array_equal(cut.frame(2), a.frame(2))
+    for k in (6, 9):                  # b's frames from its start, repeated, at a's frame size
+        image = cut.frame(k)
+        assert image.shape == a.frame(0).shape
+        expected = cv2.resize(b.frame((k - 6) % 3), (160, 120), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(image, expected)
+    assert not np.array_equal(cut.frame(6), cut.frame(5))
+    with pytest.raises(ValueError, match='another sequence'):
+        with_cut_away(a, a, 3)
+    with pytest.raises(ValueError, match='>= 0'):
+        with_cut_away(a, b, -1)
 
 
 def test_stills_csv_and_coco_json(tmp_path):

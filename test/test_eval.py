@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from track_core.checkpoint import save_checkpoint
+from track_core.data.sequences import DataError
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.eval.cli import evaluate
 from track_core.eval.metrics import curves, frame_errors, summary
@@ -110,6 +111,37 @@ def test_cli_runtime_settings_reach_the_report_and_bad_ones_are_refused(tmp_path
             main(['run', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
                   '--set', bad, '--out', str(out)])
         assert words in capsys.readouterr().err
+
+
+def test_cut_away_frames_measure_what_a_model_says_when_its_target_is_gone(tmp_path):
+    from track_core.runtime import TrackerConfig
+    from track_core.runtime.loader import with_runtime
+    for k in range(2):
+        frames, boxes = moving_object_sequence(10, seed=k)
+        write_uniform_sequence(tmp_path / 'data', f'syn{k}', frames, boxes)
+    # a model that never declares LOST (no score is under 0)
+    model = save_checkpoint(tmp_path / 'never.safetensors', create_model('tiny'),
+                            extra=with_runtime({}, TrackerConfig(lost_threshold=0.0)))
+    plain, _ = evaluate(tmp_path / 'data', [f'm={model}'], out=tmp_path / 'plain',
+                        backend='torch', progress=False)
+    cut, path = evaluate(tmp_path / 'data', [f'm={model}'], out=tmp_path / 'cut',
+                         backend='torch', progress=False, cut_away=7)
+    assert plain['m']['confidence']['absent_frames'] == 0
+    conf = cut['m']['confidence']
+    assert conf['absent_frames'] == 14 and conf['tracking_on_absent'] == 1.0
+    assert cut['m']['auc'] == pytest.approx(plain['m']['auc'])   # accuracy skips those frames
+    text = path.read_text()
+    assert '7 frames of the next one' in text and '1.00 of 14' in text
+    # and one that is LOST once its score stays under 1 for a few frames: never TRACKING there
+    alarmed = save_checkpoint(tmp_path / 'alarmed.safetensors', create_model('tiny'),
+                              extra=with_runtime({}, TrackerConfig(lost_threshold=1.0,
+                                                                   recover_threshold=1.0)))
+    cut, _ = evaluate(tmp_path / 'data', [f'a={alarmed}'], out=tmp_path / 'alarmed',
+                      backend='torch', progress=False, cut_away=7)
+    assert cut['a']['confidence']['tracking_on_absent'] == 0.0
+    with pytest.raises(DataError, match='two sequences'):
+        evaluate(tmp_path / 'data', [f'm={model}'], out=tmp_path / 'one', backend='torch',
+                 progress=False, sequences=['syn0'], cut_away=3)
 
 
 class _BoxReader:

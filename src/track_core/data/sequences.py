@@ -39,12 +39,16 @@ class Sequence:
     frames: List[pathlib.Path] = field(default_factory=list)
     video: Optional[pathlib.Path] = None
     _video_cache: Optional[list] = field(default=None, repr=False)
+    # frames made on request (with_cut_away) instead of read from files or a video
+    source: Optional[Callable[[int], np.ndarray]] = field(default=None, repr=False)
 
     def __len__(self):
         return len(self.boxes)
 
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as an HxWx3 uint8 RGB array."""
+        if self.source is not None:
+            return self.source(index)
         if self.video is not None:
             if self._video_cache is None:
                 self._video_cache = read_video(self.video)
@@ -184,6 +188,37 @@ def read_video_folder(folder: pathlib.Path) -> List[Sequence]:
         boxes = read_boxes(box_file)
         out.append(Sequence(video.stem, boxes, _visible(boxes), [], video))
     return out
+
+
+def with_cut_away(seq: Sequence, other: Sequence, count: int) -> Sequence:
+    """``seq`` followed by ``count`` frames of another scene, where its target is absent.
+
+    The view cuts to ``other``'s frames from its start (resized to ``seq``'s frame size,
+    repeated if ``other`` is shorter), as when a robot's camera turns away or the target leaves
+    for good: whether a tracker then still says TRACKING shows whether its LOST state can be
+    trusted. The added frames have no box (NaN), so accuracy figures skip them; the name stays,
+    so runs with and without the cut compare sequence by sequence.
+    """
+    if count < 0:
+        raise ValueError(f'cut-away frame count must be >= 0, got {count}')
+    if other is seq or other.name == seq.name:
+        raise ValueError(f"{seq.name}: a cut-away needs another sequence's frames")
+    size = {}
+
+    def frame(index):
+        if index < len(seq):
+            image = seq.frame(index)
+            size.setdefault('hw', image.shape[:2])
+            return image
+        if 'hw' not in size:
+            size['hw'] = seq.frame(0).shape[:2]
+        h, w = size['hw']
+        image = other.frame((index - len(seq)) % len(other))
+        return image if image.shape[:2] == (h, w) else \
+            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    boxes = np.concatenate([seq.boxes, np.full((count, 4), np.nan)])
+    visible = np.concatenate([seq.visible, np.zeros(count, bool)])
+    return Sequence(seq.name, boxes, visible, source=frame)
 
 
 # ---------------------------------------------------------------- discovery

@@ -9,6 +9,8 @@ Each track_core model runs with the run-time settings it brings (stored in its m
 ``--set size_penalty=0``); the report records each model's settings. Writes report.md,
 report.json, success.png and precision.png into --out. The data folder may
 be any layout track_core.data reads (the shared uniform layout, GOT-10k, LaSOT, OTB/UAV).
+``--cut-away N`` follows each sequence with N frames of another scene, so the confidence table
+also tells how often a model still says TRACKING when its target is gone.
 """
 
 import argparse
@@ -22,7 +24,7 @@ import torch
 
 from track_core.config import ConfigError, from_dict, parse_overrides
 from track_core.data.build import resolve
-from track_core.data.sequences import DataError, find_sequences
+from track_core.data.sequences import DataError, find_sequences, with_cut_away
 from track_core.errors import CheckpointError
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
@@ -43,11 +45,12 @@ def model_spec(spec: str):
 
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
-             runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None):
+             runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: run-time settings changed on top of each track_core model's own (baselines
-    have theirs).
+    have theirs). ``cut_away``: follow each sequence with that many frames of the next one in
+    the set (``with_cut_away``: the target absent), for the confidence figures.
     """
     from tqdm import tqdm
     skipped_data = []
@@ -56,6 +59,11 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         seqs = [s for s in seqs if s.name in set(sequences)]
     if not seqs:
         raise DataError(f'{data}: no sequences to evaluate')
+    if cut_away:
+        if len(seqs) < 2:
+            raise DataError(f'{data}: a cut-away needs at least two sequences')
+        seqs = [with_cut_away(s, seqs[(i + 1) % len(seqs)], cut_away)
+                for i, s in enumerate(seqs)]
     threads = threads or torch.get_num_threads()
     factories, settings = {}, {}
     for spec in models:
@@ -87,7 +95,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             'hardware': hardware_line(threads), 'backend': backend,
             'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
-            'ratios': ratios}
+            'ratios': ratios, 'cut_away': cut_away}
     return summaries, write_report(out, summaries, runs, meta)
 
 
@@ -157,6 +165,10 @@ def main(argv=None):
     run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', dest='runtime',
                      help='change a run-time setting of every track_core model (TrackerConfig '
                      'field, e.g. size_penalty=0) from the one it brings; repeatable')
+    run.add_argument('--cut-away', type=int, default=0, metavar='N',
+                     help='follow each sequence with N frames of the next one (another scene, '
+                     'the target absent) to measure whether a model says LOST when its target '
+                     'is gone; accuracy figures skip those frames, frame rates include them')
     run.add_argument('--out', default='reports/eval')
     scale = sub.add_parser('scale', help='scale response: is a box of the wrong size corrected?')
     scale.add_argument('--data', default='${data}/sot/dev')
@@ -196,7 +208,8 @@ def main(argv=None):
     try:
         summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,
-                                   runtime=runtime, baseline_dirs=dirs)
+                                   runtime=runtime, baseline_dirs=dirs,
+                                   cut_away=args.cut_away)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

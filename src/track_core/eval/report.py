@@ -71,9 +71,13 @@ def paired_comparison(per_sequence: Dict[str, Dict[str, Dict[str, float]]], refe
 def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict) -> str:
     names = list(summaries)
     lines = [f'# One-pass evaluation: {meta.get("dataset", "")}', '',
-             f'Machine: {meta.get("hardware", "")}', '',
-             '| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | fps '
-             '(end-to-end) | model ms |', '|---|---:|---:|---:|---:|---:|---:|']
+             f'Machine: {meta.get("hardware", "")}', '']
+    if meta.get('cut_away'):
+        lines += [f'Each sequence was followed by {meta["cut_away"]} frames of the next one '
+                  '(another scene, resized to its frame size: the target absent). Accuracy '
+                  'figures skip those frames; frame rates include them.', '']
+    lines += ['| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | fps '
+              '(end-to-end) | model ms |', '|---|---:|---:|---:|---:|---:|---:|']
     for name in names:
         s = summaries[name]
         model = f'{s["model_ms"]:.1f}' if s.get('model_ms') is not None else 'n/a'
