@@ -160,7 +160,10 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   of 16 sequences, interval below zero) and a worse LOST trade-off. Frames without the target
   (dev has none; `make eval` cuts to another sequence for 30 frames, figure above): with the
   stored rule the model still says TRACKING on 36 % of them (LOST on the rest), with the
-  library's 0.3 / 0.5 on 100 %, with 0.98 / 0.98 on 21 % at AUC 0.672. The negative-pair stage
+  library's 0.3 / 0.5 on 100 %, with 0.98 / 0.98 on 21 % at AUC 0.672; declaring LOST after
+  3 low frames instead of 5 gives 27 %, but 67 % of its LOST frames still overlap the target
+  (12 % with 5) and its AUC gain (+0.015) is one sequence (Skiing; higher on 1 of 16): not
+  adopted. The negative-pair stage
   above (with its older run-time settings) said TRACKING on 27 %. A saturated score caps this:
   a score head trained on many more negatives would be the next step.
 - Run-time settings: NanoTrack v3's published ones (window influence 0.455, penalty 0.138,
