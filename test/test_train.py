@@ -455,6 +455,32 @@ def test_the_head_learns_at_its_own_rate():
     assert [g['lr'] for g in groups] == pytest.approx([1e-3, 1e-4])
 
 
+def test_a_pretrained_stem_can_learn_slowly_and_keeps_its_statistics():
+    model = create_model('nt3_ban2', pretrained_stem=True)
+    task = GroundTruthTask(model)
+    trainer = Trainer(task, list(range(4)), OptimConfig(lr=1e-3, head_lr_scale=0.1,
+                                                        stem_lr_scale=0.05),
+                      '/nonexistent-unused', progress=False)
+    groups = trainer.optimizer.param_groups
+    assert [g['lr_scale'] for g in groups] == [1.0, 0.05, 0.1]
+    assert {id(p) for p in groups[1]['params']} == {id(p) for p in model.stem.parameters()}
+    assert {id(p) for p in groups[2]['params']} == {id(p) for p in model.box_head.parameters()}
+    bn = next(m for m in model.stem.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    before = bn.running_mean.clone()
+    task.train()
+    assert not bn.training and model.blocks.training     # NanoTrack's statistics are kept
+    batch = {'template': torch.rand(2, 3, 128, 128) * 255, 'search':
+             torch.rand(2, 3, 256, 256) * 255, 'box': torch.tensor([[0.5, 0.5, 0.2, 0.2]] * 2)}
+    weight = next(model.stem.parameters()).detach().clone()
+    trainer.train_step(batch)
+    assert [g['lr'] for g in groups] == pytest.approx([1e-3, 5e-5, 1e-4])
+    assert not torch.equal(weight, next(model.stem.parameters()))   # the stem learnt
+    assert torch.equal(before, bn.running_mean)
+    with pytest.raises(ValueError, match='stem_lr_scale must be > 0'):
+        Trainer(task, list(range(4)), OptimConfig(stem_lr_scale=0.0), '/nonexistent-unused',
+                progress=False)
+
+
 def test_compressing_a_ban_teacher_into_a_shallower_ban_student(synthetic_root, tmp_path):
     """Compress a ban teacher with CompressTracker: 4 blocks -> 2 stages."""
     from track_core.checkpoint import save_checkpoint

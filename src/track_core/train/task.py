@@ -144,16 +144,18 @@ def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False)
 def keep_pretrained_statistics(model: OneStreamTracker, freeze_stem: bool) -> None:
     """After ``train()``: keep the BatchNorm statistics of the pretrained parts.
 
-    A frozen stem goes back to eval mode; so do a 'ban' head's BatchNorm layers (their
-    weights still learn): NanoTrack v3's statistics come from its full training, and small CPU
-    batches would only blur them.
+    A frozen stem goes back to eval mode; so do the BatchNorm layers of a 'ban' model's head
+    and stem (NanoTrack v3's, whose weights may still learn, e.g. at ``optim.stem_lr_scale``):
+    their statistics come from NanoTrack's full training, and small CPU batches would only
+    blur them.
     """
     if freeze_stem:
         model.stem.eval()
     if model.cfg.head == 'ban':
-        for m in model.box_head.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        for part in (model.box_head, model.stem):
+            for m in part.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
 
 
 class GroundTruthTask(TrainingTask):

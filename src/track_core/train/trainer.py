@@ -27,6 +27,7 @@ from track_core.train.base import TrainingTask
 class OptimConfig:
     lr: float = 4e-5
     head_lr_scale: float = 1.0
+    stem_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     epochs: int = 10
@@ -88,10 +89,16 @@ class Trainer:
         if not named:
             raise ValueError('the task has no trainable parameters')
         self.params = [p for _, p in named]
-        head = [p for n, p in named if '.box_head.' in f'.{n}']
-        rest = [p for n, p in named if '.box_head.' not in f'.{n}']
-        groups = [{'params': ps, 'lr_scale': scale} for ps, scale in
-                  ((rest, 1.0), (head, cfg.head_lr_scale)) if ps]
+        for key in ('head_lr_scale', 'stem_lr_scale'):
+            if not getattr(cfg, key) > 0:
+                raise ValueError(f'optim.{key} must be > 0, got {getattr(cfg, key)} '
+                                 '(freeze a part instead: freeze_stem)')
+        # a pretrained head or stem can learn slower than the blocks between them
+        part = {'.box_head.': cfg.head_lr_scale, '.stem.': cfg.stem_lr_scale}
+        scales = [next((v for k, v in part.items() if k in f'.{n}'), 1.0) for n, _ in named]
+        groups = [{'params': [p for (_, p), s in zip(named, scales) if s == scale],
+                   'lr_scale': scale} for scale in dict.fromkeys([1.0] + scales)]
+        groups = [g for g in groups if g['params']]
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.use_amp = cfg.amp and self.device.type == 'cuda'
         self.amp_dtype = torch.bfloat16 if (self.use_amp and torch.cuda.is_bf16_supported()) \
