@@ -163,9 +163,9 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   library's 0.3 / 0.5 on 100 %, with 0.98 / 0.98 on 21 % at AUC 0.672; declaring LOST after
   3 low frames instead of 5 gives 27 %, but 67 % of its LOST frames still overlap the target
   (12 % with 5) and its AUC gain (+0.015) is one sequence (Skiing; higher on 1 of 16): not
-  adopted. The negative-pair stage
-  above (with its older run-time settings) said TRACKING on 27 %. A saturated score caps this:
-  a score head trained on many more negatives would be the next step.
+  adopted. The negative-pair stage above (with its older run-time settings) said TRACKING on
+  27 %. A saturated score caps this: a score head trained on many more negatives would be the
+  next step.
 - Run-time settings: NanoTrack v3's published ones (window influence 0.455, penalty 0.138,
   size rate 0.348), which its head was trained with, plus the LOST rule above. A
   one-at-a-time sweep on dev (`scripts/sweep_runtime.py`) found nothing that generalises:
