@@ -147,7 +147,10 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   none was picked on dev).
   The training data is small (18 sequences, 254 images, one clip) against the millions of pairs
   NanoTrack and LightTrack learnt from; the levers are more data (the readers take GOT-10k /
-  LaSOT / COCO as they are), a GPU for longer runs, and unfreezing the backbone at a low rate.
+  LaSOT / COCO as they are) and a GPU for longer runs. Unfreezing the backbone at a twentieth
+  of the rate for 15 more epochs (`config/train/lighttrack_to_nt3_ban2_stem.yaml`, 17 min)
+  gave 0.713 (higher on 10 of 16 sequences, per-sequence mean +0.009, interval -0.025 ..
+  +0.043): no evidence either way on this data, so the frozen one stays.
 - Confidence: NanoTrack's softmax score is saturated (median 0.999 on hits, 0.985 on frames
   whose box misses; score-IoU correlation 0.35 without LOST), so the library's lost_threshold
   0.3 never fired and 5 % of TRACKING frames missed the target. What is left of its range still
