@@ -190,7 +190,7 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   (96 % of the teacher at >= 3x its speed) is measured against LightTrack-Mobile, the teacher
   the model learnt from. The run started from the working tree committed as 43d2319 (the file
   records its parent, f4dc0da).
-- Spread over seeds: the same recipe with `seed=1` (62 min) reached 0.703 against this
+- Spread over seeds: the same recipe with `seed=1` (58 min) reached 0.703 against this
   model's 0.717 (same run, same run-time settings); per sequence the two are on a par (this
   one higher on 7 of 16, mean -0.002, interval -0.037 .. +0.034), and every comparison above
   holds for it too (higher than NanoTrack v2 on 11 of 16, +0.013; NanoTrack v3 -0.010;
