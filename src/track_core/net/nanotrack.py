@@ -16,7 +16,7 @@ Layout (module and key names follow the published checkpoint, so its state dict 
 
 import os
 import pathlib
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -211,17 +211,19 @@ class BanBoxHead(BanHead):
     decodes both alike: ``score_map`` = foreground softmax; each point's box from its
     left/top/right/bottom distances as ``size_map`` and ``offset_map`` (cx = (column + offset)
     / 15); plus ``cls_logits``, ``ltrb`` (distances / search size) and the ``points``' positions
-    (0..1) for training. Point j
-    sits (j - 7) x 16 px from the crop centre, i.e. at (j + 1) / 16 of a 256 px crop.
+    (0..1) for training. ``points``: where the 15 points sit along either axis,
+    ``ModelConfig.score_positions`` ((j - 7) x 16 px from the crop centre).
     """
 
     score_size = 15
 
-    def __init__(self, channels: int = 96, search_size: int = 256):
+    def __init__(self, points: Sequence[float], channels: int = 96, search_size: int = 256):
         super().__init__(channels)
+        if len(points) != self.score_size:
+            raise ValueError(f'the ban head has {self.score_size} points, got {len(points)}')
         self.search_size = search_size
-        points = (torch.arange(self.score_size, dtype=torch.float32) + 1) * 16 / search_size
-        self.register_buffer('points', points, persistent=False)
+        self.register_buffer('points', torch.tensor(points, dtype=torch.float32),
+                             persistent=False)
 
     def forward(self, z_tokens, x_tokens):
         z = _tokens_to_map(z_tokens, 8)

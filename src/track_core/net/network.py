@@ -49,7 +49,7 @@ class OneStreamTracker(nn.Module):
         if cfg.head == 'center':
             self.box_head = CenterHead(dim, cfg.head_channels, cfg.search_feat)
         elif cfg.head == 'ban':
-            self.box_head = BanBoxHead(dim, cfg.search_size)
+            self.box_head = BanBoxHead(cfg.score_positions(), dim, cfg.search_size)
         else:
             self.box_head = TokenHead(dim, cfg.num_bins)
         n = cfg.num_template_tokens + cfg.num_search_tokens + (4 if cfg.head == 'token' else 0)

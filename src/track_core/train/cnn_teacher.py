@@ -4,10 +4,9 @@ A ``CnnTeacher`` sees the pair's template and search crops exactly as the studen
 augmentation, as uint8 pixels) and returns numpy arrays the pair sampler adds to the item:
 
 - ``teacher_score`` (G, G): the teacher's target probability resampled (bilinearly) to the
-  student's G x G cells, whose centres sit at (j + 0.5) / G of the crop (a 'ban' student's
-  at its points); LightTrack-Mobile's
-  16 x 16 points sit at j / 16 and NanoTrack v3's 15 x 15 at (j - 7) x 16 px from the centre,
-  so both are resampled, not copied;
+  student's G x G cells, whose centres sit at (j + 0.5) / G of the crop (a 'ban' student's at
+  its points); LightTrack-Mobile's 16 x 16 points sit at j / 16 and NanoTrack v3's 15 x 15 at
+  (j - 7) x 16 px from the centre, so both are resampled, not copied;
 - ``teacher_size`` (2, G, G) and ``teacher_offset`` (2, G, G): each cell's box from the
   teacher's edge distances (resampled as absolute edges), as a center head's size and offset
   maps, so the dense-to-sparse KL of a token-head student can be built from them;
