@@ -95,9 +95,9 @@ def main(argv=None) -> int:
         point = PointStamped()
         point.header = shown[-1].header
         point.point.x, point.point.y = args.click
-        while not node.book.ids:
+        while not node.engine.target_ids:
             click.publish(point)
-            spin_until(lambda: bool(node.book.ids), 0.5)
+            spin_until(lambda: bool(node.engine.target_ids), 0.5)
         print(f'[operator] {node.selection_message}')
         for k in range(1, len(frames)):
             show(k)

@@ -197,7 +197,8 @@ def test_track_before_initialize(make_frame):
 
 
 def test_target_bookkeeping_errors(make_frame):
-    tracker = make_tracker(config=TrackerConfig(max_targets=2))
+    tracker = make_tracker()
+    tracker.max_targets = 2
     image = make_frame()
     tracker.add_target(image, (10, 10, 20, 20))
     tracker.add_target(image, (50, 10, 20, 20))

@@ -34,7 +34,9 @@ def model_runtime(path, overrides: Optional[Dict[str, Any]] = None) -> TrackerCo
     keep the ``TrackerConfig`` defaults. Bad stored values are a CheckpointError, bad
     overrides a ValueError, each naming the setting.
     """
-    stored = read_extra(path).get(RUNTIME_KEY) or {}
+    stored = dict(read_extra(path).get(RUNTIME_KEY) or {})
+    # Checkpoints shipped before it became a deployment limit (Tracker.max_targets) store it.
+    stored.pop('max_targets', None)
     try:
         base = from_dict(TrackerConfig, stored, 'runtime')
     except ConfigError as exc:
@@ -54,10 +56,11 @@ def with_runtime(extra: Dict[str, Any], config: TrackerConfig) -> Dict[str, Any]
 
 def load_tracker(path, device: str = 'auto', backend: str = 'torch',
                  config: Optional[TrackerConfig] = None, fp16: Optional[bool] = None,
-                 threads: Optional[int] = None) -> Tracker:
+                 threads: Optional[int] = None, max_targets: int = 8) -> Tracker:
     """Load a checkpoint and wrap it in a Tracker.
 
     ``config``: the run-time settings; None takes the model's own (``model_runtime``).
+    ``max_targets``: how many targets may be tracked at once (a deployment limit).
 
     backend 'torch': PyTorch on ``device`` ('auto', 'cpu', 'cuda', 'cuda:1', ...; fp16 on CUDA
     unless ``fp16=False``). backend 'onnx': the graphs are exported once into the cache
@@ -80,4 +83,4 @@ def load_tracker(path, device: str = 'auto', backend: str = 'torch',
         engine = OnnxBackend(template_path, search_path, model.cfg.head,
                              device='auto' if device in (None, 'auto') else device,
                              threads=threads)
-    return Tracker(engine, model.cfg, preprocess, config)
+    return Tracker(engine, model.cfg, preprocess, config, max_targets)

@@ -41,8 +41,8 @@ class TrackerConfig:
     size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score and
     size penalty, so unsure frames barely change the size (SiamRPN's update rate).
     These are the library defaults; a model brings its own values in its checkpoint (the
-    settings chosen for it on dev, ``track_core.runtime.model_runtime``).
-    max_targets: how many targets may be tracked at once.
+    settings chosen for it on dev, ``track_core.runtime.model_runtime``). How many targets may
+    be tracked at once is not among them: it is a deployment limit (``Tracker.max_targets``).
     """
 
     lost_threshold: float = 0.3
@@ -57,7 +57,6 @@ class TrackerConfig:
     size_penalty: float = 1.0
     size_smoothing: float = 0.5
     size_by_confidence: bool = True
-    max_targets: int = 8
 
     def __post_init__(self):
         problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
@@ -78,8 +77,8 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'update_threshold': (0.0, 1.0),
     'size_penalty': (0.0, 10.0),
     'size_smoothing': (0.0, 0.99),
-    'max_targets': (1, 64),
 }
+MAX_TARGETS_LIMITS = (1, 64)
 
 
 def check_setting(name: str, value, kind) -> Optional[str]:
@@ -125,12 +124,14 @@ class Tracker:
 
     Single target: ``initialize(image, box)`` then ``track(image) -> TrackResult``.
     Several: ``add_target(image, box, target_id=None) -> id``, ``track_all(image) -> {id:
-    TrackResult}``, ``remove_target(id)``. ``reset()`` forgets every target.
+    TrackResult}``, ``remove_target(id)``. ``reset()`` forgets every target. ``max_targets``
+    bounds how many are tracked at once.
     """
 
     def __init__(self, backend, model_cfg: ModelConfig, preprocess: PreprocessConfig,
-                 config: TrackerConfig = TrackerConfig()):
+                 config: TrackerConfig = TrackerConfig(), max_targets: int = 8):
         self.backend = backend
+        self.max_targets = max_targets      # checked by the property
         self.model_cfg = model_cfg
         self.preprocess = preprocess
         self.config = config
@@ -140,6 +141,17 @@ class Tracker:
         self._ids = itertools.count(1)
 
     # ----------------------------------------------------------------- targets
+    @property
+    def max_targets(self) -> int:
+        return self._max_targets
+
+    @max_targets.setter
+    def max_targets(self, value: int) -> None:
+        low, high = MAX_TARGETS_LIMITS
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f'max_targets must be an integer in [{low}, {high}], got {value!r}')
+        self._max_targets = value
+
     @property
     def target_ids(self) -> List[str]:
         return list(self._targets)
@@ -185,9 +197,9 @@ class Tracker:
             while target_id in self._targets:
                 target_id = str(next(self._ids))
         target_id = str(target_id)
-        if target_id not in self._targets and len(self._targets) >= self.config.max_targets:
+        if target_id not in self._targets and len(self._targets) >= self.max_targets:
             raise TooManyTargets(f'already tracking {len(self._targets)} targets '
-                                 f'(max_targets = {self.config.max_targets}); remove one first')
+                                 f'(max_targets = {self.max_targets}); remove one first')
         self._targets[target_id] = target
         return target_id
 

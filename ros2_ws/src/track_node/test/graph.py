@@ -79,14 +79,15 @@ class Harness:
         self.thread.start()
 
     def close(self):
+        """Stop the worker, then the spin thread, and only then destroy what it spun."""
         try:
             self.node.stop_worker()
             self.executor.shutdown()
+            self.thread.join(timeout=10)
         finally:
             self.node.destroy_node()
             self.client.destroy_node()
             rclpy.try_shutdown(context=self.context)
-            self.thread.join(timeout=5)
 
     def wait_for(self, predicate, timeout=20.0):
         end = time.monotonic() + timeout
@@ -107,7 +108,7 @@ class Harness:
         stamp = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
 
         def seen():
-            return stamp in self.node.cache.stamps()
+            return stamp in self.node.engine.cache.stamps()
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.pub.publish(msg)

@@ -124,12 +124,12 @@ def test_no_frame_yet_and_malformed_images(harness):
     bad[1].data = bad[1].data[:100]
     bad[2].step = 10
     for msg in bad:
-        before = h.node.stats['bad']
+        before = h.node.engine.stats['bad']
         for _ in range(50):
             h.pub.publish(msg)
-            if h.wait_for(lambda: h.node.stats['bad'] > before, 0.2):
+            if h.wait_for(lambda: h.node.engine.stats['bad'] > before, 0.2):
                 break
-        assert h.node.stats['bad'] > before
+        assert h.node.engine.stats['bad'] > before
     assert start_tracking(h)      # alive and working
 
 
@@ -137,7 +137,7 @@ def test_run_time_parameters_validated(harness):
     from rclpy.parameter import Parameter
     h = harness
     ok = h.node.set_parameters([Parameter('lost_threshold', value=0.2)])[0]
-    assert ok.successful and h.node.tracker.config.lost_threshold == 0.2
+    assert ok.successful and h.node.engine.config.lost_threshold == 0.2
     bad = h.node.set_parameters([Parameter('lost_threshold', value=3.0)])[0]
     assert not bad.successful and 'lost_threshold' in bad.reason
     ro = h.node.set_parameters([Parameter('backend', value='onnx')])[0]
@@ -177,7 +177,7 @@ def test_lifecycle_transitions_and_a_missing_model(tmp_path):
             time.sleep(0.05)
         assert len(h.detections) == count                         # inactive: nothing out
         assert _change(h, Transition.TRANSITION_CLEANUP)
-        assert h.node.tracker is None
+        assert h.node.engine is None
         assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
     finally:
         h.close()
@@ -188,6 +188,7 @@ def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
     from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
     from track_core.runtime import TrackerConfig
     from track_core.runtime.loader import with_runtime
+    from track_node import params
     model, pre = load_model(DEFAULT_MODEL)
     _, _, _, extra = read_checkpoint(DEFAULT_MODEL)
     own = TrackerConfig(window_blend=0.3, size_smoothing=0.8, lost_threshold=0.15,
@@ -198,16 +199,16 @@ def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
     h = Harness(model=first, autostart=False, lost_frames=3)         # given at start-up
     try:
         assert _change(h, Transition.TRANSITION_CONFIGURE)
-        cfg = h.node.tracker.config
+        cfg = h.node.engine.config
         assert (cfg.window_blend, cfg.size_smoothing, cfg.lost_threshold) == (0.3, 0.8, 0.15)
         assert cfg.lost_frames == 3                                   # the user's value
-        assert h.node.get_parameter('window_blend').value == 0.3     # params show the truth
+        assert params.read(h.node, params.TRACK_NODE)['window_blend'] is None   # unset
         assert h.node.set_parameters([Parameter('size_smoothing', value=0.4)])[0].successful
-        assert h.node.tracker.config.size_smoothing == 0.4
+        assert h.node.engine.config.size_smoothing == 0.4
         assert _change(h, Transition.TRANSITION_CLEANUP)
         h.node.set_parameters([Parameter('model_path', value=str(other))])
         assert _change(h, Transition.TRANSITION_CONFIGURE)
-        cfg = h.node.tracker.config
+        cfg = h.node.engine.config
         assert cfg.window_blend == 0.6                                # the new model's own
         assert (cfg.size_smoothing, cfg.lost_frames) == (0.4, 3)      # set by the user
         assert cfg.lost_threshold == TrackerConfig().lost_threshold   # b stores the default

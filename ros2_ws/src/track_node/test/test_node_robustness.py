@@ -143,7 +143,7 @@ def test_start_up_values_of_the_wrong_type_leave_the_node_up_with_the_reason(tmp
     h = Harness(lost_threshold=1, max_frame_age=0)
     try:
         assert h.wait_for(lambda: h.node.running, 60)
-        assert h.node.tracker.config.lost_threshold == 1.0
+        assert h.node.engine.config.lost_threshold == 1.0
         if hasattr(h.node, 'add_pre_set_parameters_callback'):      # rclpy of Jazzy and later
             result = h.node.set_parameters([Parameter('lost_threshold', value=0)])[0]
             assert result.successful, result.reason
@@ -200,9 +200,56 @@ def test_a_burst_of_requests_is_answered_while_inference_runs(tmp_path):
         assert h.wait_for(lambda: all(f.done() for f in futures), 60), \
             f'{sum(f.done() for f in futures)} of 40 answered'
         assert all(f.result().success for f in futures), [f.result().message for f in futures]
-        assert h.wait_for(lambda: sorted(h.node.tracker.target_ids) == ['1', 'a', 'b'], 30)
+        assert h.wait_for(lambda: sorted(h.node.engine.target_ids) == ['1', 'a', 'b'], 30)
     finally:
         h.close()
+
+
+def test_the_executor_thread_never_waits_for_inference(harness):
+    # Hold the worker inside inference (the real tracker, stopped at a gate) and check that
+    # what runs on the executor thread goes on: frames are received, /diagnostics keeps
+    # coming, the parameter service answers; a target request is answered once it is free.
+    import threading
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+    h = harness
+    rgb, box = scene(0)
+    first = image_msg(rgb, sec=980)
+    assert h.publish_until_processed(first)
+    assert _select(h, first.header.stamp, box).success
+    tracker = h.node.engine._tracker
+    gate, inside = threading.Event(), threading.Event()
+    real = tracker.track_all
+
+    def held(image):
+        inside.set()
+        gate.wait(60)
+        return real(image)
+    tracker.track_all = held
+    diagnostics = []
+    h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    try:
+        h.pub.publish(image_msg(scene(1)[0], sec=981))
+        assert inside.wait(20), 'the worker never reached inference'
+        pending = h.set_target.call_async(SetTarget.Request(
+            x=box[0], y=box[1], width=box[2], height=box[3], stamp=first.header.stamp,
+            target_id='late'))
+        received, seen = h.node.engine.stats['received'], len(diagnostics)
+        for i in range(5):
+            h.pub.publish(image_msg(scene(2 + i)[0], sec=982 + i))
+        assert h.wait_for(lambda: h.node.engine.stats['received'] >= received + 3, 10)
+        assert h.wait_for(lambda: len(diagnostics) >= seen + 2, 10), 'diagnostics stalled'
+        client = h.client.create_client(SetParameters, 'track_node/set_parameters')
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value='thing')
+        reply = h.call(client, SetParameters.Request(
+            parameters=[ParameterMsg(name='class_id', value=value)]), timeout=10)
+        assert reply.results[0].successful
+        assert not pending.done()               # answered by the worker, which is held
+    finally:
+        gate.set()
+    assert h.wait_for(pending.done, 20) and pending.result().success
+    assert h.wait_for(lambda: 'late' in h.node.engine.target_ids, 5)
 
 
 def test_decompression_bombs_and_oversized_frames_are_refused():
@@ -215,21 +262,21 @@ def test_decompression_bombs_and_oversized_frames_are_refused():
         bomb.format = 'png'
         bomb.data = cv2.imencode('.png', np.zeros((1000, 1200), np.uint8))[1].tobytes()
         assert len(bomb.data) < 20_000                      # small file, 1.2 Mpx decoded
-        before = h.node.stats['bad']
+        before = h.node.engine.stats['bad']
         for _ in range(50):
             pub.publish(bomb)
-            if h.wait_for(lambda: h.node.stats['bad'] > before, 0.2):
+            if h.wait_for(lambda: h.node.engine.stats['bad'] > before, 0.2):
                 break
-        assert h.node.stats['bad'] > before
+        assert h.node.engine.stats['bad'] > before
         reply = _select(h, bomb.header.stamp)
         assert not reply.success and 'max_image_pixels' in reply.message, reply.message
         big = image_msg(np.zeros((720, 1280, 3), np.uint8), sec=951)       # 2.6 MiB > 1 MiB
-        before = h.node.stats['refused']
+        before = h.node.engine.stats['refused']
         for _ in range(50):
             h.pub.publish(big)
-            if h.wait_for(lambda: h.node.stats['refused'] > before, 0.2):
+            if h.wait_for(lambda: h.node.engine.stats['refused'] > before, 0.2):
                 break
-        assert h.node.stats['refused'] > before and h.node.cache.nbytes <= 2 ** 20
+        assert h.node.engine.stats['refused'] > before and h.node.engine.cache.nbytes <= 2 ** 20
     finally:
         h.close()
 
@@ -299,25 +346,25 @@ def test_the_node_drops_frames_instead_of_lagging_however_slow_it_is(tmp_path):
     # frame is either answered or counted.
     h, first, box = _slow_node_tracking(tmp_path, 500)
     try:
-        h.wait_for(lambda: h.node.slot.empty, 10)
+        h.wait_for(lambda: not h.node.engine.waiting, 10)
         sent = 0
         end = time.monotonic() + 3.0
         while time.monotonic() < end:
             h.pub.publish(image_msg(scene(sent % 20)[0], sec=501 + sent))
             sent += 1
             time.sleep(1 / 30)
-        s = h.node.stats
+        s = h.node.engine.stats
         seen = -1
         while s['received'] != seen:          # until the last frames have arrived
             seen = s['received']
             time.sleep(0.5)
         processed_at_end = s['processed']
-        assert h.wait_for(lambda: h.node.slot.empty, 30)
+        assert h.wait_for(lambda: not h.node.engine.waiting, 30)
         assert h.wait_for(lambda: s['received'] == s['processed'] + s['dropped'] + s['stale']
                           + s['bad'], 30), s.snapshot()
         assert s['processed'] - processed_at_end <= 2, s.snapshot()
         assert s['dropped'] > 0, s.snapshot()
-        newest = max(h.node.cache.stamps())
+        newest = max(h.node.engine.cache.stamps())
         assert h.wait_for(lambda: h.states and stamp_to_ns(h.states[-1].header.stamp) ==
                           newest, 10)
         assert h.states[-1].dropped_frames == s['dropped'] + s['stale']

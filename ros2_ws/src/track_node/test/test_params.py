@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from track_core.runtime import TrackerConfig
 from track_node import params
 
 
@@ -15,8 +16,13 @@ def values(**changes):
 
 def test_defaults_are_valid_and_map_to_the_tracker_config():
     s = params.validate(values(lost_frames=9))
-    assert s.tracker.lost_frames == 9 and s.backend == 'onnx'
+    assert s.tracker(TrackerConfig()).lost_frames == 9 and s.backend == 'onnx'
     assert s.model_path.endswith('default.safetensors')
+    unset = params.validate({'lost_frames': None, 'window_blend': 0.25})
+    own = TrackerConfig(lost_frames=4, window_blend=0.5, size_smoothing=0.7)
+    assert unset.tracker_given == {'window_blend': 0.25}
+    assert unset.tracker(own) == TrackerConfig(lost_frames=4, window_blend=0.25,
+                                               size_smoothing=0.7)
 
 
 @pytest.mark.parametrize('change, words', [
@@ -41,7 +47,7 @@ def test_invalid_values_are_rejected_with_the_reason(change, words):
 
 def test_integers_are_accepted_for_floats():
     s = params.validate(values(lost_threshold=0, max_frame_age=2))
-    assert s.tracker.lost_threshold == 0.0 and isinstance(s.max_frame_age, float)
+    assert s.tracker_given['lost_threshold'] == 0.0 and isinstance(s.max_frame_age, float)
 
 
 def test_every_numeric_parameter_has_finite_bounds():
@@ -69,7 +75,7 @@ def test_descriptors_carry_type_range_and_read_only():
 def test_run_time_changes():
     s = params.validate(values())
     s2 = params.apply_changes(s, {'lost_threshold': 0.1, 'class_id': 'dog'}, configured=True)
-    assert s2.tracker.lost_threshold == 0.1 and s2.class_id == 'dog'
+    assert s2.tracker_given['lost_threshold'] == 0.1 and s2.class_id == 'dog'
     with pytest.raises(ValueError, match='takes effect on configure'):
         params.apply_changes(s, {'backend': 'torch'}, configured=True)
     with pytest.raises(ValueError, match='start-up'):

@@ -81,7 +81,7 @@ def test_a_click_starts_a_target_that_follows_the_object(operator):
     click.header = first.header
     click.point.x, click.point.y = box[0] + box[2] / 2, box[1] + box[3] / 2
     assert _send_until(h, lambda: h.click.publish(click),
-                       lambda: h.node.tracker and h.node.tracker.target_ids)
+                       lambda: h.node.engine and h.node.engine.target_ids)
     ious = _follow(h, [scene(i) for i in range(1, 13)], range(21, 33))
     assert np.mean(ious[-5:]) > 0.3, ious
     assert h.states[-1].message.startswith('select_point: tracking target'), \
@@ -102,7 +102,7 @@ def test_an_rqt_image_view_click_selects_on_the_image_it_shows(operator):
     h.node.last_shown_ns = stamp_to_ns(shown.header.stamp)        # what the viewer still shows
     click = Point(x=box[0] + box[2] / 2, y=box[1] + box[3] / 2)
     assert _send_until(h, lambda: h.bare_click.publish(click),
-                       lambda: h.node.tracker and h.node.tracker.target_ids)
+                       lambda: h.node.engine and h.node.engine.target_ids)
     assert 'select_click: tracking target' in h.node.selection_message
     ious = _follow(h, [scene(i) for i in range(1, 9)], range(32, 40))
     assert np.mean(ious[-4:]) > 0.3, ious
@@ -120,7 +120,7 @@ def test_a_published_box_starts_a_target_with_its_id(operator):
         box[1] + box[3] / 2
     det.bbox.size_x, det.bbox.size_y = box[2], box[3]
     assert _send_until(h, lambda: h.box.publish(det),
-                       lambda: h.node.tracker and h.node.tracker.target_ids == ['dog'])
+                       lambda: h.node.engine and h.node.engine.target_ids == ['dog'])
     ious = _follow(h, [scene(i) for i in range(1, 11)], range(41, 51))
     assert h.detections[-1].detections[0].id == 'dog'
     assert np.mean(ious[-5:]) > 0.3, ious
@@ -150,7 +150,7 @@ def test_invalid_selections_are_refused_with_the_reason(operator, kind, change, 
         publish = h.box.publish
     assert _send_until(h, lambda: publish(msg), lambda: h.node.selection_message)
     message = h.node.selection_message
-    assert words in message and not h.node.tracker.target_ids, message
+    assert words in message and not h.node.engine.target_ids, message
     h.pub.publish(image_msg(scene(1)[0], sec=61))         # the reason reaches ~/state too
     assert h.wait_for(lambda: h.states and words in h.states[-1].message)
 
@@ -184,7 +184,7 @@ def test_a_click_follows_a_real_object():
         click.header = first.header
         click.point.x, click.point.y = x + w / 2, y + h_ / 2
         assert _send_until(node, lambda: click_pub.publish(click),
-                           lambda: node.node.tracker and node.node.tracker.target_ids)
+                           lambda: node.node.engine and node.node.engine.target_ids)
         inside = []
         ious = _follow(node, list(zip(images[1:], boxes[1:])), range(101, 100 + len(images)),
                        inside)

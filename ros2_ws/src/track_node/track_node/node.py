@@ -1,31 +1,33 @@
-"""track_node: the lifecycle node around track_core's Tracker (wiring and replies only).
+"""track_node: the lifecycle node around track_core's LiveEngine (wiring and messages only).
 
 configure: validate parameters, load the model (a missing or corrupt file fails the
-transition with the reason) and create the lifecycle publishers; activate: subscribe and start
-the inference worker; deactivate: unsubscribe and stop it; cleanup: free the model. With
-``autostart`` (default true) the node configures and activates itself, so it runs without a
-lifecycle manager. The target services exist in every state, so an unconfigured node answers
+transition with the reason), make the engine and the lifecycle publishers; activate: subscribe
+and start the engine's worker; deactivate: unsubscribe and stop it; cleanup: free the model.
+With ``autostart`` (default true) the node configures and activates itself, so it runs without
+a lifecycle manager. The target services exist in every state, so an unconfigured node answers
 "model not loaded" instead of leaving callers waiting.
 
-Threads: one executor thread runs every callback, and none of them waits for inference:
-image callbacks only store frames (``frames.LatestSlot`` for the worker, ``frames.FrameCache``
-for requests by stamp); requests (services, clicks, published boxes) decode their frame, embed
-the template and queue the change (``targets.TargetBook``), so they are answered at once, a
-burst of them too. One worker thread runs inference on the newest frame. The executor is
-single-threaded on purpose: on this project's test machine rclpy's MultiThreadedExecutor let
-26 of 60 best-effort 640x480 frames at 30 Hz go unreceived where the single-threaded one took
-all 60 (README, "Frames that arrive").
+Threads: one executor thread runs every callback and none of them waits for inference. Image
+callbacks hand frames to the engine (``LiveEngine.offer``); target requests (services, clicks,
+published boxes) are queued there and run by the engine's worker between two frames; a service
+awaits its reply as a coroutine, and the worker wakes the executor with a guard condition when
+the reply is ready, so other callbacks run meanwhile. The executor is single-threaded on
+purpose: on this project's test machine rclpy's MultiThreadedExecutor let 26 of 60 best-effort
+640x480 frames at 30 Hz go unreceived where the single-threaded one took all 60
+(docs/frames-that-arrive.md).
 """
 
+import concurrent.futures
+import dataclasses
 import signal
 import threading
-import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
@@ -35,19 +37,29 @@ from track_interfaces.msg import TrackingState
 from track_interfaces.srv import ClearTarget, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray
 
-from track_core.errors import CheckpointError, TooManyTargets
+from track_core.errors import CheckpointError
 from track_core.runtime import load_tracker, model_runtime
+from track_core.runtime.live import Frame, LiveEngine, replied, Reply
 from track_node import params
-from track_node.conversions import (detections_msg, diagnostics_msg, ImageDecoder, ImageError,
+from track_node.conversions import (detections_msg, diagnostics_msg, ImageDecoder,
                                     message_bytes, rgb_to_image_msg, stamp_to_ns, state_msg)
 from track_node.drawing import draw_results
-from track_node.frames import Frame, FrameCache, LatestSlot
-from track_node.status import NodeStats
-from track_node.targets import TargetBook
 
 # Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any.
 REQUEST_QOS = QoSProfile(depth=100)
 NO_TARGET_HINT = 'no target: select one (click, ~/select_box or ~/set_target)'
+
+
+class _Reply:
+    """Awaitable over a concurrent Future: the coroutine yields until the worker answers."""
+
+    def __init__(self, future: concurrent.futures.Future):
+        self.future = future
+
+    def __await__(self):
+        while not self.future.done():
+            yield
+        return self.future.result()
 
 
 class TrackNode(LifecycleNode):
@@ -55,75 +67,71 @@ class TrackNode(LifecycleNode):
     def __init__(self, node_name: str = 'track_node', **kwargs):
         super().__init__(node_name, **kwargs)
         self.param_problems: Dict[str, str] = params.declare(self, params.TRACK_NODE)
-        # Tracker settings given by the user (at start-up or with ros2 param set); the others
-        # take the model's own values on configure.
-        self.given = params.given_at_start(self, params.TRACK_NODE) & set(params.TRACKER_KEYS)
-        self._filling = False
         for name, why in self.param_problems.items():
             self.get_logger().error(f'parameter {name}: {why}; the node stays unconfigured '
                                     'until it is set right (ros2 param set)')
         params.accept_integers_for_floats(self, params.TRACK_NODE)
         self.settings: Optional[params.Settings] = None
-        self.tracker = None
-        self.tracker_lock = threading.Lock()
-        self.slot = LatestSlot()
-        self.slot.close()
-        self.cache = FrameCache(1, 1)
-        self.stats = NodeStats()
+        self.model_own = None           # the model's own run-time settings (TrackerConfig)
+        self.engine: Optional[LiveEngine] = None
         self.decoder: Optional[ImageDecoder] = None
-        self.worker: Optional[threading.Thread] = None
         self.subs = []
         self.pubs = None
         self.diag_timer = None
         self.selection_message = ''
-        self.book = TargetBook()
+        self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
+        # The worker triggers it when a reply is ready: the executor wakes and resumes the
+        # service coroutines waiting for one.
+        # A service awaiting its reply holds its callback group: a reentrant one of their own
+        # keeps image callbacks and timers (the default group) running meanwhile.
+        replies = ReentrantCallbackGroup()
+        self._wake = self.create_guard_condition(lambda: None, replies)
         self.create_service(SetTarget, '~/set_target', self._on_set_target,
-                            qos_profile=REQUEST_QOS)
+                            qos_profile=REQUEST_QOS, callback_group=replies)
         self.create_service(ClearTarget, '~/clear_target', self._on_clear,
-                            qos_profile=REQUEST_QOS)
+                            qos_profile=REQUEST_QOS, callback_group=replies)
         self.create_subscription(PointStamped, '~/select_point', self._on_select_point,
                                  REQUEST_QOS)
         self.create_subscription(Point, '~/select_click', self._on_select_click, REQUEST_QOS)
         self.create_subscription(Detection2D, '~/select_box', self._on_select_box, REQUEST_QOS)
-        self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter('autostart').value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
 
     @property
     def running(self) -> bool:
-        return self.slot.is_open
+        return self.engine is not None and self.engine.running
 
-    # ----------------------------------------------------------------- autostart
+    # ----------------------------------------------------------------- lifecycle
     def _do_autostart(self):
         self.destroy_timer(self._autostart)
         if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
-    # ----------------------------------------------------------------- lifecycle
     def on_configure(self, state) -> TransitionCallbackReturn:
         if self.param_problems:
             self.get_logger().error('configure failed: invalid parameters: ' + '; '.join(
                 self.param_problems.values()))
             return TransitionCallbackReturn.FAILURE
         try:
-            self.settings = params.validate(params.read(self, params.TRACK_NODE))
+            s = params.validate(params.read(self, params.TRACK_NODE))
         except ValueError as exc:
             self.get_logger().error(f'configure failed: invalid parameters: {exc}')
             return TransitionCallbackReturn.FAILURE
-        s = self.settings
         try:
-            config = model_runtime(s.model_path, {k: getattr(s, k) for k in self.given})
+            model_own = model_runtime(s.model_path)
             tracker = load_tracker(s.model_path, device=s.device, backend=s.backend,
-                                   config=config, threads=s.threads or None)
+                                   config=s.tracker(model_own), threads=s.threads or None,
+                                   max_targets=s.max_targets)
         except (CheckpointError, RuntimeError, ValueError, ImportError, OSError) as exc:
             self.get_logger().error(f'configure failed: cannot load the model: {exc}')
             return TransitionCallbackReturn.FAILURE
-        self._show_tracker_settings(config)
-        with self.tracker_lock:
-            self.tracker = tracker
+        self.settings, self.model_own = s, model_own
         self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
-        self.cache = FrameCache(s.frame_cache_size, int(s.frame_cache_mb * 2 ** 20))
+        self.engine = LiveEngine(
+            tracker, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
+            int(s.frame_cache_mb * 2 ** 20), s.max_frame_age,
+            lambda text: self.get_logger().warning(text, throttle_duration_sec=2.0))
         self.pubs = {
             'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
             'state': self.create_lifecycle_publisher(TrackingState, '~/state', 10),
@@ -133,10 +141,12 @@ class TrackNode(LifecycleNode):
         }
         self.diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
         cfg = tracker.model_cfg
+        given = s.tracker_given
         self.get_logger().info(
             f'configured: model {s.model_path} ({cfg.name}, {cfg.depth} blocks, '
             f'{cfg.template_size}/{cfg.search_size} crops), backend {s.backend} on '
-            f'{s.device}, images via {self.decoder.name}')
+            f"{s.device}, images via {self.decoder.name}; tracker settings: the model's own"
+            + (', given: ' + ', '.join(f'{k}={v}' for k, v in given.items()) if given else ''))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
@@ -148,10 +158,7 @@ class TrackNode(LifecycleNode):
             self.subs.append(self.create_subscription(
                 CompressedImage, 'image/compressed', self._on_compressed, qos,
                 qos_overriding_options=overrides))
-        self.slot.open()
-        worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
-        worker.start()
-        self.worker = worker        # only a started thread is ever joined (stop_worker)
+        self.engine.start()
         topics = ', '.join(sub.topic_name for sub in self.subs)
         self.get_logger().info(f'active: tracking on {topics}')
         return super().on_activate(state)
@@ -175,11 +182,9 @@ class TrackNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def stop_worker(self) -> None:
-        """Stop the inference worker and wait for it (nothing is published after this)."""
-        self.slot.close()
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.join(timeout=10.0)
+        """Stop the engine's worker and wait for it (nothing is published after this)."""
+        if self.engine is not None:
+            self.engine.stop()
 
     def _release(self):
         if self.pubs is not None:
@@ -189,32 +194,11 @@ class TrackNode(LifecycleNode):
         if self.diag_timer is not None:
             self.destroy_timer(self.diag_timer)
             self.diag_timer = None
-        with self.tracker_lock:
-            self.tracker = None
-        self.book.forget()
-        self.cache.clear()
+        self.engine = None
 
     # ----------------------------------------------------------------- parameters
-    def _show_tracker_settings(self, config) -> None:
-        """Make the tracker parameters read what the tracker uses (the model's own values)."""
-        from rclpy.parameter import Parameter
-        changed = [Parameter(k, value=getattr(config, k)) for k in params.TRACKER_KEYS
-                   if getattr(self.settings, k) != getattr(config, k)]
-        self._filling = True
-        try:
-            if changed:
-                self.set_parameters(changed)
-        finally:
-            self._filling = False
-        self.settings = params.validate(params.read(self, params.TRACK_NODE))
-        if changed:
-            self.get_logger().info('tracker settings from the model: ' + ', '.join(
-                f'{p.name}={p.value}' for p in changed))
-
     def _on_set_parameters(self, changes):
         values = {p.name: p.value for p in changes}
-        if not self._filling:
-            self.given |= set(values) & set(params.TRACKER_KEYS)
         rows = params.table('track_node')
         for name, value in values.items():
             why = params.problem(rows[name], value) if name in rows else None
@@ -224,19 +208,20 @@ class TrackNode(LifecycleNode):
             for name in values:
                 self.param_problems.pop(name, None)
             return SetParametersResult(successful=True)
+        engine = self.engine
         try:
-            new = params.apply_changes(self.settings, values, self.tracker is not None)
+            new = params.apply_changes(self.settings, values, engine is not None)
+            config = new.tracker(self.model_own) if engine is not None else None
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.settings = new
-        if self.decoder is not None:
+        if engine is not None:
             self.decoder.max_pixels = new.max_image_pixels
-        with self.tracker_lock:
-            if self.tracker is not None:
-                self.tracker.set_config(new.tracker)
+            engine.max_frame_age = new.max_frame_age
+            engine.configure(config, new.max_targets)
         return SetParametersResult(successful=True)
 
-    # ----------------------------------------------------------------- images
+    # ----------------------------------------------------------------- frames in, results out
     def _on_image(self, msg):
         self._offer(msg, False)
 
@@ -244,138 +229,88 @@ class TrackNode(LifecycleNode):
         self._offer(msg, True)
 
     def _offer(self, msg, compressed: bool):
-        # Every frame enters the cache, converted only when a request needs it; only the
-        # newest one waits for inference.
-        self.stats.count('received')
-        frame = Frame(stamp_to_ns(msg.header.stamp), msg.header, msg, compressed,
-                      message_bytes(msg))
-        kept, why = self.cache.add(frame)
+        frame = Frame(stamp_to_ns(msg.header.stamp), (msg, compressed), message_bytes(msg))
+        kept, why = self.engine.offer(frame)
         if not kept:
-            self.stats.count('refused')
             self.get_logger().warning(f'image refused: {why}', throttle_duration_sec=2.0)
-            return
-        if self.slot.put(frame):
-            self.stats.count('dropped')
 
-    def _work(self):
-        while True:
-            frame = self.slot.take(timeout=0.5)
-            if frame is None:
-                if not self.slot.is_open:
-                    return
-                continue
-            try:
-                self._process(frame)
-            except Exception as exc:  # noqa: BLE001 - the worker must outlive any bad frame
-                if not self.slot.is_open:
-                    return            # shutting down: the context may already be gone
-                self.stats.count('bad')
-                self.get_logger().error(f'frame skipped: {type(exc).__name__}: {exc}',
-                                        throttle_duration_sec=2.0)
-
-    def _process(self, frame: Frame):
-        s = self.settings
-        if s.max_frame_age and time.monotonic() - frame.arrival > s.max_frame_age:
-            self.stats.count('stale')
+    def _publish(self, frame: Frame, rgb, results):
+        """Publish the results of one answered frame (runs on the engine's worker)."""
+        pubs, s, stats = self.pubs, self.settings, self.engine.stats
+        if pubs is None:
             return
-        want_debug = s.debug_image and self.pubs['debug'].get_subscription_count() > 0
-        try:      # decoded even without a target, so a bad stream is reported at once
-            rgb = self.decoder(frame.msg, frame.compressed)
-        except ImageError as exc:
-            self.stats.count('bad')
-            self.get_logger().warning(f'image skipped: {exc}', throttle_duration_sec=2.0)
-            return
-        results = {}
-        with self.tracker_lock:
-            if self.tracker is not None:
-                self.book.apply(self.tracker)
-                if self.tracker.target_ids:
-                    results = self.tracker.track_all(rgb)
-                self.book.apply(self.tracker)
-        self.stats.processed(frame.arrival, time.monotonic())
-        self._publish(frame.header, rgb, results, want_debug)
-
-    def _publish(self, header, rgb, results: Dict[str, object], want_debug: bool):
-        if not self.slot.is_open or self.pubs is None:
-            return
-        s = self.settings
-        self.pubs['detections'].publish(detections_msg(header, results, s.class_id))
-        state = state_msg(header, results, self.stats.latency_ms, self.stats.fps,
-                          self.stats.not_processed)
+        header = frame.data[0].header
+        pubs['detections'].publish(detections_msg(header, results, s.class_id))
+        state = state_msg(header, results, stats.latency_ms, stats.fps, stats.not_processed)
         state.message = self.selection_message
-        self.pubs['state'].publish(state)
-        if want_debug and rgb is not None:
+        pubs['state'].publish(state)
+        if s.debug_image and pubs['debug'].get_subscription_count() > 0:
             note = '' if results else NO_TARGET_HINT
-            self.pubs['debug'].publish(rgb_to_image_msg(
-                draw_results(rgb, results, self.stats.fps, note), header))
+            pubs['debug'].publish(rgb_to_image_msg(
+                draw_results(rgb, results, stats.fps, note), header))
             self.last_shown_ns = stamp_to_ns(header.stamp)
 
     def _publish_diagnostics(self):
-        if self.pubs is None:
+        engine = self.engine
+        if self.pubs is None or engine is None:
             return
-        with self.tracker_lock:
-            targets = len(self.tracker.target_ids) if self.tracker else 0
-        values = {**self.stats.snapshot(), 'targets': str(targets)}
+        values = {**engine.stats.snapshot(), 'targets': str(len(engine.target_ids)),
+                  'max_targets': str(engine.max_targets)}
+        values.update({k: str(v) for k, v in dataclasses.asdict(engine.config).items()})
         self.pubs['diagnostics'].publish(diagnostics_msg(
             self.get_clock().now().to_msg(), f'{self.get_name()}: tracker',
-            self.settings.device if self.settings else '', self.running, values))
+            self.settings.device, self.running, values))
 
-    # ----------------------------------------------------------------- selection
-    def select(self, stamp_ns: int, box: Tuple[float, float, float, float],
-               target_id: str = '', source: str = 'set_target') -> Tuple[bool, str, str]:
-        """Start (or restart) ``target_id`` on ``box`` in the cached frame ``stamp_ns``.
+    # ----------------------------------------------------------------- target requests
+    def _ask(self, request: Callable[[LiveEngine], concurrent.futures.Future], source: str
+             ) -> concurrent.futures.Future:
+        """Queue ``request`` on the engine; the reply is logged, shown in ~/state and returned.
 
-        Returns (success, message, target id); every refusal says why. Shared by the service,
-        the click and the published box.
+        Never waits: the Future is answered by the engine's worker (or at once, with the
+        reason, by a node that cannot take requests now).
         """
-        ok, message, tid = self._select(stamp_ns, box, target_id)
-        self.selection_message = f'{source}: {message}'
-        if ok:       # rclpy wants one severity per call site
-            self.get_logger().info(self.selection_message)
-        else:
-            self.get_logger().warning(self.selection_message)
-        return ok, message, tid
-
-    def _select(self, stamp_ns, box, target_id):
-        tracker = self.tracker
-        if tracker is None:
+        engine = self.engine
+        if engine is None:
             why = '; '.join(self.param_problems.values())
-            return False, 'model not loaded (node not configured)' + (
-                f': {why}' if why else ''), target_id
-        if not self.running:
-            return False, 'node is not active', target_id
-        frame, why = self.cache.find(stamp_ns)
-        if frame is None:
-            return False, why, target_id
-        try:
-            rgb = self.decoder(frame.msg, frame.compressed)
-        except ImageError as exc:
-            return False, f'that frame is unusable: {exc}', target_id
-        try:
-            prepared = tracker.prepare_target(rgb, box)
-        except ValueError as exc:
-            return False, f'invalid box {tuple(round(v, 2) for v in box)}: {exc}', target_id
-        try:
-            tid = self.book.reserve(target_id, self.settings.tracker.max_targets)
-        except TooManyTargets as exc:
-            return False, f'refused: {exc}', target_id
-        self.book.add(prepared, tid)
-        self._apply_now()
-        return True, f'tracking target {tid} at {tuple(round(v, 1) for v in box)}', tid
+            future = replied(False, 'model not loaded (node not configured)' + (
+                f': {why}' if why else ''))
+        elif not engine.running:
+            future = replied(False, 'node is not active')
+        else:
+            future = request(engine)
 
-    def _apply_now(self) -> None:
-        """Apply queued target changes now if the tracker is free (else the worker will)."""
-        if self.tracker_lock.acquire(blocking=False):
+        def done(f):
+            reply: Reply = f.result()
+            self.selection_message = f'{source}: {reply.message}'
+            if reply.success:       # rclpy wants one severity per call site
+                self.get_logger().info(self.selection_message)
+            else:
+                self.get_logger().warning(self.selection_message)
             try:
-                if self.tracker is not None:
-                    self.book.apply(self.tracker)
-            finally:
-                self.tracker_lock.release()
+                self._wake.trigger()
+            except Exception:  # noqa: BLE001 - the node is going away; nobody waits
+                pass
+        future.add_done_callback(done)
+        return future
 
-    def _on_set_target(self, request, response):
+    def select(self, stamp_ns: int, box, target_id: str = '', source: str = 'set_target'
+               ) -> concurrent.futures.Future:
+        """Start (or restart) ``target_id`` on ``box`` in the cached frame ``stamp_ns``."""
+        return self._ask(lambda engine: engine.select(stamp_ns, box, target_id), source)
+
+    async def _on_set_target(self, request, response):
         box = (request.x, request.y, request.width, request.height)
-        response.success, response.message, response.target_id = self.select(
-            stamp_to_ns(request.stamp), box, request.target_id, 'set_target')
+        reply = await _Reply(self.select(stamp_to_ns(request.stamp), box, request.target_id))
+        response.success, response.message, response.target_id = reply
+        return response
+
+    async def _on_clear(self, request, response):
+        if self.engine is None:
+            response.success, response.message = False, 'model not loaded'
+            return response
+        reply = await _Reply(self._ask(lambda engine: engine.remove(request.target_id),
+                                       'clear_target'))
+        response.success, response.message = reply.success, reply.message
         return response
 
     def _click_box(self, x: float, y: float):
@@ -396,22 +331,6 @@ class TrackNode(LifecycleNode):
         box = (b.center.position.x - b.size_x / 2.0, b.center.position.y - b.size_y / 2.0,
                b.size_x, b.size_y)
         self.select(stamp_to_ns(msg.header.stamp), box, msg.id, 'select_box')
-
-    def _on_clear(self, request, response):
-        if self.tracker is None:
-            response.success, response.message = False, 'model not loaded'
-            return response
-        try:
-            if request.target_id:
-                self.book.remove(request.target_id)
-                response.message = f'cleared {request.target_id}'
-            else:
-                response.message = f'cleared {self.book.clear()} target(s)'
-            response.success = True
-        except KeyError as exc:
-            response.success, response.message = False, str(exc).strip('"')
-        self._apply_now()
-        return response
 
 
 def spin_until_signalled(node, executor) -> None:

@@ -4,19 +4,22 @@ Each ``Param`` row gives the name, default, description, type (from the default)
 or allowed values, and when a change takes effect. From the table come the declarations with
 descriptors (``ros2 param describe`` shows ranges, allowed values and read-only), validation
 (tracker settings through ``track_core``'s own ``TrackerConfig`` checks), the settings object
-the node reads, and the YAML file in ``config/`` (a test holds the file equal to
-``render_yaml``). Crop sizes and normalisation are never parameters: they come from the
-checkpoint. Nothing here imports rclpy at module level, so the table is testable anywhere.
+the node reads, the YAML file in ``config/`` and the parameter page in ``docs/`` (tests hold
+both equal to ``render_yaml`` and ``render_markdown``). Tracker settings are declared typed
+with no value: unset, the model's own value applies. Crop sizes and normalisation are never
+parameters: they come from the checkpoint. Nothing here imports rclpy at module level, so the
+table is testable anywhere.
 """
 
+import dataclasses
 from dataclasses import dataclass, fields
 import math
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from track_core.runtime import TrackerConfig
-from track_core.runtime.tracker import check_setting, TRACKER_LIMITS
+from track_core.runtime.tracker import check_setting, MAX_TARGETS_LIMITS, TRACKER_LIMITS
 
 DEFAULT_MODEL_NAME = 'default.safetensors'
 # When a change to a parameter takes effect.
@@ -35,7 +38,7 @@ class Param:
     limits: Optional[Tuple[float, float]] = None
     choices: Tuple[str, ...] = ()
     applies: str = RUN_TIME
-    tracker: bool = False        # a TrackerConfig field (validated by the core)
+    tracker: bool = False        # a TrackerConfig field (validated by the core; may be unset)
 
     @property
     def kind(self) -> type:
@@ -54,7 +57,6 @@ _TRACKER_TEXT = {
     'size_penalty': 'rank boxes that change scale or aspect down (0: off)',
     'size_smoothing': 'weight of the previous box size',
     'size_by_confidence': 'low-score frames change the box size less',
-    'max_targets': 'targets tracked at once',
     'window_blend': 'mix the motion prior in (0: multiply the score map by it)',
 }
 MODEL_OWN = "unless given, the model's own value"
@@ -103,6 +105,7 @@ TRACK_NODE: Tuple[Param, ...] = (
           applies=CONFIGURE),
     Param('prefer_cv_bridge', True, 'use cv_bridge for images when it works; else NumPy',
           applies=CONFIGURE),
+    Param('max_targets', 8, 'targets tracked at once (a deployment limit)', MAX_TARGETS_LIMITS),
 ) + tuple(_tracker_params())
 
 IMAGE_SOURCE: Tuple[Param, ...] = (
@@ -164,17 +167,25 @@ def problem(param: Param, value: Any) -> Optional[str]:
 
 
 class Settings:
-    """Validated parameter values by attribute (``s.backend``), plus ``s.tracker``."""
+    """Validated parameter values by attribute (``s.backend``); unset tracker settings absent."""
 
-    def __init__(self, values: Mapping[str, Any], tracker: Optional[TrackerConfig] = None):
+    def __init__(self, values: Mapping[str, Any]):
         object.__setattr__(self, '_values', dict(values))
-        object.__setattr__(self, 'tracker', tracker)
 
     def __getattr__(self, name):
         try:
             return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    @property
+    def tracker_given(self) -> Dict[str, Any]:
+        """The tracker settings given (at start-up or with ros2 param set)."""
+        return {k: self._values[k] for k in TRACKER_KEYS if k in self._values}
+
+    def tracker(self, model_own: TrackerConfig) -> TrackerConfig:
+        """Return the settings in force: the model's own, with the given ones on top."""
+        return dataclasses.replace(model_own, **self.tracker_given)
 
     def __setattr__(self, name, value):
         raise AttributeError('Settings are read-only; make new ones with apply_changes')
@@ -189,7 +200,9 @@ def validate(values: Mapping[str, Any], rows: Sequence[Param] = TRACK_NODE) -> S
     problems = [f'unknown parameter {k!r}' for k in values if k not in known]
     clean = {}
     for name, param in known.items():
-        value = values.get(name, param.default)
+        value = values.get(name, None if param.tracker else param.default)
+        if value is None and param.tracker:
+            continue                    # unset: the model's own value applies
         why = problem(param, value)
         if why:
             problems.append(why)
@@ -203,11 +216,9 @@ def validate(values: Mapping[str, Any], rows: Sequence[Param] = TRACK_NODE) -> S
             problems.append('class_id must not be empty')
     if problems:
         raise ValueError('; '.join(problems))
-    tracker = None
     if rows is TRACK_NODE:
-        tracker = TrackerConfig(**{k: clean[k] for k in TRACKER_KEYS})
         clean['model_path'] = clean['model_path'] or default_model_path()
-    return Settings(clean, tracker)
+    return Settings(clean)
 
 
 def apply_changes(settings: Settings, changes: Mapping[str, Any], configured: bool,
@@ -224,7 +235,7 @@ def apply_changes(settings: Settings, changes: Mapping[str, Any], configured: bo
             raise ValueError(f'{name} takes effect on configure: deactivate and clean up the '
                              'node, set it, then configure again')
     values = settings.values()
-    values.update({k: v for k, v in changes.items() if k in known})
+    values.update({k: v for k, v in changes.items() if k in known and v is not None})
     return validate(values, rows)
 
 
@@ -272,39 +283,64 @@ def descriptor(param: Param):
 def declare(node, rows: Sequence[Param]) -> Dict[str, str]:
     """Declare every row on ``node``; return {name: problem} for start-up values refused.
 
-    A start-up value (``-p``, a params file) of the wrong type or out of range does not stop
-    the node: an integer given for a float is taken as that float; anything else leaves the
-    parameter at its default and is returned, so the node can stay up and say why.
+    Tracker settings are declared typed with no value (unset: the model's own value). A
+    start-up value (``-p``, a params file) of the wrong type or out of range does not stop the
+    node: an integer given for a float is taken as that float; anything else leaves the
+    parameter at its default (or unset) and is returned, so the node can stay up and say why.
     """
     from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+    refused = (InvalidParameterTypeException, InvalidParameterValueException)
     problems: Dict[str, str] = {}
-    overrides = getattr(node, '_parameter_overrides', {})
     for param in rows:
         desc = descriptor(param)
+        initial = _declared_type(param) if param.tracker else param.default
         try:
-            node.declare_parameter(param.name, param.default, desc)
+            node.declare_parameter(param.name, initial, desc)
             continue
-        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            given = overrides.get(param.name)
-            given = given.value if given is not None else None
-            why = problem(param, given) if given is not None else None
-            if given is not None and why is None:
+        except refused:
+            given = start_up_value(node, param.name)
+        why = problem(param, given)
+        if why is None:                 # e.g. an integer for a float: taken as that float
+            try:
                 node.declare_parameter(param.name, coerce(param, given), desc,
                                        ignore_override=True)
                 continue
-            problems[param.name] = why or str(exc).split(': ')[-1]
-        node.declare_parameter(param.name, param.default, desc, ignore_override=True)
+            except refused as exc:
+                why = str(exc)
+        problems[param.name] = why
+        node.declare_parameter(param.name, initial, descriptor(param), ignore_override=True)
     return problems
 
 
-def given_at_start(node, rows: Sequence[Param]) -> Set[str]:
-    """Names of ``rows`` given a value at start-up (``-p``, a params file, the launch file)."""
-    overrides = getattr(node, '_parameter_overrides', {})
-    return {p.name for p in rows if p.name in overrides}
+def _declared_type(param: Param):
+    from rclpy.parameter import Parameter
+    return {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER,
+            float: Parameter.Type.DOUBLE, str: Parameter.Type.STRING}[param.kind]
+
+
+def start_up_value(node, name: str) -> Any:
+    """Return the value ``name`` was given at start-up, of any type (None: not given).
+
+    Read through the public API: declared dynamically typed, read, undeclared again.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+    node.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True))
+    try:
+        return node.get_parameter(name).value
+    finally:
+        node.undeclare_parameter(name)
 
 
 def read(node, rows: Sequence[Param]) -> Dict[str, Any]:
-    return {p.name: node.get_parameter(p.name).value for p in rows}
+    """Return the parameters' values; an unset tracker setting reads None."""
+    from rclpy.exceptions import ParameterUninitializedException
+    values = {}
+    for p in rows:
+        try:
+            values[p.name] = node.get_parameter(p.name).value
+        except ParameterUninitializedException:
+            values[p.name] = None
+    return values
 
 
 def accept_integers_for_floats(node, rows: Sequence[Param]) -> bool:

@@ -1,0 +1,416 @@
+"""The live-stream engine: a Tracker on the newest frame of a camera stream (no ROS).
+
+``LiveEngine`` owns a ``Tracker`` and one worker thread. The producer (a ROS image callback, a
+camera loop, a video reader) calls ``offer(frame)``, which never waits for inference: each frame
+enters a ``FrameCache`` (recent frames by stamp, for requests that name one) and replaces the
+frame waiting in the one-frame slot, so a slow model never builds a backlog and every frame it
+skips is counted. Target changes (``select``, ``remove``, ``configure``) are queued and run by the
+worker between two frames; ``select`` and ``remove`` return a ``concurrent.futures.Future`` of
+a ``Reply`` that says what happened and why. So the only thread that ever touches the tracker is
+the worker, and the caller's thread (a ROS executor) never waits for it.
+
+The engine knows nothing of messages: ``decode(frame.data)`` turns a frame's payload into HxWx3
+uint8 RGB (raising ``ValueError`` for a frame that cannot be used), ``publish(frame, rgb,
+results)`` receives every answered frame, and ``warn(text)`` every problem the worker meets.
+"""
+
+import collections
+import concurrent.futures
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from track_core.errors import TooManyTargets
+from track_core.runtime.tracker import Tracker, TrackerConfig
+from track_core.types import TrackResult
+
+
+class Frame:
+    """A received frame, its payload undecoded until someone needs its pixels.
+
+    ``stamp_ns``: the capture time that requests name it by; ``data``: whatever ``decode``
+    takes (a ROS message, an array); ``nbytes``: what it costs the cache; ``arrival``:
+    ``time.monotonic()`` when it came in (its age and the latency are measured from there).
+    """
+
+    __slots__ = ('stamp_ns', 'data', 'nbytes', 'arrival')
+
+    def __init__(self, stamp_ns: int, data: Any, nbytes: int,
+                 arrival: Optional[float] = None):
+        self.stamp_ns = int(stamp_ns)
+        self.data = data
+        self.nbytes = int(nbytes)
+        self.arrival = time.monotonic() if arrival is None else arrival
+
+
+class Reply(NamedTuple):
+    """The answer to a target request: success, why (or what was done), the target's id."""
+
+    success: bool
+    message: str
+    target_id: str = ''
+
+
+def replied(success: bool, message: str, target_id: str = '') -> concurrent.futures.Future:
+    """Return a Future already holding a Reply (for requests answered without the worker)."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    future.set_result(Reply(success, message, target_id))
+    return future
+
+
+# ----------------------------------------------------------------- recent frames by stamp
+class FrameCache:
+    """Recent frames by stamp, at most ``max_frames`` and ``max_bytes`` (oldest go first).
+
+    Tells a stamp it never saw from one it has already let go.
+    """
+
+    def __init__(self, max_frames: int, max_bytes: int):
+        if max_frames < 1 or max_bytes < 1:
+            raise ValueError('a frame cache needs room for at least one frame')
+        self.max_frames = int(max_frames)
+        self.max_bytes = int(max_bytes)
+        self._frames: Deque[Frame] = collections.deque()
+        self._bytes = 0
+        self._evicted: Deque[int] = collections.deque(maxlen=4096)   # stamps let go
+        self._lock = threading.Lock()
+
+    def add(self, frame: Frame) -> Tuple[bool, str]:
+        """Keep ``frame``; (False, why) when it alone is larger than the cache may hold."""
+        if frame.nbytes > self.max_bytes:
+            return False, (f'frame of {frame.nbytes / 2**20:.1f} MiB is larger than the frame '
+                           f'cache ({self.max_bytes / 2**20:.1f} MiB, frame_cache_mb)')
+        with self._lock:
+            self._frames.append(frame)
+            self._bytes += frame.nbytes
+            while len(self._frames) > self.max_frames or self._bytes > self.max_bytes:
+                old = self._frames.popleft()
+                self._bytes -= old.nbytes
+                self._evicted.append(old.stamp_ns)
+        return True, ''
+
+    def find(self, stamp_ns: int) -> Tuple[Optional[Frame], str]:
+        """Return (frame, '') for ``stamp_ns`` (0: the newest), else (None, why not)."""
+        with self._lock:
+            frames = list(self._frames)
+            evicted = stamp_ns in self._evicted
+            forgotten = len(self._evicted) == self._evicted.maxlen
+        if not frames:
+            return None, 'no frame received yet'
+        if stamp_ns == 0:
+            return frames[-1], ''
+        for frame in reversed(frames):
+            if frame.stamp_ns == stamp_ns:
+                return frame, ''
+        held = f'{len(frames)} frames kept, {_stamp(frames[0].stamp_ns)} .. ' \
+            f'{_stamp(frames[-1].stamp_ns)}'
+        if evicted:
+            return None, f'frame {_stamp(stamp_ns)} is no longer in the cache ({held})'
+        if forgotten and stamp_ns < frames[0].stamp_ns:
+            return None, f'frame {_stamp(stamp_ns)} is older than every frame kept ({held})'
+        return None, f'no frame with stamp {_stamp(stamp_ns)} was received ({held})'
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+            self._bytes = 0
+            self._evicted.clear()
+
+    def stamps(self) -> List[int]:
+        with self._lock:
+            return [f.stamp_ns for f in self._frames]
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+def _stamp(ns: int) -> str:
+    return f'{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}'
+
+
+# ----------------------------------------------------------------- counters and timing
+class RateMeter:
+    """Events per second over the last ``window`` events (0 until there are two)."""
+
+    def __init__(self, window: int = 30):
+        self._times: Deque[float] = collections.deque(maxlen=max(2, int(window)))
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+
+    @property
+    def rate(self) -> float:
+        if len(self._times) < 2 or self._times[-1] <= self._times[0]:
+            return 0.0
+        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+
+
+class StreamStats:
+    """Frame counters and timing, safe to update from the producer and the worker.
+
+    received: offered; refused: larger than the cache; dropped: replaced in the slot before the
+    worker took it; stale: older than ``max_frame_age`` when taken; bad: not decodable, or the
+    worker failed on it; processed: answered (published).
+    """
+
+    COUNTERS = ('received', 'dropped', 'stale', 'bad', 'refused', 'processed')
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.counts: Dict[str, int] = dict.fromkeys(self.COUNTERS, 0)
+        self.meter = RateMeter()
+        self.latency_ms = 0.0
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += n
+
+    def processed(self, arrival: float, now: float) -> None:
+        """Count a frame that arrived at ``arrival`` and was answered at ``now`` (monotonic s)."""
+        with self._lock:
+            self.counts['processed'] += 1
+            self.latency_ms = (now - arrival) * 1000.0
+            self.meter.tick(now)
+
+    @property
+    def fps(self) -> float:
+        return self.meter.rate
+
+    @property
+    def not_processed(self) -> int:
+        """Frames that reached the engine but were never answered (dropped, too old)."""
+        return self.counts['dropped'] + self.counts['stale']
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts[name]
+
+    def snapshot(self) -> Dict[str, str]:
+        with self._lock:
+            values = {'fps': f'{self.fps:.1f}', 'latency_ms': f'{self.latency_ms:.1f}'}
+            values.update({k: str(v) for k, v in self.counts.items()})
+        return values
+
+
+# ----------------------------------------------------------------- the engine
+Publish = Callable[[Frame, np.ndarray, Dict[str, TrackResult]], None]
+
+
+class LiveEngine:
+    """A Tracker driven by a live stream: newest frame first, target changes between frames.
+
+    ``start()`` starts the worker; ``stop()`` stops it and waits (nothing is published after
+    it returns; requests still queued are answered as refused). ``running`` says whether frames
+    are taken. ``target_ids`` and ``stats`` are read without touching the tracker.
+    """
+
+    def __init__(self, tracker: Tracker, decode: Callable[[Any], np.ndarray],
+                 publish: Publish, cache_frames: int = 30, cache_bytes: int = 256 * 2 ** 20,
+                 max_frame_age: float = 0.0, warn: Callable[[str], None] = lambda text: None):
+        self._tracker = tracker
+        self._decode = decode
+        self._publish = publish
+        self._warn = warn
+        self.cache = FrameCache(cache_frames, cache_bytes)
+        self.stats = StreamStats()
+        self.max_frame_age = float(max_frame_age)
+        self._cond = threading.Condition()
+        self._frame: Optional[Frame] = None
+        self._changes: Deque[Tuple[Callable[[Tracker], Reply],
+                                   Optional[concurrent.futures.Future]]] = collections.deque()
+        self._open = False
+        self._worker: Optional[threading.Thread] = None
+        self._ids: Tuple[str, ...] = tuple(tracker.target_ids)
+        self._config = tracker.config
+        self._max_targets = tracker.max_targets
+
+    # ----------------------------------------------------------------- state
+    @property
+    def running(self) -> bool:
+        return self._open
+
+    @property
+    def target_ids(self) -> List[str]:
+        """The targets after the last change the worker applied."""
+        return list(self._ids)
+
+    @property
+    def config(self) -> TrackerConfig:
+        """The run-time settings in force (or queued to be, from the next frame on)."""
+        return self._config
+
+    @property
+    def max_targets(self) -> int:
+        return self._max_targets
+
+    @property
+    def waiting(self) -> bool:
+        """True while a frame waits in the slot for the worker."""
+        with self._cond:
+            return self._frame is not None
+
+    # ----------------------------------------------------------------- worker
+    def start(self) -> None:
+        with self._cond:
+            if self._open:
+                return
+            self._open = True
+        worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
+        worker.start()
+        self._worker = worker        # only a started thread is ever joined
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker and wait for it; queued requests are answered as refused."""
+        with self._cond:
+            self._open = False
+            self._frame = None
+            self._cond.notify_all()
+        worker, self._worker = self._worker, None
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=timeout)
+        with self._cond:
+            changes, self._changes = list(self._changes), collections.deque()
+        for _, future in changes:
+            if future is not None and not future.done():
+                future.set_result(Reply(False, 'stopped before the request was handled'))
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._open and self._frame is None and not self._changes:
+                    self._cond.wait(0.5)
+                if not self._open:
+                    return
+                changes, self._changes = list(self._changes), collections.deque()
+                frame, self._frame = self._frame, None
+            for change, future in changes:
+                self._apply(change, future)
+            if frame is not None:
+                try:
+                    self._process(frame)
+                except Exception as exc:  # noqa: BLE001 - the worker outlives any bad frame
+                    if not self._open:
+                        return            # stopping: the publisher may already be gone
+                    self.stats.count('bad')
+                    self._warn(f'frame skipped: {type(exc).__name__}: {exc}')
+
+    def _apply(self, change, future) -> None:
+        try:
+            reply = change(self._tracker)
+        except Exception as exc:  # noqa: BLE001 - a request must always get an answer
+            reply = Reply(False, f'{type(exc).__name__}: {exc}')
+        self._ids = tuple(self._tracker.target_ids)
+        if future is not None:
+            future.set_result(reply)
+
+    def _process(self, frame: Frame) -> None:
+        if self.max_frame_age and time.monotonic() - frame.arrival > self.max_frame_age:
+            self.stats.count('stale')
+            return
+        try:      # decoded even without a target, so a bad stream is reported at once
+            rgb = self._decode(frame.data)
+        except ValueError as exc:
+            self.stats.count('bad')
+            self._warn(f'image skipped: {exc}')
+            return
+        results = self._tracker.track_all(rgb) if self._ids else {}
+        self.stats.processed(frame.arrival, time.monotonic())
+        if self._open:
+            self._publish(frame, rgb, results)
+
+    # ----------------------------------------------------------------- producer side
+    def offer(self, frame: Frame) -> Tuple[bool, str]:
+        """Hand a frame to the engine; (False, why) when it was refused (too large)."""
+        self.stats.count('received')
+        kept, why = self.cache.add(frame)
+        if not kept:
+            self.stats.count('refused')
+            return False, why
+        with self._cond:
+            if not self._open:
+                return True, ''
+            if self._frame is not None:
+                self.stats.count('dropped')
+            self._frame = frame
+            self._cond.notify()
+        return True, ''
+
+    def _queue(self, change) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._cond:
+            if not self._open:
+                future.set_result(Reply(False, 'not running (inactive)'))
+                return future
+            self._changes.append((change, future))
+            self._cond.notify()
+        return future
+
+    # ----------------------------------------------------------------- requests
+    def select(self, stamp_ns: int, box, target_id: str = '') -> concurrent.futures.Future:
+        """Start (or restart) ``target_id`` on ``box`` (x, y, w, h) in frame ``stamp_ns``.
+
+        The frame comes from the cache (0: the newest); an empty id gets the next free number.
+        """
+        return self._queue(lambda tracker: self._select(tracker, stamp_ns, box, target_id))
+
+    def remove(self, target_id: str = '') -> concurrent.futures.Future:
+        """Stop tracking ``target_id``; an empty id removes every target."""
+        return self._queue(lambda tracker: _remove(tracker, target_id))
+
+    def configure(self, config: Optional[TrackerConfig] = None,
+                  max_targets: Optional[int] = None) -> None:
+        """Change run-time settings and/or the target limit from the next frame on."""
+        if config is not None:
+            self._config = config
+        if max_targets is not None:
+            self._max_targets = int(max_targets)
+
+        def change(tracker):
+            if config is not None:
+                tracker.set_config(config)
+            if max_targets is not None:
+                tracker.max_targets = int(max_targets)
+            return Reply(True, 'configured')
+        with self._cond:
+            if self._open:          # the worker applies it between two frames
+                self._changes.append((change, None))
+                self._cond.notify()
+            else:                   # no worker to race with
+                change(self._tracker)
+
+    def _select(self, tracker: Tracker, stamp_ns: int, box, target_id: str) -> Reply:
+        frame, why = self.cache.find(stamp_ns)
+        if frame is None:
+            return Reply(False, why, target_id)
+        try:
+            rgb = self._decode(frame.data)
+        except ValueError as exc:
+            return Reply(False, f'that frame is unusable: {exc}', target_id)
+        try:
+            prepared = tracker.prepare_target(rgb, box)
+        except ValueError as exc:
+            shown = tuple(round(float(v), 2) for v in box)
+            return Reply(False, f'invalid box {shown}: {exc}', target_id)
+        try:
+            tid = tracker.commit_target(prepared, target_id or None)
+        except TooManyTargets as exc:
+            return Reply(False, f'refused: {exc}', target_id)
+        shown = tuple(round(float(v), 1) for v in box)
+        return Reply(True, f'tracking target {tid} at {shown}', tid)
+
+
+def _remove(tracker: Tracker, target_id: str) -> Reply:
+    if not target_id:
+        count = len(tracker.target_ids)
+        tracker.reset()
+        return Reply(True, f'cleared {count} target(s)')
+    try:
+        tracker.remove_target(target_id)
+    except KeyError as exc:
+        return Reply(False, str(exc).strip('"'), target_id)
+    return Reply(True, f'cleared {target_id}', target_id)

@@ -1,0 +1,265 @@
+"""The live-stream engine without ROS: frames in, results out, requests between frames.
+
+A real model (the shipped default through the PyTorch backend) runs in the engine's worker;
+frames are generated arrays handed in as a camera loop would.
+"""
+
+import pathlib
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from track_core.boxes import iou_xywh
+from track_core.runtime import load_tracker, TrackerConfig
+from track_core.runtime.live import Frame, FrameCache, LiveEngine, RateMeter, StreamStats
+
+MODEL = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+SEC = 1_000_000_000
+
+
+def scene(i, size=(240, 320), box=(60, 70, 56, 48), speed=(3, 1), visible=True):
+    """Draw a textured square moving over a smooth background: (rgb, true box)."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 0.4 + 60, yy * 0.5 + 70, np.full_like(xx, 110.0)], -1).astype(np.uint8)
+    x, y = box[0] + speed[0] * i, box[1] + speed[1] * i
+    if visible:
+        patch = np.random.default_rng(0).integers(0, 256, (box[3], box[2], 3), dtype=np.uint8)
+        patch[:3], patch[-3:], patch[:, :3], patch[:, -3:] = 255, 255, 255, 255
+        rgb[y:y + box[3], x:x + box[2]] = patch
+    return rgb, (float(x), float(y), float(box[2]), float(box[3]))
+
+
+def decode(data):
+    if not isinstance(data, np.ndarray):
+        raise ValueError(f'not an image: {data!r}')
+    return data
+
+
+class Sink:
+    """Collects what the engine publishes; ``hold()`` makes the worker wait in publish."""
+
+    def __init__(self):
+        self.out = []
+        self.cond = threading.Condition()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.inside = threading.Event()     # the worker is waiting at the gate
+
+    def __call__(self, frame, rgb, results):
+        if not self.gate.is_set():
+            self.inside.set()
+            self.gate.wait(30)
+        with self.cond:
+            self.out.append((frame.stamp_ns, results))
+            self.cond.notify_all()
+
+    def wait_for(self, count, timeout=30):
+        with self.cond:
+            return self.cond.wait_for(lambda: len(self.out) >= count, timeout)
+
+
+@pytest.fixture(scope='module')
+def tracker_factory():
+    if not MODEL.is_file():
+        pytest.fail(f'{MODEL} is missing (it ships with the repository)')
+    return lambda: load_tracker(MODEL, device='cpu', backend='torch', threads=1)
+
+
+@pytest.fixture
+def live(tracker_factory):
+    sink = Sink()
+    warnings = []
+    engine = LiveEngine(tracker_factory(), decode, sink, cache_frames=10,
+                        warn=warnings.append)
+    engine.sink, engine.warnings = sink, warnings
+    engine.start()
+    yield engine
+    sink.gate.set()
+    engine.stop()
+
+
+def offer(engine, i, **scene_args):
+    rgb, box = scene(i, **scene_args)
+    assert engine.offer(Frame(i * SEC, rgb, rgb.nbytes)) == (True, '')
+    return box
+
+
+def eventually(predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def returns_promptly(call, timeout=10.0):
+    """Run ``call`` in a thread; True when it returned within ``timeout`` (not blocked)."""
+    done = []
+    thread = threading.Thread(target=lambda: done.append(call()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(done)
+
+
+# ----------------------------------------------------------------- the engine
+def test_a_selected_target_is_followed_frame_after_frame(live):
+    box = offer(live, 1)
+    assert live.sink.wait_for(1)
+    assert live.sink.out[0] == (1 * SEC, {})                 # answered before any target
+    reply = live.select(1 * SEC, box).result(30)
+    assert reply.success and reply.target_id == '1', reply
+    assert live.target_ids == ['1']
+    ious = []
+    for i in range(2, 14):
+        truth = offer(live, i)
+        assert live.sink.wait_for(i)
+        stamp, results = live.sink.out[-1]
+        assert stamp == i * SEC and list(results) == ['1']
+        ious.append(float(iou_xywh(np.array(results['1'].box), np.array(truth))[0]))
+    assert np.mean(ious[-5:]) > 0.5, ious
+    reply = live.remove('1').result(30)
+    assert reply.success and live.target_ids == []
+
+
+def test_only_the_newest_frame_waits_and_every_skipped_one_is_counted(live):
+    live.sink.gate.clear()
+    offer(live, 1)
+    assert live.sink.inside.wait(30)                    # the worker is busy with frame 1
+    for i in (2, 3, 4):
+        offer(live, i)
+    live.sink.gate.set()
+    assert live.sink.wait_for(2)
+    assert [stamp for stamp, _ in live.sink.out] == [1 * SEC, 4 * SEC]
+    assert live.stats['dropped'] == 2 and live.stats['received'] == 4
+    assert live.stats.not_processed == 2
+
+
+def test_nothing_the_caller_does_waits_for_the_worker(live):
+    box = offer(live, 1)
+    assert live.sink.wait_for(1)
+    live.sink.gate.clear()
+    offer(live, 2)
+    assert live.sink.inside.wait(30)                    # inference done, worker held
+    pending = []
+    assert returns_promptly(lambda: pending.append(live.select(1 * SEC, box, 'dog')))
+    assert returns_promptly(lambda: offer(live, 3))
+    assert returns_promptly(lambda: live.configure(TrackerConfig(lost_threshold=0.2), 4))
+    assert returns_promptly(lambda: (live.target_ids, live.stats.snapshot(), live.config))
+    assert not pending[0].done()                        # answered by the worker, later
+    live.sink.gate.set()
+    reply = pending[0].result(30)
+    assert reply.success and reply.target_id == 'dog'
+    assert live.config.lost_threshold == 0.2 and live.max_targets == 4
+
+
+def test_refusals_say_why(live, tracker_factory):
+    box = offer(live, 1)
+    assert live.sink.wait_for(1)
+    for stamp, bad_box, words in (
+            (7 * SEC, box, 'no frame with stamp 7.000000000 was received'),
+            (1 * SEC, (10, 10, 0, 20), 'positive'),
+            (1 * SEC, (900, 10, 20, 20), 'outside the image'),
+            (1 * SEC, (10, 10, float('nan'), 20), 'NaN')):
+        reply = live.select(stamp, bad_box).result(30)
+        assert not reply.success and words in reply.message, reply
+    live.configure(max_targets=1)
+    assert live.select(1 * SEC, box).result(30).success
+    reply = live.select(1 * SEC, box).result(30)
+    assert not reply.success and reply.message.startswith('refused: already tracking 1')
+    assert live.select(1 * SEC, box, '1').result(30).success       # a restart has room
+    reply = live.remove('nope').result(30)
+    assert not reply.success and 'no target' in reply.message
+    assert live.remove().result(30).message == 'cleared 1 target(s)'
+    stopped = LiveEngine(tracker_factory(), decode, Sink())
+    reply = stopped.select(0, box).result(1)
+    assert not reply.success and 'not running' in reply.message
+
+
+def test_bad_and_stale_frames_are_counted_and_the_worker_goes_on(live):
+    live.max_frame_age = 1.0
+    assert live.offer(Frame(1 * SEC, 'garbage', 10)) == (True, '')
+    assert eventually(lambda: live.stats['bad'] == 1)
+    assert 'not an image' in ' '.join(live.warnings)
+    # arrived "at monotonic 0": long ago, so it is stale when taken
+    assert live.offer(Frame(2 * SEC, scene(2)[0], 10, arrival=0.0)) == (True, '')
+    assert eventually(lambda: live.stats['stale'] == 1)
+    box = offer(live, 3)
+    assert live.sink.wait_for(1) and live.sink.out[0][0] == 3 * SEC
+    assert live.select(3 * SEC, box).result(30).success
+    reply = live.select(1 * SEC, box).result(30)
+    assert not reply.success and 'unusable' in reply.message
+    assert live.offer(Frame(9 * SEC, None, 10 ** 12))[0] is False      # larger than the cache
+    assert live.stats['refused'] == 1
+
+
+def test_stop_answers_the_requests_still_queued(tracker_factory):
+    sink = Sink()
+    engine = LiveEngine(tracker_factory(), decode, sink)
+    engine.start()
+    box = offer(engine, 1)
+    assert sink.wait_for(1)
+    sink.gate.clear()
+    offer(engine, 2)
+    assert sink.inside.wait(30)
+    queued = engine.select(1 * SEC, box)
+    stopper = threading.Thread(target=engine.stop)
+    stopper.start()
+    sink.gate.set()
+    stopper.join(30)
+    assert not stopper.is_alive() and not engine.running
+    reply = queued.result(1)
+    assert not reply.success and 'stopped' in reply.message
+    count = len(sink.out)
+    engine.offer(Frame(5 * SEC, scene(5)[0], 10))
+    assert len(sink.out) == count                       # stopped: nothing is published
+
+
+# ----------------------------------------------------------------- its parts
+def frame(sec, nbytes=100):
+    return Frame(sec * SEC, None, nbytes)
+
+
+def test_cache_finds_by_stamp_and_tells_evicted_from_never_received():
+    cache = FrameCache(max_frames=3, max_bytes=10_000)
+    for sec in range(1, 6):
+        assert cache.add(frame(sec)) == (True, '')
+    assert cache.stamps() == [3 * SEC, 4 * SEC, 5 * SEC]
+    assert cache.find(4 * SEC)[0].stamp_ns == 4 * SEC
+    assert cache.find(0)[0].stamp_ns == 5 * SEC               # zero: the newest
+    none, why = cache.find(1 * SEC)
+    assert none is None and 'no longer in the cache' in why
+    none, why = cache.find(42 * SEC)
+    assert none is None and 'was received' in why and 'no longer' not in why
+
+
+def test_cache_is_bounded_in_bytes_and_refuses_a_frame_larger_than_itself():
+    cache = FrameCache(max_frames=100, max_bytes=1000)
+    for sec in range(10):
+        cache.add(frame(sec, nbytes=300))
+    assert len(cache) == 3 and cache.nbytes == 900
+    kept, why = cache.add(frame(99, nbytes=5000))
+    assert not kept and 'frame_cache_mb' in why and len(cache) == 3
+    empty = FrameCache(1, 1)
+    assert empty.find(0) == (None, 'no frame received yet')
+    with pytest.raises(ValueError):
+        FrameCache(0, 10)
+
+
+def test_rate_meter_and_stats():
+    meter = RateMeter(window=5)
+    assert meter.rate == 0.0
+    for t in range(10):
+        meter.tick(t * 0.1)
+    assert meter.rate == pytest.approx(10.0)
+    stats = StreamStats()
+    stats.count('received', 3)
+    stats.count('dropped')
+    stats.processed(arrival=1.0, now=1.025)
+    assert stats.latency_ms == pytest.approx(25.0) and stats['processed'] == 1
+    snap = stats.snapshot()
+    assert snap['received'] == '3' and snap['dropped'] == '1' and 'fps' in snap
+    assert stats.not_processed == 1
