@@ -292,7 +292,7 @@ echo symlink > "$STATE/colcon-mode"
     echo "if [ -f '$INSTALL/local_setup.bash' ]; then source '$INSTALL/local_setup.bash'; fi"
     echo "export TRACK_CORE_ROOT='$ROOT'"
     echo '# Camera images above 512 KiB need a larger Fast DDS shared-memory segment, in the'
-    echo '# camera'"'"'s process too (README, "Frames that arrive"); a profile set already wins.'
+    echo '# camera'"'"'s process too (docs/frames-that-arrive.md); a profile set already wins.'
     # Fast DDS 2.x (Humble, Jazzy) reads FASTRTPS_..., 3.x (Kilted) FASTDDS_...
     case $ROS_DISTRO in humble|iron|jazzy) var=FASTRTPS_DEFAULT_PROFILES_FILE ;;
                         *) var=FASTDDS_DEFAULT_PROFILES_FILE ;; esac

@@ -89,3 +89,16 @@ def test_settings_are_read_only():
     s = params.validate(values())
     with pytest.raises(AttributeError):
         s.backend = 'torch'
+
+
+def test_the_node_reference_is_generated_from_the_tables():
+    import pathlib
+    from track_node import interface
+    page = pathlib.Path(__file__).resolve().parents[4] / 'docs' / 'node.md'
+    text = page.read_text()
+    assert text == interface.render_docs(text), \
+        'regenerate: python -m track_node.interface docs/node.md'
+    for name in interface.SECTIONS:
+        assert f'<!-- generated: {name} -->' in text, name
+    for p in params.TRACK_NODE + params.IMAGE_SOURCE:
+        assert f'| `{p.name}` |' in text, p.name

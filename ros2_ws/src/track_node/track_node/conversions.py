@@ -245,7 +245,7 @@ def detections_msg(header, results: Dict[str, object], class_id: str):
 
 
 def detection_to_xywh(det):
-    """Inverse of the box part of detections_msg (for clients and tests)."""
+    """Return the (x, y, w, h) of a Detection2D's box (the inverse of detections_msg's)."""
     w, h = det.bbox.size_x, det.bbox.size_y
     return (det.bbox.center.position.x - w / 2.0, det.bbox.center.position.y - h / 2.0, w, h)
 

@@ -19,16 +19,12 @@ purpose: on this project's test machine rclpy's MultiThreadedExecutor let 26 of 
 
 import concurrent.futures
 import dataclasses
-import signal
-import threading
 from typing import Callable, Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -41,9 +37,11 @@ from track_core.errors import CheckpointError
 from track_core.runtime import load_tracker, model_runtime
 from track_core.runtime.live import Frame, LiveEngine, replied, Reply
 from track_node import params
-from track_node.conversions import (detections_msg, diagnostics_msg, ImageDecoder,
-                                    message_bytes, rgb_to_image_msg, stamp_to_ns, state_msg)
+from track_node.conversions import (detection_to_xywh, detections_msg, diagnostics_msg,
+                                    ImageDecoder, message_bytes, rgb_to_image_msg,
+                                    stamp_to_ns, state_msg)
 from track_node.drawing import draw_results
+from track_node.process import run_until_signalled
 
 # Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any.
 REQUEST_QOS = QoSProfile(depth=100)
@@ -327,52 +325,12 @@ class TrackNode(LifecycleNode):
         self.select(self.last_shown_ns, self._click_box(msg.x, msg.y), '', 'select_click')
 
     def _on_select_box(self, msg: Detection2D):
-        b = msg.bbox
-        box = (b.center.position.x - b.size_x / 2.0, b.center.position.y - b.size_y / 2.0,
-               b.size_x, b.size_y)
-        self.select(stamp_to_ns(msg.header.stamp), box, msg.id, 'select_box')
-
-
-def spin_until_signalled(node, executor) -> None:
-    """Spin until SIGINT or SIGTERM; stop the worker before the context goes.
-
-    rclpy's own handler would shut the context down while the worker may be publishing (an
-    RCLError on Ctrl-C) and raise KeyboardInterrupt wherever the main thread is; here a signal
-    only sets a flag, and a second one changes nothing.
-    """
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.is_set() and rclpy.ok(context=executor.context):
-            executor.spin_once(timeout_sec=0.1)
-    except ExternalShutdownException:
-        pass
-    finally:
-        node.stop_worker()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=executor.context)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def init_without_signal_handlers(args=None) -> None:
-    try:
-        from rclpy.signals import SignalHandlerOptions
-        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    except ImportError:          # older rclpy: its handlers stay; spin_until_signalled copes
-        rclpy.init(args=args)
+        self.select(stamp_to_ns(msg.header.stamp), detection_to_xywh(msg), msg.id,
+                    'select_box')
 
 
 def main(args=None):
-    init_without_signal_handlers(args)
-    node = TrackNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spin_until_signalled(node, executor)
+    run_until_signalled(TrackNode, args)
 
 
 if __name__ == '__main__':

@@ -363,7 +363,7 @@ def accept_integers_for_floats(node, rows: Sequence[Param]) -> bool:
 
 
 # ----------------------------------------------------------------- the YAML file
-def _yaml_value(value: Any) -> str:
+def yaml_value(value: Any) -> str:
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, str):
@@ -393,7 +393,7 @@ def render_yaml(node_name: str) -> str:
             lines.append('    # uncomment a line to override it. Shown: the library defaults.')
             tracker_note = True
         lead = '# ' if p.tracker else ''
-        lines.append(f'    {lead}{p.name}: {_yaml_value(p.default)}  # ({p.applies}){choices}'
+        lines.append(f'    {lead}{p.name}: {yaml_value(p.default)}  # ({p.applies}){choices}'
                      f'{limits} {p.description}')
     return '\n'.join(lines) + '\n'
 
