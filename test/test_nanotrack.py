@@ -168,4 +168,5 @@ def test_nanotrack_v3_baseline_tracks_a_real_sequence():
     tracker = ready['NanoTrack v3']()
     result = run_sequence(tracker, seq)
     assert result.metrics['auc'] > 0.6                  # measured 0.736 on Crossing
-    assert 1.0 < np.median(tracker.model_ms) < 100.0
+    # every frame's model time is recorded (its value is the machine's, never asserted)
+    assert len(tracker.model_ms) == len(seq) - 1 and min(tracker.model_ms) > 0

@@ -1,8 +1,7 @@
 r"""track-eval: one-pass evaluation of models and baselines on real sequences.
 
-    track-eval run --data ../shared/data/sot/dev --model student=models/default.safetensors \\
-        --model teacher=models/teacher.safetensors --baselines csrt kcf nanotrack \\
-        --nanotrack-dir ../shared/data/baselines/nanotrack_v2 --out reports/dev
+    track-eval run --data ../shared/data/sot/dev --model default=models/default.safetensors \
+        --baselines csrt kcf nanotrack nanotrack_v3 lighttrack --out reports/dev
 
 Each track_core model runs with the run-time settings it brings (stored in its metadata);
 ``--set KEY=VALUE`` changes one of them for every model (TrackerConfig, e.g.

@@ -1,13 +1,66 @@
 """The model configuration: everything needed to rebuild a network's shapes."""
 
 from dataclasses import dataclass
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
 # Every token stem reduces the image by 16: one token per 16x16 pixels.
 STRIDE = 16
-STEMS = ('patch', 'mobilenetv2', 'nanotrack_v3')
-HEADS = ('center', 'token', 'ban')
 CONTEXTS = ('area', 'padded')
+
+
+@dataclass(frozen=True)
+class HeadKind:
+    """What the rest of the code knows of a box head, chosen once by ``ModelConfig.head``.
+
+    score_map: it predicts score / size / offset maps that the runtime decodes with a motion
+    window (False: its prediction tokens give the box and score directly).
+    prediction_tokens: learnt tokens appended after the search tokens (MixFormerV2's four).
+    final_norm: a LayerNorm between the blocks and the head.
+    stem_projection: the stem projects its features to ``embed_dim`` (False: the head reads
+    the stem's own channels, as NanoTrack v3's head does).
+    nanotrack_points: its score map sits on NanoTrack's 15 x 15 points, not the search cells.
+    pretrained: published weights exist (``pretrained_stem`` loads them; training keeps their
+    BatchNorm statistics).
+    shapes: (stem, embed_dim, template_size, search_size) it needs, if fixed.
+    """
+
+    name: str
+    score_map: bool = True
+    prediction_tokens: int = 0
+    final_norm: bool = True
+    stem_projection: bool = True
+    nanotrack_points: bool = False
+    pretrained: bool = False
+    shapes: Optional[Tuple[str, int, int, int]] = None
+
+
+@dataclass(frozen=True)
+class StemKind:
+    """What the rest of the code knows of a token stem, chosen once by ``ModelConfig.stem``.
+
+    pretrained: published weights exist (``pretrained_stem`` loads them).
+    pixels: the input convention it was trained on, 'imagenet' (RGB, ImageNet mean/std) or
+    'bgr255' (BGR pixels in 0..255, NanoTrack's).
+    """
+
+    name: str
+    pretrained: bool = False
+    pixels: str = 'imagenet'
+
+
+HEAD_KINDS: Dict[str, HeadKind] = {k.name: k for k in (
+    HeadKind('center'),
+    HeadKind('token', score_map=False, prediction_tokens=4),
+    HeadKind('ban', final_norm=False, stem_projection=False, nanotrack_points=True,
+             pretrained=True, shapes=('nanotrack_v3', 96, 128, 256)),
+)}
+STEM_KINDS: Dict[str, StemKind] = {k.name: k for k in (
+    StemKind('patch'),
+    StemKind('mobilenetv2', pretrained=True),
+    StemKind('nanotrack_v3', pretrained=True, pixels='bgr255'),
+)}
+HEADS = tuple(HEAD_KINDS)
+STEMS = tuple(STEM_KINDS)
 
 
 @dataclass(frozen=True)
@@ -49,12 +102,12 @@ class ModelConfig:
             raise ValueError(f"attention must be 'joint' or 'asymmetric', got {self.attention!r}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
-        if self.head == 'ban' and (self.stem, self.embed_dim, self.template_size,
-                                   self.search_size) != ('nanotrack_v3', 96, 128, 256):
-            raise ValueError(f"head 'ban' needs stem 'nanotrack_v3', embed_dim 96, "
-                             f'template_size 128 and search_size 256 (the shapes of NanoTrack '
-                             f'v3), got {self.stem!r}, {self.embed_dim}, {self.template_size}, '
-                             f'{self.search_size}')
+        need = self.head_kind.shapes
+        if need and (self.stem, self.embed_dim, self.template_size, self.search_size) != need:
+            raise ValueError(f'head {self.head!r} needs stem {need[0]!r}, embed_dim {need[1]}, '
+                             f'template_size {need[2]} and search_size {need[3]} (the shapes '
+                             f'it was published with), got {self.stem!r}, {self.embed_dim}, '
+                             f'{self.template_size}, {self.search_size}')
         if self.embed_dim % self.num_heads:
             raise ValueError(f'embed_dim {self.embed_dim} is not divisible by '
                              f'num_heads {self.num_heads}')
@@ -69,6 +122,14 @@ class ModelConfig:
                              f'got {self.mnv2_blocks}')
 
     @property
+    def head_kind(self) -> HeadKind:
+        return HEAD_KINDS[self.head]
+
+    @property
+    def stem_kind(self) -> StemKind:
+        return STEM_KINDS[self.stem]
+
+    @property
     def template_feat(self) -> int:
         return self.template_size // STRIDE
 
@@ -78,16 +139,15 @@ class ModelConfig:
 
     @property
     def score_feat(self) -> int:
-        """Side of the score map: the search grid, or 15 for the 'ban' head (2x2 correlation)."""
-        return self.search_feat - 1 if self.head == 'ban' else self.search_feat
+        """Side of the score map: the search grid, or 15 on NanoTrack's points (2x2 corr.)."""
+        return self.search_feat - 1 if self.head_kind.nanotrack_points else self.search_feat
 
     def score_positions(self) -> List[float]:
         """Positions (0..1 of the search crop) of the score map's cells along either axis.
 
-        Center head: cell centres (j + 0.5) / F; 'ban' head: NanoTrack's points, (j - 7) x 16
-        px from the crop centre.
+        Cell centres (j + 0.5) / F, or NanoTrack's points, (j - 7) x 16 px from the crop centre.
         """
-        if self.head == 'ban':
+        if self.head_kind.nanotrack_points:
             return [(j + 1) * STRIDE / self.search_size for j in range(self.score_feat)]
         return [(j + 0.5) / self.score_feat for j in range(self.score_feat)]
 
@@ -135,10 +195,10 @@ def stem_preprocess(model: ModelConfig, preprocess: PreprocessConfig) -> Preproc
     crops: padded context, template factor 2 and search factor 4 (127 / 255 px in NanoTrack,
     the same pixels per crop pixel at 128 / 256). Other stems keep ``preprocess`` as it is.
     """
-    if model.stem != 'nanotrack_v3':
+    if model.stem_kind.pixels != 'bgr255':
         return preprocess
     from dataclasses import replace
     pre = replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1 / 255.0,) * 3, channel_order='bgr')
-    if model.head == 'ban':
+    if model.head_kind.nanotrack_points:       # NanoTrack's own head: its own crops
         pre = replace(pre, context='padded', template_factor=2.0, search_factor=4.0)
     return pre

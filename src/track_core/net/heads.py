@@ -1,5 +1,7 @@
 """Box heads: OSTrack's center head and MixFormerV2's prediction-token head.
 
+(NanoTrack v3's head, ``head: ban``, lives with the rest of NanoTrack in ``nanotrack.py``.)
+
 Both return a dict with ``box`` (B, 4) as (cx, cy, w, h) normalised to the search crop and
 ``score`` (B,) in [0, 1], plus their raw maps or logits for training and for the runtime's
 windowed decode.
@@ -50,6 +52,10 @@ class CenterHead(nn.Module):
         return {'box': box, 'score': score, 'score_map': score_map, 'size_map': size_map,
                 'offset_map': offset_map}
 
+    def read(self, tokens, nz: int, nx: int):
+        """Apply the head to its part of a joint token sequence: the search tokens."""
+        return self(tokens[:, nz:nz + nx])
+
 
 def decode_center_maps(score_map, size_map, offset_map):
     """Peak of ``score_map`` -> normalised cx, cy, w, h and the score there (training side).
@@ -94,3 +100,7 @@ class TokenHead(nn.Module):
         box = torch.stack([(left + right) / 2, (top + bottom) / 2, w, h], dim=1)
         score = torch.sigmoid(self.score_mlp(pred_tokens).mean(dim=(1, 2)))
         return {'box': box, 'score': score, 'edge_logits': logits}
+
+    def read(self, tokens, nz: int, nx: int):
+        """Apply the head to its part of a joint token sequence: the prediction tokens."""
+        return self(tokens[:, nz + nx:])

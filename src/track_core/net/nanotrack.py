@@ -111,6 +111,10 @@ class NanoTrackV3Stem(nn.Module):
     def features(self):        # the pretrained part (what freeze_stem keeps fixed)
         return self.backbone
 
+    def load_pretrained(self, path=None) -> int:
+        """Load NanoTrack v3's tracking-trained backbone; return how many tensors."""
+        return load_nanotrack_v3_backbone(self.backbone, path)
+
     def forward(self, x):
         return self.proj(self.backbone(x))
 
@@ -244,6 +248,14 @@ class BanBoxHead(BanHead):
         return {'box': box, 'score': score, 'score_map': score_map, 'size_map': size_map,
                 'offset_map': offset_map, 'cls_logits': cls, 'ltrb': ltrb,
                 'points': self.points.to(ltrb.dtype)}
+
+    def read(self, tokens, nz: int, nx: int):
+        """Apply the head to its parts of a joint token sequence: template and search."""
+        return self(tokens[:, :nz], tokens[:, nz:nz + nx])
+
+    def load_pretrained(self, path=None) -> int:
+        """Load NanoTrack v3's published head weights; return how many tensors."""
+        return load_nanotrack_v3_head(self, path)
 
 
 def _tokens_to_map(tokens, side: int):

@@ -1,6 +1,6 @@
 """The one-stream transformer tracker network (teacher and students are variants of it)."""
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -10,6 +10,22 @@ from track_core.net.heads import CenterHead, TokenHead
 from track_core.net.layers import Block
 from track_core.net.nanotrack import BanBoxHead, NanoTrackV3Stem
 from track_core.net.stems import MobileNetV2Stem, PatchEmbed
+
+
+# Each stem and head is built here, once, from its name; the rest of the code asks the
+# config's StemKind / HeadKind what it needs to know. Every head reads its part of the joint
+# token sequence itself (``read(tokens, num_template, num_search)``).
+STEMS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
+    'patch': lambda cfg: PatchEmbed(cfg.embed_dim),
+    'mobilenetv2': lambda cfg: MobileNetV2Stem(cfg.embed_dim, cfg.mnv2_blocks),
+    'nanotrack_v3': lambda cfg: NanoTrackV3Stem(cfg.embed_dim,
+                                                project=cfg.head_kind.stem_projection),
+}
+HEADS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
+    'center': lambda cfg: CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat),
+    'token': lambda cfg: TokenHead(cfg.embed_dim, cfg.num_bins),
+    'ban': lambda cfg: BanBoxHead(cfg.score_positions(), cfg.embed_dim, cfg.search_size),
+}
 
 
 class OneStreamTracker(nn.Module):
@@ -31,28 +47,19 @@ class OneStreamTracker(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        kind = cfg.head_kind
         dim = cfg.embed_dim
-        if cfg.stem == 'patch':
-            self.stem = PatchEmbed(dim)
-        elif cfg.stem == 'nanotrack_v3':
-            self.stem = NanoTrackV3Stem(dim, project=cfg.head != 'ban')
-        else:
-            self.stem = MobileNetV2Stem(dim, cfg.mnv2_blocks)
+        self.stem = STEMS[cfg.stem](cfg)
         self.pos_embed_z = nn.Parameter(torch.zeros(1, cfg.num_template_tokens, dim))
         self.pos_embed_x = nn.Parameter(torch.zeros(1, cfg.num_search_tokens, dim))
-        if cfg.head == 'token':
-            self.pred_tokens = nn.Parameter(torch.zeros(1, 4, dim))
+        if kind.prediction_tokens:
+            self.pred_tokens = nn.Parameter(torch.zeros(1, kind.prediction_tokens, dim))
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
             Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate) for rate in rates)
-        self.norm = nn.Identity() if cfg.head == 'ban' else nn.LayerNorm(dim, eps=1e-6)
-        if cfg.head == 'center':
-            self.box_head = CenterHead(dim, cfg.head_channels, cfg.search_feat)
-        elif cfg.head == 'ban':
-            self.box_head = BanBoxHead(cfg.score_positions(), dim, cfg.search_size)
-        else:
-            self.box_head = TokenHead(dim, cfg.num_bins)
-        n = cfg.num_template_tokens + cfg.num_search_tokens + (4 if cfg.head == 'token' else 0)
+        self.norm = nn.LayerNorm(dim, eps=1e-6) if kind.final_norm else nn.Identity()
+        self.box_head = HEADS[cfg.head](cfg)
+        n = cfg.num_template_tokens + cfg.num_search_tokens + kind.prediction_tokens
         if cfg.attention == 'asymmetric':
             mask = torch.ones(n, n, dtype=torch.bool)
             mask[:cfg.num_template_tokens, cfg.num_template_tokens:] = False
@@ -64,7 +71,7 @@ class OneStreamTracker(nn.Module):
     def reset_parameters(self):
         for p in (self.pos_embed_z, self.pos_embed_x):
             nn.init.trunc_normal_(p, std=0.02)
-        if self.cfg.head == 'token':
+        if self.cfg.head_kind.prediction_tokens:
             nn.init.trunc_normal_(self.pred_tokens, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -74,7 +81,7 @@ class OneStreamTracker(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if self.cfg.head == 'ban':     # identity blocks: the network starts as NanoTrack v3
+        if self.cfg.head_kind.pretrained:   # identity blocks: it starts as the published tracker
             for p in (self.pos_embed_z, self.pos_embed_x):
                 nn.init.zeros_(p)
             for blk in self.blocks:
@@ -95,7 +102,7 @@ class OneStreamTracker(nn.Module):
 
     def join(self, z_tokens, x_tokens):
         parts = [z_tokens, x_tokens]
-        if self.cfg.head == 'token':
+        if self.cfg.head_kind.prediction_tokens:
             parts.append(self.pred_tokens.expand(x_tokens.shape[0], -1, -1))
         return torch.cat(parts, dim=1)
 
@@ -115,13 +122,8 @@ class OneStreamTracker(nn.Module):
 
     def predict(self, tokens):
         """Apply the final norm and the head to the joint token sequence."""
-        tokens = self.norm(tokens)
-        nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
-        if self.cfg.head == 'center':
-            return self.box_head(tokens[:, nz:nz + nx])
-        if self.cfg.head == 'ban':
-            return self.box_head(tokens[:, :nz], tokens[:, nz:nz + nx])
-        return self.box_head(tokens[:, nz + nx:])
+        return self.box_head.read(self.norm(tokens), self.cfg.num_template_tokens,
+                                  self.cfg.num_search_tokens)
 
     # ----------------------------------------------------------------- entry points
     def forward_search(self, z_tokens, search, blocks=None):

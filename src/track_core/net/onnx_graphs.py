@@ -15,6 +15,8 @@ import warnings
 import torch
 from torch import nn
 
+from track_core.net.config import HEAD_KINDS
+
 
 DEFAULT_OPSET = 17
 # Raised whenever the graphs written for the same checkpoint change (inputs, outputs, ops), so
@@ -25,8 +27,8 @@ TOKEN_OUTPUTS = ('box', 'score')
 
 
 def output_names(head: str):
-    """Return the search graph's outputs for a 'center', 'ban' or 'token' head, in order."""
-    return TOKEN_OUTPUTS if head == 'token' else CENTER_OUTPUTS
+    """Return the search graph's outputs for the head named ``head``, in order."""
+    return CENTER_OUTPUTS if HEAD_KINDS[head].score_map else TOKEN_OUTPUTS
 
 
 class TemplateGraph(nn.Module):

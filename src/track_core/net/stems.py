@@ -67,6 +67,10 @@ class MobileNetV2Stem(nn.Module):
     def forward(self, x):
         return self.proj(self.features(x))
 
+    def load_pretrained(self, path=None) -> int:
+        """Load ImageNet weights into the features; return how many tensors."""
+        return load_mobilenetv2_imagenet(self, path)
+
 
 MNV2_WEIGHTS_ENV = 'TRACK_MNV2_WEIGHTS'
 

@@ -3,7 +3,7 @@
 import dataclasses
 from typing import Callable, Dict, Union
 
-from track_core.net.config import ModelConfig
+from track_core.net.config import ModelConfig, STEM_KINDS
 from track_core.net.network import OneStreamTracker
 
 _REGISTRY: Dict[str, Callable[[], ModelConfig]] = {}
@@ -35,18 +35,13 @@ def create_model(spec: Union[str, ModelConfig], pretrained_stem: bool = False,
         dataclasses.replace(spec, **changes)
     model = OneStreamTracker(cfg)
     if pretrained_stem:
-        if cfg.stem == 'mobilenetv2':
-            from track_core.net.stems import load_mobilenetv2_imagenet
-            load_mobilenetv2_imagenet(model.stem)
-        elif cfg.stem == 'nanotrack_v3':
-            from track_core.net.nanotrack import (load_nanotrack_v3_backbone,
-                                                  load_nanotrack_v3_head)
-            load_nanotrack_v3_backbone(model.stem.backbone)
-            if cfg.head == 'ban':
-                load_nanotrack_v3_head(model.box_head)
-        else:
-            raise ValueError(f'pretrained_stem needs a mobilenetv2 or nanotrack_v3 stem; '
+        if not cfg.stem_kind.pretrained:
+            have = ', '.join(k for k, v in STEM_KINDS.items() if v.pretrained)
+            raise ValueError(f'pretrained_stem needs a stem with published weights ({have}); '
                              f'{cfg.name} has {cfg.stem!r}')
+        model.stem.load_pretrained()
+        if cfg.head_kind.pretrained:
+            model.box_head.load_pretrained()
     return model
 
 

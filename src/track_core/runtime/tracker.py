@@ -136,7 +136,7 @@ class Tracker:
         self.preprocess = preprocess
         self.config = config
         self.normalize = Normalizer.for_preprocess(preprocess)
-        self.window = hann2d(model_cfg.score_feat) if model_cfg.head != 'token' else None
+        self.window = hann2d(model_cfg.score_feat) if model_cfg.head_kind.score_map else None
         self._targets: Dict[str, _Target] = {}
         self._ids = itertools.count(1)
 

@@ -29,7 +29,6 @@ from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask
 from track_core.train.trainer import seed_everything, Trainer
 
 KINDS = ('teacher', 'distill')
-PRETRAINED_STEMS = ('mobilenetv2', 'nanotrack_v3')
 
 
 def git_commit() -> str:
@@ -72,7 +71,7 @@ def build_task(kind: str, cfg: TrainConfig, log=print
         else:
             model_cfg = _variant(cfg.model, cfg.model_overrides, 'model_overrides')
             model = create_model(model_cfg, pretrained_stem=cfg.pretrained_stem and
-                                 model_cfg.stem in PRETRAINED_STEMS)
+                                 model_cfg.stem_kind.pretrained)
             pre = stem_preprocess(model_cfg, cfg.preprocess)
         return (GroundTruthTask(model, cfg.losses, cfg.freeze_stem, cfg.train_stem_projection),
                 model.cfg, pre)
@@ -99,7 +98,7 @@ def build_task(kind: str, cfg: TrainConfig, log=print
     copied = init_student_from_teacher(student, teacher, ranges)
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
     if student_cfg.stem != teacher.cfg.stem and cfg.pretrained_stem and \
-            student_cfg.stem in PRETRAINED_STEMS:
+            student_cfg.stem_kind.pretrained:
         student.stem.load_state_dict(
             create_model(student_cfg, pretrained_stem=True).stem.state_dict())
         log(f'[train] student stem: pretrained {student_cfg.stem} (the teacher has '

@@ -144,14 +144,14 @@ def stop_stem_gradients(model: OneStreamTracker, train_projection: bool = False)
 def keep_pretrained_statistics(model: OneStreamTracker, freeze_stem: bool) -> None:
     """After ``train()``: keep the BatchNorm statistics of the pretrained parts.
 
-    A frozen stem goes back to eval mode; so do the BatchNorm layers of a 'ban' model's head
-    and stem (NanoTrack v3's, whose weights may still learn, e.g. at ``optim.stem_lr_scale``):
+    A frozen stem goes back to eval mode; so do the BatchNorm layers of a pretrained head and
+    its stem (NanoTrack v3's, whose weights may still learn, e.g. at ``optim.stem_lr_scale``):
     their statistics come from NanoTrack's full training, and small CPU batches would only
     blur them.
     """
     if freeze_stem:
         model.stem.eval()
-    if model.cfg.head == 'ban':
+    if model.cfg.head_kind.pretrained:
         for part in (model.box_head, model.stem):
             for m in part.modules():
                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
