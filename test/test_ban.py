@@ -11,8 +11,8 @@ import torch
 
 from track_core.checkpoint import save_checkpoint
 from track_core.data.synthetic import moving_object_sequence
-from track_core.eval.siamese import NANOTRACK_V3, NanoTrackV3Torch, SiameseTracker
 from track_core.export.onnx import export_onnx, parity
+from track_core.foreign.siamese import NANOTRACK_V3, NanoTrackV3Torch, SiameseTracker
 from track_core.net import create_model, variant_config
 from track_core.net.config import ModelConfig, PreprocessConfig, stem_preprocess
 from track_core.net.nanotrack import load_nanotrack_v3
@@ -90,7 +90,7 @@ def test_ban_shapes_are_checked():
 
 
 def test_padded_context_matches_nanotracks_crop_side():
-    from track_core.eval.siamese import context_side
+    from track_core.foreign.siamese import context_side
     for w, h in ((40, 40), (80, 20), (10, 60)):
         assert crop_side(w, h, 2.0, 'padded') == pytest.approx(context_side(w, h), abs=1.0)
         assert crop_side(w, h, 2.0, 'area') == pytest.approx(2 * np.sqrt(w * h), abs=1.0)

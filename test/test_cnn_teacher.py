@@ -11,8 +11,8 @@ import torch
 
 from track_core.data.build import data_root
 from track_core.data.sequences import DataError
+from track_core.foreign.teacher import CnnTeacher, CnnTeacherConfig, resample
 from track_core.runtime.preprocess import crop_side, crop_square
-from track_core.train.cnn_teacher import CnnTeacher, CnnTeacherConfig, resample
 from track_core.train.task import LossWeights, supervision_terms
 
 

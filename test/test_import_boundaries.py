@@ -1,6 +1,8 @@
 """The layering rules, checked on every import statement (lazy ones inside functions too).
 
 - runtime never pulls in training, data or evaluation code;
+- training never imports evaluation code; trackers from elsewhere (``foreign``) sit below
+  both and import neither;
 - the core never imports ROS;
 - no two parts of the core import each other, directly or around a loop.
 """
@@ -96,6 +98,13 @@ def test_runtime_reaches_no_training_data_or_evaluation_code():
     reach = _reachable(import_graph(), 'runtime')
     assert not reach & {'train', 'data', 'eval', 'importers'}, reach
     assert 'net' in reach
+
+
+def test_training_and_foreign_trackers_keep_their_places():
+    graph = import_graph()
+    assert 'eval' not in _reachable(graph, 'train'), graph['train']
+    assert not _reachable(graph, 'foreign') & {'train', 'data', 'eval'}, graph['foreign']
+    assert 'foreign' in graph['train'] and 'foreign' in graph['eval']   # the probe saw them
 
 
 def _modules_after(statement):

@@ -35,7 +35,7 @@ def _shared(*parts):
 
 def _crops(seq='Crossing'):
     """Return a real template (127 px) and search (255 px) crop, BGR 0..255 tensors."""
-    from track_core.eval.siamese import context_side, mean_padded_crop
+    from track_core.foreign.siamese import context_side, mean_padded_crop
     folder = _shared('sot', 'dev', seq)
     bgr = cv2.imread(str(folder / 'img' / '00000001.jpg'))
     x, y, w, h = (float(v) for v in (folder / 'groundtruth.txt').read_text().split()[0]
@@ -57,7 +57,7 @@ def test_the_shipped_weights_are_found_and_load():
 
 def test_parity_with_the_published_onnx_graphs_on_real_crops():
     ort = pytest.importorskip('onnxruntime')
-    from track_core.eval.siamese import NanoTrackV3Onnx
+    from track_core.foreign.siamese import NanoTrackV3Onnx
     folder = _shared('baselines', 'nanotrack_v3')
     z, x = _crops()
     engine = NanoTrackV3Onnx(folder)
@@ -160,7 +160,7 @@ def test_nanotrack_v3_baseline_tracks_a_real_sequence():
     pytest.importorskip('onnxruntime')
     from track_core.data.sequences import find_sequences
     from track_core.eval.ope import run_sequence
-    from track_core.eval.trackers import available_baselines
+    from track_core.foreign.baselines import available_baselines
     folder = _shared('baselines', 'nanotrack_v3')
     seq = [s for s in find_sequences(_shared('sot', 'dev')) if s.name == 'Crossing'][0]
     ready, skipped = available_baselines(['nanotrack_v3'], dirs={'nanotrack_v3': folder})

@@ -10,8 +10,8 @@ import pytest
 from track_core.boxes import iou_xywh
 from track_core.data.sampler import PairDataset, SamplingConfig
 from track_core.data.synthetic import moving_object_sequence
+from track_core.foreign.teacher import CnnTeacher, CnnTeacherConfig
 from track_core.net import variant_config
-from track_core.train.cnn_teacher import CnnTeacher, CnnTeacherConfig
 from track_core.train.pseudo import (build_pseudo_source, label_clip, PseudoConfig,
                                      saliency_boxes)
 

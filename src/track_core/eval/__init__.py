@@ -1,1 +1,5 @@
-"""Evaluation: speed benchmark (and, later, one-pass evaluation on real sequences)."""
+"""Evaluation: one-pass metrics, reports and plots (track-eval), speed benchmarks (track-bench).
+
+The top of the core: may import every other part (runtime, foreign baselines, data, net);
+nothing imports it.
+"""

@@ -30,7 +30,8 @@ from track_core.eval.report import write_report
 from track_core.eval.scale import FACTORS, scale_response
 from track_core.eval.scale import markdown_table as scale_table, plot as plot_scale
 from track_core.eval.speed import hardware_line
-from track_core.eval.trackers import available_baselines, CoreTracker
+from track_core.eval.trackers import CoreTracker
+from track_core.foreign.baselines import available_baselines
 from track_core.runtime import load_tracker, model_runtime, TrackerConfig
 
 

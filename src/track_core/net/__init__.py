@@ -1,4 +1,9 @@
-"""Tracker networks: configs, blocks, stems, heads, the one-stream network, named variants."""
+"""Tracker networks: configs, blocks, stems, heads, the one-stream network, named variants.
+
+The bottom of the core: imports nothing of it but ``errors``. Stems and heads are chosen once
+by name (``network.STEMS`` / ``HEADS``); ``config.StemKind`` / ``HeadKind`` tell everyone else
+what they need to know about them.
+"""
 
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.net.network import OneStreamTracker

@@ -1,4 +1,8 @@
-"""Inference only: the Tracker, preprocessing, decoding, backends. Never imports training."""
+"""Inference: the Tracker, preprocessing, decoding, backends, the loader and the live engine.
+
+May import ``net``, ``checkpoint``, ``config``, ``boxes``; never training, data, evaluation or
+ROS code (the node and any camera loop drive ``live.LiveEngine``).
+"""
 
 from track_core.runtime.loader import load_tracker, model_runtime
 from track_core.runtime.tracker import Tracker, TrackerConfig

@@ -1,1 +1,4 @@
-"""Offline compression: stage division, replacement training, losses, tasks and the trainer."""
+"""Offline training and compression: tasks, stages, replacement training, losses, the trainer.
+
+May import ``net``, ``checkpoint``, ``data`` and ``foreign`` (CNN teachers); never ``eval``.
+"""

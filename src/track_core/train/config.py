@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
 
 from track_core.data.sampler import SamplingConfig
+from track_core.foreign.teacher import CnnTeacherConfig
 from track_core.net.config import PreprocessConfig
-from track_core.train.cnn_teacher import CnnTeacherConfig
 from track_core.train.pseudo import PseudoConfig
 from track_core.train.task import LossWeights
 from track_core.train.trainer import OptimConfig

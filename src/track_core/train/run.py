@@ -17,10 +17,10 @@ from track_core.config import ConfigError, from_dict, to_dict
 from track_core.data.build import build_sources, resolve
 from track_core.data.sampler import PairDataset
 from track_core.data.sequences import DataError
+from track_core.foreign.teacher import CnnTeacher
 from track_core.net import create_model, ModelConfig, variant_config
 from track_core.net.config import PreprocessConfig, stem_preprocess
 from track_core.train.base import TrainingTask
-from track_core.train.cnn_teacher import CnnTeacher
 from track_core.train.config import TrainConfig
 from track_core.train.inputs import Renormalize
 from track_core.train.pseudo import build_pseudo_source

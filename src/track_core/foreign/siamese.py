@@ -1,4 +1,4 @@
-"""Siamese CNN trackers as baselines (and, through ``engines``, as teachers).
+"""Siamese CNN trackers as baselines (and, through their engines, as teachers).
 
 One SiamRPN-style runtime serves NanoTrack v3 and LightTrack-Mobile: a square context crop
 (side sqrt((w + c(w+h)) (h + c(w+h))), c = 0.5) padded with the image's mean colour, the
@@ -23,6 +23,8 @@ from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
+
+from track_core.runtime.decode import size_change_penalty
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,6 @@ def point_offsets(settings: SiameseSettings) -> np.ndarray:
     return np.stack([xs, ys]).astype(np.float64)
 
 
-def _change(r):
-    return np.maximum(r, 1.0 / r)
-
-
-def _padded(w, h):
-    pad = (w + h) * 0.5
-    return np.sqrt((w + pad) * (h + pad))
-
-
 class SiameseTracker:
     """The evaluation interface (``initialize``, ``track``, ``model_ms``) around an engine."""
 
@@ -111,10 +104,7 @@ class SiameseTracker:
         x1, y1 = px - ltrb[0], py - ltrb[1]
         x2, y2 = px + ltrb[2], py + ltrb[3]
         cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
-        prev_w, prev_h = self.size * scale_z
-        s_c = _change(_padded(w, h) / _padded(prev_w, prev_h))
-        r_c = _change((prev_w / prev_h) / np.maximum(w / np.maximum(h, 1e-6), 1e-6))
-        penalty = np.exp(-(r_c * s_c - 1.0) * s.penalty_k)
+        penalty = size_change_penalty(np.stack([w, h]), self.size * scale_z, s.penalty_k)
         pscore = penalty * score
         pscore = pscore * (1 - s.window_influence) + self.window * s.window_influence
         i = np.unravel_index(int(np.argmax(pscore)), pscore.shape)

@@ -67,7 +67,7 @@ class CnnTeacher:
         if cfg.kind not in KINDS:
             raise ValueError(f'cnn_teacher.kind must be one of {", ".join(KINDS)}, got '
                              f'{cfg.kind!r}')
-        from track_core.eval import siamese
+        from track_core.foreign import siamese
         self.cfg = cfg
         self.grid = grid
         self.folder = pathlib.Path(folder or cfg.folder) if (folder or cfg.folder) else None
@@ -95,7 +95,7 @@ class CnnTeacher:
     @property
     def engine(self):
         if self._engine is None:
-            from track_core.eval import siamese
+            from track_core.foreign import siamese
             if self.cfg.kind == 'lighttrack':
                 if self.folder is None:
                     raise FileNotFoundError('LightTrack-Mobile needs its folder '
@@ -112,7 +112,7 @@ class CnnTeacher:
 
     def tracker(self):
         """Return a fresh Siamese tracker on this teacher's engine (for pseudo-labelling)."""
-        from track_core.eval.siamese import SiameseTracker
+        from track_core.foreign.siamese import SiameseTracker
         return SiameseTracker(self.cfg.kind, self.engine, self.settings)
 
     def __call__(self, template_rgb: np.ndarray, search_rgb: np.ndarray
