@@ -14,7 +14,7 @@ help:
 	@echo 'make test-jazzy - the same on ROS 2 Jazzy (the LTS), in its own venv (.venv-jazzy)'
 	@echo 'make gpu-check - prove the CUDA paths (parity, training steps, node, speed) in minutes'
 	@echo 'make demo    - setup, then track a real video with the shipped model'
-	@echo 'make bench   - speed benchmark of the model variants on this machine'
+	@echo 'make bench   - the shipped model beside its baselines, alternating processes (BENCH_ARGS=--variants: the variant list)'
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
 	@echo 'make card    - rewrite models/MODEL_CARD.md from the reports of make eval'
 	@echo 'make train-student / ship - reproduce the shipped default model'
@@ -55,7 +55,7 @@ gpu-check: setup
 	@$(ENV) && cd $(ROOT) && PYTHONUNBUFFERED=1 python scripts/gpu_check.py
 
 bench: setup
-	@$(ENV) && cd $(ROOT) && python -m track_core.eval.speed_cli
+	@$(ENV) && cd $(ROOT) && python -m track_core.eval.bench $(BENCH_ARGS)
 
 # Reproduce the shipped default (each recipe resumable: rerun after a stop). Needs
 # ../shared/data and the lighttrack extra (pip install -e '.[lighttrack]').

@@ -38,3 +38,29 @@ def test_speedups_are_relative_to_the_reference_on_the_same_backend():
     table = markdown_table(rows)
     assert '| s | torch |' in table and '4.00x' in table and 'n/a' in table
     assert onnx_verdict(rows)[1].startswith('s: ONNX Runtime is 2.50x faster')
+
+
+@pytest.mark.export
+def test_bench_alternates_processes_and_reports_rounds_ratios_and_stages(tmp_path, capsys):
+    from track_core.eval import bench
+    out = tmp_path / 'bench.json'
+    assert bench.main(['--rounds', '2', '--frames', '14', '--warmup', '2', '--generated',
+                       '--baselines', 'kcf', 'nosuch', '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    assert 'Hardware:' in text and '| default |' in text and '| OpenCV KCF |' in text
+    assert 'skipped nosuch: unknown baseline' in text
+    data = json.loads(out.read_text())
+    assert set(data['rounds']) == {'default', 'kcf'}
+    assert all(len(v) == 2 and min(v) > 0 for v in data['rounds'].values())
+    ref = [r for r in data['rows'] if r['tracker'] == 'default'][0]
+    assert ref['time_vs_reference'] == 1.0
+    assert set(data['profile']) >= {'crop', 'normalise', 'search network', 'decode'}
+
+
+def test_bench_summary_takes_ratios_within_each_round():
+    from track_core.eval.bench import summary
+    # round 2 is twice as slow for both: the within-round ratio stays 2.0
+    rows = {r['tracker']: r for r in summary({'a': [10.0, 20.0], 'b': [20.0, 40.0]}, 'a')}
+    assert rows['b']['time_vs_reference'] == 2.0 and rows['b']['faster_rounds'] == 2
+    assert (rows['a']['min_ms'], rows['a']['max_ms'], rows['a']['median_ms']) == \
+        (10.0, 20.0, 15.0)

@@ -154,9 +154,10 @@ def main(argv=None):
                      help='a track_core checkpoint (repeatable); the first is the reference '
                      'of the speed and AUC ratios')
     run.add_argument('--baselines', nargs='*', default=[],
-                     help='csrt kcf nanotrack (v2, OpenCV) nanotrack_v3 lighttrack')
+                     help='csrt kcf nanotrack (v2, OpenCV) nanotrack_v3 lighttrack vittrack')
     run.add_argument('--nanotrack-dir', default='${data}/baselines/nanotrack_v2')
     run.add_argument('--nanotrack-v3-dir', default='${data}/baselines/nanotrack_v3')
+    run.add_argument('--vittrack-dir', default='${data}/baselines/vittrack')
     run.add_argument('--lighttrack-dir', default='${data}/baselines/lighttrack_mobile',
                      help='LightTrack-Mobile OpenVINO IR (needs the openvino package)')
     run.add_argument('--backend', default='onnx', choices=['onnx', 'torch'])
@@ -180,12 +181,13 @@ def main(argv=None):
                        'size control (size_penalty, size_smoothing, size_by_confidence) is '
                        'off unless set here')
     scale.add_argument('--out', default='reports/scale')
-    speed = sub.add_parser('speed', help='speed of the model variants (same as track-bench)')
+    speed = sub.add_parser('speed', help='speed of the shipped model and its baselines, each '
+                           'in its own process, in alternation (same as track-bench)')
     speed.add_argument('rest', nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == 'speed':
-        from track_core.eval.speed_cli import main as speed_main
-        return speed_main(args.rest)
+        from track_core.eval.bench import main as bench_main
+        return bench_main(args.rest)
     # The scale response is the network's: the run-time size control is off unless --set.
     base = list(NO_SIZE_CONTROL) if args.command == 'scale' else []
     try:
@@ -199,7 +201,7 @@ def main(argv=None):
         parser.error('give at least one --model or --baselines')
     dirs = {}
     for key, given in (('nanotrack', args.nanotrack_dir), ('nanotrack_v3', args.nanotrack_v3_dir),
-                       ('lighttrack', args.lighttrack_dir)):
+                       ('lighttrack', args.lighttrack_dir), ('vittrack', args.vittrack_dir)):
         if key in [b.lower() for b in args.baselines]:
             try:
                 dirs[key] = resolve(given)

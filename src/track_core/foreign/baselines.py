@@ -14,7 +14,7 @@ NAN_BOX = (float('nan'),) * 4
 
 
 class OpenCVTracker:
-    """OpenCV's CSRT, KCF or NanoTrack (BGR input; a reported failure gives a NaN box)."""
+    """OpenCV's CSRT, KCF, NanoTrack or VitTrack (BGR input; a reported failure: a NaN box)."""
 
     def __init__(self, name: str, factory):
         self.name = name
@@ -41,9 +41,18 @@ def _nano_factory(folder: pathlib.Path):
     return make
 
 
+def _vit_factory(path: pathlib.Path):
+    def make():
+        params = cv2.TrackerVit_Params()
+        params.net = str(path)
+        return cv2.TrackerVit_create(params)
+    return make
+
+
 BASELINES = {
     'csrt': 'OpenCV CSRT', 'kcf': 'OpenCV KCF', 'nanotrack': 'NanoTrack v2',
     'nanotrack_v3': 'NanoTrack v3', 'lighttrack': 'LightTrack-Mobile',
+    'vittrack': 'VitTrack (OpenCV)',
 }
 
 
@@ -51,8 +60,10 @@ def available_baselines(names, nanotrack_dir=None, dirs=None
                         ) -> Tuple[Dict[str, object], Dict[str, str]]:
     """({name: factory of a tracker}, {name: why it was skipped}).
 
-    ``dirs``: the model folder of 'nanotrack' (v2), 'nanotrack_v3' and 'lighttrack' (the data
-    README's ``baselines/*``); ``nanotrack_dir`` is the v2 one's older spelling.
+    ``dirs``: the model folder of 'nanotrack' (v2), 'nanotrack_v3', 'lighttrack' and
+    'vittrack' (the data README's ``baselines/*``); ``nanotrack_dir`` is the v2 one's older
+    spelling. VitTrack runs in OpenCV's ``TrackerVit`` with its own settings (a score under
+    0.2 is a reported failure).
     """
     dirs = dict(dirs or {})
     if nanotrack_dir is not None:
@@ -81,6 +92,15 @@ def available_baselines(names, nanotrack_dir=None, dirs=None
             else:
                 ready['NanoTrack v2'] = (lambda f=_nano_factory(folder):
                                          OpenCVTracker('NanoTrack v2', f))
+        elif key == 'vittrack':
+            model = folder / 'vitTracker.onnx' if folder is not None else None
+            if not hasattr(cv2, 'TrackerVit_create'):
+                skipped[name] = f'cv2.TrackerVit missing in OpenCV {cv2.__version__} (4.9+)'
+            elif model is None or not model.is_file():
+                skipped[name] = f'vitTracker.onnx not found in {folder} (give --vittrack-dir)'
+            else:
+                ready[BASELINES[key]] = (lambda f=_vit_factory(model):
+                                         OpenCVTracker(BASELINES['vittrack'], f))
         elif key in ('nanotrack_v3', 'lighttrack'):
             why = _siamese_problem(key, folder)
             if why:
