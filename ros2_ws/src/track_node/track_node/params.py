@@ -248,7 +248,7 @@ def default_model_path() -> str:
     try:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(pathlib.Path(get_package_share_directory('track_node')) / 'models')
-    except (ImportError, LookupError, ValueError):
+    except (ImportError, LookupError, ValueError, OSError):   # OSError: no AMENT_PREFIX_PATH
         pass
     root = os.environ.get('TRACK_CORE_ROOT')
     if root:
