@@ -263,3 +263,35 @@ def test_rate_meter_and_stats():
     snap = stats.snapshot()
     assert snap['received'] == '3' and snap['dropped'] == '1' and 'fps' in snap
     assert stats.not_processed == 1
+
+
+def test_past_its_bound_a_request_is_answered_busy_at_once(tracker_factory):
+    sink = Sink()
+    engine = LiveEngine(tracker_factory(), decode, sink, max_queued=3)
+    engine.start()
+    try:
+        box = offer(engine, 1)
+        assert sink.wait_for(1)
+        sink.gate.clear()
+        offer(engine, 2)
+        assert sink.inside.wait(30)                     # the worker is held
+        futures = [engine.select(1 * SEC, box, f't{k}') for k in range(5)]
+        assert [f.done() for f in futures] == [False, False, False, True, True]
+        assert futures[4].result().message.startswith('busy: 3 requests are waiting')
+        sink.gate.set()
+        assert all(f.result(30).success for f in futures[:3])
+    finally:
+        sink.gate.set()
+        engine.stop()
+
+
+def test_ids_and_boxes_that_cannot_be_tracked_are_refused_with_the_reason(live):
+    box = offer(live, 1)
+    assert live.sink.wait_for(1)
+    reply = live.select(1 * SEC, box, 'x' * 1_000_000).result(1)
+    assert not reply.success and 'longer than 64' in reply.message and len(reply.message) < 200
+    reply = live.select(1 * SEC, box, 'bad\nid').result(1)
+    assert not reply.success and 'characters other than' in reply.message
+    reply = live.select(1 * SEC, (100, 100, 1, 1)).result(30)
+    assert not reply.success and 'too small to track' in reply.message
+    assert live.select(1 * SEC, box, 'robot_7.a:b-c').result(30).success

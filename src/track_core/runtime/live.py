@@ -23,7 +23,7 @@ from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from track_core.errors import TooManyTargets
-from track_core.runtime.tracker import Tracker, TrackerConfig
+from track_core.runtime.tracker import check_target_id, Tracker, TrackerConfig
 from track_core.types import TrackResult
 
 
@@ -205,13 +205,16 @@ class LiveEngine:
     """A Tracker driven by a live stream: newest frame first, target changes between frames.
 
     ``start()`` starts the worker; ``stop()`` stops it and waits (nothing is published after
-    it returns; requests still queued are answered as refused). ``running`` says whether frames
-    are taken. ``target_ids`` and ``stats`` are read without touching the tracker.
+    it returns; requests still queued are answered as refused). More than ``max_queued``
+    requests waiting at once are answered "busy" at once, so every request gets an answer.
+    ``running`` says whether frames are taken. ``target_ids`` and ``stats`` are read without
+    touching the tracker.
     """
 
     def __init__(self, tracker: Tracker, decode: Callable[[Any], np.ndarray],
                  publish: Publish, cache_frames: int = 30, cache_bytes: int = 256 * 2 ** 20,
-                 max_frame_age: float = 0.0, warn: Callable[[str], None] = lambda text: None):
+                 max_frame_age: float = 0.0, warn: Callable[[str], None] = lambda text: None,
+                 max_queued: int = 256):
         self._tracker = tracker
         self._decode = decode
         self._publish = publish
@@ -219,6 +222,7 @@ class LiveEngine:
         self.cache = FrameCache(cache_frames, cache_bytes)
         self.stats = StreamStats()
         self.max_frame_age = float(max_frame_age)
+        self.max_queued = int(max_queued)
         self._cond = threading.Condition()
         self._frame: Optional[Frame] = None
         self._changes: Deque[Tuple[Callable[[Tracker], Reply],
@@ -346,6 +350,10 @@ class LiveEngine:
             if not self._open:
                 future.set_result(Reply(False, 'not running (inactive)'))
                 return future
+            if len(self._changes) >= self.max_queued:
+                future.set_result(Reply(False, f'busy: {len(self._changes)} requests are '
+                                        'waiting for the tracker; try again'))
+                return future
             self._changes.append((change, future))
             self._cond.notify()
         return future
@@ -355,11 +363,18 @@ class LiveEngine:
         """Start (or restart) ``target_id`` on ``box`` (x, y, w, h) in frame ``stamp_ns``.
 
         The frame comes from the cache (0: the newest); an empty id gets the next free number.
+        An invalid id (``check_target_id``) is refused at once.
         """
+        why = _id_problem(target_id)
+        if why:
+            return replied(False, why)
         return self._queue(lambda tracker: self._select(tracker, stamp_ns, box, target_id))
 
     def remove(self, target_id: str = '') -> concurrent.futures.Future:
         """Stop tracking ``target_id``; an empty id removes every target."""
+        why = _id_problem(target_id)
+        if why:
+            return replied(False, why)
         return self._queue(lambda tracker: _remove(tracker, target_id))
 
     def configure(self, config: Optional[TrackerConfig] = None,
@@ -402,6 +417,16 @@ class LiveEngine:
             return Reply(False, f'refused: {exc}', target_id)
         shown = tuple(round(float(v), 1) for v in box)
         return Reply(True, f'tracking target {tid} at {shown}', tid)
+
+
+def _id_problem(target_id: str) -> str:
+    if not target_id:
+        return ''
+    try:
+        check_target_id(target_id)
+    except ValueError as exc:
+        return f'invalid target id: {exc}'
+    return ''
 
 
 def _remove(tracker: Tracker, target_id: str) -> Reply:

@@ -79,6 +79,28 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'size_smoothing': (0.0, 0.99),
 }
 MAX_TARGETS_LIMITS = (1, 64)
+# A target smaller than this (pixels, either side) gives a template of a few pixels blown up
+# to the template crop: nothing to track. Ids are copied into every message at frame rate.
+MIN_TARGET_SIDE = 4.0
+MAX_ID_LENGTH = 64
+ID_CHARACTERS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:')
+
+
+def check_target_id(target_id: str) -> str:
+    """Return ``target_id`` if it is a valid id, else raise ValueError saying why.
+
+    At most MAX_ID_LENGTH characters from letters, digits and ``_ - . :``.
+    """
+    if not isinstance(target_id, str) or not target_id:
+        raise ValueError(f'a target id must be a non-empty string, got {target_id!r}')
+    if len(target_id) > MAX_ID_LENGTH:
+        raise ValueError(f'target id of {len(target_id)} characters is longer than '
+                         f'{MAX_ID_LENGTH}')
+    bad = sorted(set(target_id) - ID_CHARACTERS)
+    if bad:
+        raise ValueError(f'target id {target_id[:20]!r} has characters other than letters, '
+                         f'digits and _ - . : ({"".join(bad)[:10]!r})')
+    return target_id
 
 
 def check_setting(name: str, value, kind) -> Optional[str]:
@@ -182,6 +204,9 @@ class Tracker:
         """
         height, width = check_image(image)
         box = clip_box(check_box(box, width, height), width, height)
+        if min(box[2], box[3]) < MIN_TARGET_SIDE:
+            raise ValueError(f'box of {box[2]:g}x{box[3]:g} pixels (in the image) is too small '
+                             f'to track: at least {MIN_TARGET_SIDE:g} pixels a side')
         cx, cy, w, h = xywh_to_cxcywh(box)
         target = _Target(np.array([cx, cy]), np.array([w, h]), None)
         target.z_tokens = self._template_tokens(image, target.center, target.size)
@@ -190,13 +215,14 @@ class Tracker:
     def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
         """Add a target made by ``prepare_target`` (quick); return its id.
 
-        Raises TooManyTargets when ``max_targets`` are tracked and ``target_id`` is new.
+        Raises TooManyTargets when ``max_targets`` are tracked and ``target_id`` is new, and
+        ValueError for an id that ``check_target_id`` refuses.
         """
         if target_id is None or target_id == '':
             target_id = str(next(self._ids))
             while target_id in self._targets:
                 target_id = str(next(self._ids))
-        target_id = str(target_id)
+        target_id = check_target_id(str(target_id))
         if target_id not in self._targets and len(self._targets) >= self.max_targets:
             raise TooManyTargets(f'already tracking {len(self._targets)} targets '
                                  f'(max_targets = {self.max_targets}); remove one first')

@@ -4,7 +4,8 @@ ros2 launch track_node track_node.launch.py image:=/camera/color/image_raw
     [params_file:=my.yaml] [namespace:=tracker] [use_sim_time:=true] [log_level:=debug]
     [rviz:=true]
 
-Before anything starts, a params_file that is missing or names unknown parameters is refused;
+Before anything starts, a params_file that is missing, names unknown parameters or has no key
+that applies to the node under its namespace is refused;
 rviz:=true without rviz2 installed carries on without it (and says so); the Fast DDS profile
 for large images is used unless the environment names one (track_node/launch_checks.py).
 """
@@ -23,7 +24,8 @@ from track_node import launch_checks
 def _start(context):
     share = get_package_share_directory('track_node')
     params_file = LaunchConfiguration('params_file').perform(context)
-    problem = launch_checks.params_file_problem(params_file)
+    namespace = LaunchConfiguration('namespace').perform(context)
+    problem = launch_checks.params_file_problem(params_file, 'track_node', namespace)
     if problem:
         raise RuntimeError(problem)          # nothing has been started yet
     image = LaunchConfiguration('image').perform(context)
@@ -34,7 +36,9 @@ def _start(context):
         executable='track_node',
         name='track_node',
         namespace=LaunchConfiguration('namespace'),
-        parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time')}],
+        # exit_with_parent: a launch killed without passing the signal on leaves no orphan
+        parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time'),
+                                  'exit_with_parent': True}],
         remappings=[('image', image), ('image/compressed', image + '/compressed')],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         output='screen',

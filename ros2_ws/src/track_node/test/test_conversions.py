@@ -89,7 +89,7 @@ def test_compressed_round_trip():
     ok, jpg = cv2.imencode('.png', cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
     msg = CompressedImage(format='png', data=jpg.tobytes())
     assert np.array_equal(compressed_to_rgb(msg), RGB)
-    with pytest.raises(ImageError, match='cannot decode'):
+    with pytest.raises(ImageError, match='cannot decode safely'):
         compressed_to_rgb(CompressedImage(format='jpeg', data=b'not an image'))
 
 
@@ -154,6 +154,44 @@ def test_compressed_sizes_are_read_from_the_header_and_bombs_refused():
         with pytest.raises(ImageError, match='12000x9000 pixels is larger than max_image'):
             compressed_to_rgb(msg, max_pixels=16_777_216)
     assert compressed_size(b'GIF89a....') is None
+
+
+@pytest.mark.parametrize('ext', ['.webp', '.tiff', '.bmp'])
+def test_formats_that_cannot_be_sized_before_decoding_are_refused(ext):
+    # a 4 KB WebP can decode to 12000x9000: whatever cannot be sized first is not decoded
+    data = cv2.imencode(ext, np.zeros((90, 120, 3), np.uint8))[1].tobytes()
+    with pytest.raises(ImageError, match='only PNG and JPEG are accepted'):
+        compressed_to_rgb(CompressedImage(format=ext[1:], data=data), max_pixels=10 ** 9)
+
+
+def test_a_jpeg_with_fill_bytes_is_sized_and_refused_when_too_large():
+    from track_node.conversions import compressed_size
+    data = cv2.imencode('.jpg', np.zeros((900, 1200), np.uint8))[1].tobytes()
+    # one legal 0xFF fill byte before every marker after SOI
+    filled = data[:2] + data[2:].replace(b'\xff\xdb', b'\xff\xff\xdb', 1).replace(
+        b'\xff\xc0', b'\xff\xff\xc0', 1)
+    assert filled != data and compressed_size(filled) == (1200, 900)
+    assert compressed_to_rgb(CompressedImage(format='jpeg', data=filled)).shape == (900, 1200, 3)
+    with pytest.raises(ImageError, match='1200x900 pixels is larger than max_image_pixels'):
+        compressed_to_rgb(CompressedImage(format='jpeg', data=filled), max_pixels=100_000)
+    assert compressed_size(data[:40]) is None                    # truncated: not sized
+
+
+def test_the_package_caps_every_decoder_in_its_process(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / 'big.png'
+    path.write_bytes(cv2.imencode('.png', np.zeros((12000, 12000), np.uint8))[1].tobytes())
+    code = ('import track_node, cv2, numpy as np, sys\n'
+            f'data = np.fromfile({str(path)!r}, np.uint8)\n'
+            'try:\n    out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)\n'
+            'except cv2.error:\n    out = None\n'
+            'print(track_node.MAX_DECODED_PIXELS, out is None)')
+    env = {k: v for k, v in __import__('os').environ.items()
+           if k != 'OPENCV_IO_MAX_IMAGE_PIXELS'}
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out == [str(1 << 27), 'True'], out           # 144 Mpx > the 134 Mpx cap
 
 
 def test_diagnostics_message():

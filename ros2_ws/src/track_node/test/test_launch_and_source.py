@@ -56,38 +56,50 @@ def test_parameter_files_are_the_tables_defaults(node_name):
     text = (PKG / 'config' / f'{node_name}.yaml').read_text()
     assert text == params.render_yaml(node_name), \
         f'regenerate: python -m track_node.params {node_name} > config/{node_name}.yaml'
-    values = yaml.safe_load(text)[node_name]['ros__parameters']
+    values = yaml.safe_load(text)[f'/**/{node_name}']['ros__parameters']
     rows = params.table(node_name)
     # tracker settings are commented out (the model brings its own); uncommented, they are
     # the library defaults
     assert set(values) == {k for k, p in rows.items() if not p.tracker}
     uncommented = yaml.safe_load(re.sub(r'^    # (\w+: )', r'    \1', text, flags=re.M))[
-        node_name]['ros__parameters']
+        f'/**/{node_name}']['ros__parameters']
     assert set(uncommented) == set(rows)
     assert all(uncommented[k] == rows[k].default for k in rows)
     assert params.validate(values, params.TABLES[node_name])
-    assert launch_checks.params_file_problem(str(PKG / 'config' / f'{node_name}.yaml'),
-                                             node_name) is None
+    for namespace in ('', 'robot', '/a/b'):                 # the shipped file: any namespace
+        assert launch_checks.params_file_problem(str(PKG / 'config' / f'{node_name}.yaml'),
+                                                 node_name, namespace) is None
 
 
 @pytest.mark.parametrize('content, words', [
     (None, 'does not exist'),
     ('track_node: [unclosed', 'not readable YAML'),
-    ('track_node:\n  ros__parameters:\n    lost_treshold: 0.2\n', 'lost_treshold'),
+    ('/**/track_node:\n  ros__parameters:\n    lost_treshold: 0.2\n', 'lost_treshold'),
     ('/**:\n  ros__parameters:\n    max_search_scale: .inf\n', 'max_search_scale'),
     ('/robot/track_node:\n  ros__parameters:\n    threads: 2.5\n', 'threads'),
+    ('track_node:\n  ros__parameters:\n    threads: 2\n', 'none of its keys (track_node)'),
+    ('/track_node:\n  ros__parameters:\n    threads: 2\n', 'applies to /robot/track_node'),
+    ('/other/track_node:\n  ros__parameters:\n    threads: 2\n', 'key it /**/track_node:'),
 ])
 def test_launch_refuses_a_bad_params_file_with_the_reason(tmp_path, content, words):
     path = tmp_path / 'p.yaml'
     if content is not None:
         path.write_text(content)
-    problem = launch_checks.params_file_problem(str(path))
+    problem = launch_checks.params_file_problem(str(path), 'track_node', 'robot')
     assert problem and words in problem, problem
+
+
+def test_parameter_file_keys_follow_ros_2_name_matching():
+    applies = launch_checks.key_applies
+    assert applies('track_node', '/track_node') and not applies('track_node', '/x/track_node')
+    assert applies('/**', '/x/y/track_node') and applies('/**/track_node', '/track_node')
+    assert applies('/**/track_node', '/x/y/track_node') and applies('/x/*', '/x/track_node')
+    assert not applies('/x/*', '/x/y/track_node') and not applies('/**/other', '/track_node')
 
 
 def test_launch_accepts_integers_for_doubles_in_a_params_file(tmp_path):
     path = tmp_path / 'p.yaml'
-    path.write_text('track_node:\n  ros__parameters:\n    lost_threshold: 0\n'
+    path.write_text('/**/track_node:\n  ros__parameters:\n    lost_threshold: 0\n'
                     '    use_sim_time: true\n')
     assert launch_checks.params_file_problem(str(path)) is None
 

@@ -296,7 +296,7 @@ def test_max_targets_refusal_says_so():
         h.close()
 
 
-@pytest.mark.parametrize('signals', [1, 2])
+@pytest.mark.parametrize('signals', [1, 2, 'burst'])
 def test_ctrl_c_while_tracking_stops_cleanly(signals):
     if not NODE_EXE.is_file():
         pytest.fail(f'{NODE_EXE} is missing: make setup builds it')
@@ -326,7 +326,12 @@ def test_ctrl_c_while_tracking_stops_cleanly(signals):
             h.pub.publish(image_msg(scene(i)[0], sec=990 + i))
             time.sleep(1 / 30)
         assert len(h.detections) > count
-        for _ in range(signals):                      # ... when Ctrl-C comes (maybe twice)
+        if signals == 'burst':                        # ... Ctrl-C again and again until it
+            end = time.monotonic() + 30               # is gone, through its whole shutdown
+            while proc.poll() is None and time.monotonic() < end:
+                os.killpg(proc.pid, signal.SIGINT)
+                time.sleep(0.01)
+        for _ in range(signals if signals != 'burst' else 0):   # ... or once or twice
             os.killpg(proc.pid, signal.SIGINT)
             time.sleep(0.05)
         out, _ = proc.communicate(timeout=30)
@@ -370,3 +375,79 @@ def test_the_node_drops_frames_instead_of_lagging_however_slow_it_is(tmp_path):
         assert h.states[-1].dropped_frames == s['dropped'] + s['stale']
     finally:
         h.close()
+
+
+def test_two_hundred_requests_at_once_are_all_answered(harness):
+    from rclpy.qos import QoSProfile
+    h = harness
+    rgb, box = scene(0)
+    first = image_msg(rgb, sec=1100)
+    assert h.publish_until_processed(first)
+    client = h.client.create_client(SetTarget, 'track_node/set_target',
+                                    qos_profile=QoSProfile(depth=1000))
+    assert client.wait_for_service(timeout_sec=10)
+    futures = [client.call_async(SetTarget.Request(
+        x=box[0], y=box[1], width=box[2], height=box[3], stamp=first.header.stamp,
+        target_id=f't{k % 4}')) for k in range(200)]
+    assert h.wait_for(lambda: all(f.done() for f in futures), 60), \
+        f'{sum(f.done() for f in futures)} of 200 answered'
+    replies = [f.result() for f in futures]
+    assert all(r.success or r.message.startswith('busy') for r in replies), \
+        {r.message for r in replies}
+    assert sum(r.success for r in replies) >= 4
+
+
+def test_an_unbounded_id_and_a_one_pixel_box_are_refused_and_tracking_goes_on(harness):
+    h = harness
+    rgb, box = scene(0)
+    first = image_msg(rgb, sec=1200)
+    assert h.publish_until_processed(first)
+    reply = h.call(h.set_target, SetTarget.Request(
+        x=box[0], y=box[1], width=box[2], height=box[3], stamp=first.header.stamp,
+        target_id='x' * 1_000_000))
+    assert not reply.success and 'longer than 64' in reply.message
+    assert len(reply.message) < 300 and reply.target_id == ''
+    reply = h.call(h.set_target, SetTarget.Request(x=100.0, y=100.0, width=1.0, height=1.0,
+                                                   stamp=first.header.stamp))
+    assert not reply.success and 'too small to track' in reply.message, reply.message
+    reply = h.call(h.set_target, SetTarget.Request(
+        x=box[0], y=box[1], width=box[2], height=box[3], stamp=first.header.stamp))
+    assert reply.success, reply.message
+    count = len(h.detections)
+    h.pub.publish(image_msg(scene(1)[0], sec=1201))
+    assert h.wait_for(lambda: len(h.detections) > count and h.detections[-1].detections)
+
+
+def _state_of(pid):
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            return next(line.split()[1] for line in f if line.startswith('State:'))
+    except (OSError, StopIteration):
+        return 'gone'
+
+
+def test_with_exit_with_parent_the_node_stops_when_its_parent_dies(tmp_path):
+    if not NODE_EXE.is_file():
+        pytest.fail(f'{NODE_EXE} is missing: make setup builds it')
+    log = tmp_path / 'node.log'
+    # A stand-in for ros2 launch: starts the node, prints its pid, then waits to be killed.
+    parent = subprocess.Popen([sys.executable, '-c', (
+        'import subprocess, sys, time\n'
+        f'log = open({str(log)!r}, "w")\n'
+        f'node = subprocess.Popen([{str(NODE_EXE)!r}, "--ros-args", "-r", "__node:=orphan_test",'
+        ' "-p", "exit_with_parent:=true", "-p", "autostart:=false"], stdout=log, stderr=log)\n'
+        'print(node.pid, flush=True)\n'
+        'time.sleep(600)\n')], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    pid = int(parent.stdout.readline())
+    try:
+        # before or after the node has asked to follow its parent: it must stop either way
+        time.sleep(2.0)
+        os.kill(parent.pid, signal.SIGKILL)             # the parent dies without a word
+        parent.wait(timeout=10)
+        end = time.monotonic() + 30
+        while _state_of(pid) not in ('gone', 'Z') and time.monotonic() < end:
+            time.sleep(0.2)
+        assert _state_of(pid) in ('gone', 'Z'), open(log).read()[-2000:]
+    finally:
+        if _state_of(pid) not in ('gone', 'Z'):
+            os.kill(pid, signal.SIGKILL)

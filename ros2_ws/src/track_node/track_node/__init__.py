@@ -4,3 +4,11 @@ May import ``track_core.runtime`` (the tracker and its live engine) and ROS; nev
 training, data or evaluation code. ``params``, ``interface``, ``launch_checks`` and ``sources``
 load without rclpy.
 """
+
+import os
+
+# A hard cap under every image decoder in this process: OpenCV refuses to decode anything
+# larger (it reads the variable when cv2 is first imported, so it is set here, first). The
+# node's max_image_pixels parameter is checked before decoding and cannot exceed it.
+MAX_DECODED_PIXELS = 1 << 27
+os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(MAX_DECODED_PIXELS))

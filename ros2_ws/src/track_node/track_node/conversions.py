@@ -54,8 +54,13 @@ def image_to_rgb(msg) -> np.ndarray:
 
 
 def compressed_size(data: bytes):
-    """Return (width, height) from a PNG or JPEG header without decoding, or None."""
-    if data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) >= 24:
+    """Return (width, height) from a PNG or JPEG header without decoding, or None.
+
+    JPEG: the markers are walked to the first start-of-frame; fill bytes (any number of 0xFF
+    before a marker, which the standard allows) are skipped. Anything else, a truncated header
+    included, gives None: its size cannot be known before decoding.
+    """
+    if data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) >= 24 and data[12:16] == b'IHDR':
         return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
     if data[:2] != b'\xff\xd8':
         return None
@@ -63,16 +68,24 @@ def compressed_size(data: bytes):
     while i + 9 < len(data):
         if data[i] != 0xFF:
             return None
+        while i + 1 < len(data) and data[i + 1] == 0xFF:     # fill bytes
+            i += 1
         marker = data[i + 1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 2
             continue
+        if marker in (0xD9, 0xDA):          # end of image, or scan data before any frame header
+            return None
         length = int.from_bytes(data[i + 2:i + 4], 'big')
         if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
                       0xCF):
+            if i + 9 > len(data):
+                return None
             height = int.from_bytes(data[i + 5:i + 7], 'big')
             width = int.from_bytes(data[i + 7:i + 9], 'big')
             return width, height
+        if length < 2:
+            return None
         i += 2 + length
     return None
 
@@ -88,15 +101,20 @@ def compressed_to_rgb(msg, max_pixels: int = 1 << 30) -> np.ndarray:
     """sensor_msgs/CompressedImage (jpeg/png) -> HxWx3 uint8 RGB.
 
     The size in a PNG or JPEG header is checked against ``max_pixels`` before decoding, so a
-    small file that decodes to gigabytes is refused without being decoded.
+    small file that decodes to gigabytes is refused without being decoded; a payload whose
+    size cannot be read first (WebP, TIFF, BMP, a broken header) is refused without decoding.
+    Under that, OpenCV's own cap (``OPENCV_IO_MAX_IMAGE_PIXELS``, set by this package) bounds
+    any decode.
     """
     import cv2
     raw = bytes(msg.data)
     if not raw:
         raise ImageError('empty compressed image')
     size = compressed_size(raw)
-    if size is not None:
-        check_pixels(size[0], size[1], max_pixels)
+    if size is None:
+        raise ImageError(f'cannot decode safely (format {msg.format!r}): only PNG and JPEG '
+                         'are accepted, whose size is read from the header before decoding')
+    check_pixels(size[0], size[1], max_pixels)
     data = np.frombuffer(raw, dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:

@@ -1,13 +1,16 @@
 """What the launch file decides before it starts anything (pure Python, testable without launch).
 
-- a parameter file that is missing, unreadable or names parameters track_node does not have is
-  refused before any process starts;
+- a parameter file that is missing, unreadable, names parameters track_node does not have, or
+  none of whose keys applies to the node's full name (namespace included: a file keyed
+  ``track_node:`` is ignored by ROS 2 under ``namespace:=X``) is refused before any process
+  starts;
 - RViz is started only where rviz2 is installed (most robots are headless): otherwise the launch
   says so and carries on, instead of failing half-way and orphaning the node;
 - the Fast DDS profile for large images is given to the launched processes unless the
   environment names one already.
 """
 
+import fnmatch
 import os
 import pathlib
 from typing import Dict, Mapping, Optional
@@ -23,8 +26,38 @@ OLD_NAME_DISTROS = ('humble', 'iron', 'jazzy')
 PROFILE_NAME = 'fastdds_large_images.xml'
 
 
-def params_file_problem(path: str, node_name: str = 'track_node') -> Optional[str]:
-    """Return why ``path`` cannot serve as ``node_name``'s parameter file, or None."""
+def full_name(node_name: str, namespace: str = '') -> str:
+    """Return the node's fully qualified name, '/ns/name' (or '/name')."""
+    ns = namespace.strip('/')
+    return f'/{ns}/{node_name}' if ns else f'/{node_name}'
+
+
+def key_applies(key: str, fqn: str) -> bool:
+    """Return True when parameter-file key ``key`` applies to the node named ``fqn``.
+
+    ROS 2's rule: a key is a node name, made absolute if it is not ('track_node' is
+    '/track_node', the root namespace only); ``*`` stands for one name token, ``**`` for any
+    number of them ('/**' applies to every node, '/**/track_node' to track_node in any
+    namespace).
+    """
+    pattern = [t for t in str(key).split('/') if t]
+    tokens = [t for t in fqn.split('/') if t]
+
+    def match(p, t):
+        if not p:
+            return not t
+        if p[0] == '**':
+            return any(match(p[1:], t[k:]) for k in range(len(t) + 1))
+        return bool(t) and fnmatch.fnmatchcase(t[0], p[0]) and match(p[1:], t[1:])
+    return match(pattern, tokens)
+
+
+def params_file_problem(path: str, node_name: str = 'track_node', namespace: str = ''
+                        ) -> Optional[str]:
+    """Return why ``path`` cannot serve as ``node_name``'s parameter file, or None.
+
+    ``namespace``: where the node will run; the keys must apply to its full name there.
+    """
     file = pathlib.Path(path)
     if not file.is_file():
         return f'params_file {path!r} does not exist (or is not a file)'
@@ -34,10 +67,15 @@ def params_file_problem(path: str, node_name: str = 'track_node') -> Optional[st
         return f'params_file {path!r} is not readable YAML: {exc}'
     if not isinstance(data, dict):
         return f'params_file {path!r} holds no parameters (expected a mapping)'
+    fqn = full_name(node_name, namespace)
+    applying = [key for key in data if key_applies(key, fqn)]
+    if not applying:
+        return (f'params_file {path!r}: none of its keys ({", ".join(map(str, data))}) applies '
+                f'to {fqn}, so ROS 2 would ignore the file; key it /**/{node_name}: (any '
+                f'namespace) or {fqn}:')
     rows = params.table(node_name)
-    for key, section in data.items():
-        if not (str(key).rstrip('/').split('/')[-1] in (node_name, '**')):
-            continue
+    for key in applying:
+        section = data[key]
         values = (section or {}).get('ros__parameters', {}) if isinstance(section, dict) \
             else {}
         unknown = sorted(set(values) - set(rows) - {'use_sim_time'})

@@ -43,8 +43,9 @@ from track_node.conversions import (detection_to_xywh, detections_msg, diagnosti
 from track_node.drawing import draw_results
 from track_node.process import run_until_signalled
 
-# Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any.
-REQUEST_QOS = QoSProfile(depth=100)
+# Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any
+# before the executor takes them (the engine answers "busy" past its own bound).
+REQUEST_QOS = QoSProfile(depth=1000)
 NO_TARGET_HINT = 'no target: select one (click, ~/select_box or ~/set_target)'
 
 

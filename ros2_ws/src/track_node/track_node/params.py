@@ -78,6 +78,8 @@ def _tracker_params() -> List[Param]:
 TRACK_NODE: Tuple[Param, ...] = (
     Param('autostart', True, 'configure and activate at start-up, without a lifecycle '
           'manager', applies=START),
+    Param('exit_with_parent', False, 'stop (as on SIGTERM) when the process that started it '
+          'dies; the launch file sets it', applies=START),
     Param('model_path', '', 'track_core checkpoint (.safetensors); empty: the installed '
           'default model', applies=CONFIGURE),
     Param('backend', 'onnx', 'inference backend: onnx (fastest on a CPU) or torch',
@@ -96,7 +98,7 @@ TRACK_NODE: Tuple[Param, ...] = (
     Param('frame_cache_mb', 256.0, 'memory the frame cache may hold, MiB (older frames go '
           'first)', (1.0, 16384.0), applies=CONFIGURE),
     Param('max_image_pixels', 16_777_216, 'largest image accepted, width x height (larger '
-          'ones, e.g. decompression bombs, are refused before decoding)', (1, 200_000_000)),
+          'ones, e.g. decompression bombs, are refused before decoding)', (1, 1 << 27)),
     Param('max_frame_age', 1.0, 'seconds; older frames are dropped and counted (0: never)',
           (0.0, 3600.0)),
     Param('select_box_size', 64, 'side of the square box a click (~/select_click, '
@@ -382,7 +384,8 @@ def render_yaml(node_name: str) -> str:
              '# "run time": ros2 param set works while it runs; "configure": takes effect on '
              'the next',
              '# configure; "start": read at start-up. Ranges: ros2 param describe.',
-             f'{node_name}:', '  ros__parameters:']
+             '# Keyed /**/NAME: it applies under any namespace (ros2 launch ... namespace:=X).',
+             f'/**/{node_name}:', '  ros__parameters:']
     tracker_note = False
     for p in TABLES[node_name]:
         limits = f' [{p.limits[0]}, {p.limits[1]}]' if p.limits else ''
