@@ -1,8 +1,8 @@
 """Start track_node (and optionally RViz) on a robot.
 
 ros2 launch track_node track_node.launch.py image:=/camera/color/image_raw
-    [params_file:=my.yaml] [namespace:=tracker] [use_sim_time:=true] [log_level:=debug]
-    [rviz:=true]
+    [depth:=/camera/aligned_depth_to_color/image_raw] [params_file:=my.yaml]
+    [namespace:=tracker] [use_sim_time:=true] [log_level:=debug] [rviz:=true]
 
 Before anything starts, a params_file that is missing, names unknown parameters or has no key
 that applies to the node under its namespace is refused;
@@ -29,6 +29,8 @@ def _start(context):
     if problem:
         raise RuntimeError(problem)          # nothing has been started yet
     image = LaunchConfiguration('image').perform(context)
+    depth = LaunchConfiguration('depth').perform(context)
+    depth_info = depth.rsplit('/', 1)[0] + '/camera_info'   # its camera_info beside it
     actions = [SetEnvironmentVariable(name, value) for name, value in
                launch_checks.middleware_environment(share).items()]
     actions.append(Node(
@@ -39,7 +41,8 @@ def _start(context):
         # exit_with_parent: a launch killed without passing the signal on leaves no orphan
         parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time'),
                                   'exit_with_parent': True}],
-        remappings=[('image', image), ('image/compressed', image + '/compressed')],
+        remappings=[('image', image), ('image/compressed', image + '/compressed'),
+                    ('depth/image', depth), ('depth/camera_info', depth_info)],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         output='screen',
     ))
@@ -62,6 +65,9 @@ def generate_launch_description():
                               description='parameter file of track_node'),
         DeclareLaunchArgument('image', default_value='/image',
                               description='camera image topic to track on'),
+        DeclareLaunchArgument('depth', default_value='/depth/image',
+                              description='registered depth topic (with use_depth: true in '
+                              'the params file); its camera_info is the sibling topic'),
         DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
         DeclareLaunchArgument('use_sim_time', default_value='false'),
         DeclareLaunchArgument('log_level', default_value='info'),

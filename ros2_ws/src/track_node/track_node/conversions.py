@@ -4,7 +4,7 @@ Box convention: vision_msgs BoundingBox2D is centre + size in pixels; the core u
 with (x, y) the top-left corner. Images go to the core as HxWx3 uint8 RGB.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -269,7 +269,7 @@ def detection_to_xywh(det):
 
 
 def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
-              dropped: int):
+              dropped: int, positions: Optional[Dict[str, object]] = None):
     from track_interfaces.msg import TargetState, TrackingState
     out = TrackingState()
     out.header = header
@@ -283,7 +283,39 @@ def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
             TargetState.STATE_TRACKING
         t.score = float(result.score)
         t.frames_below_threshold = int(result.frames_below_threshold)
+        where = (positions or {}).get(target_id)
+        if where is not None:
+            t.position_frame, t.position_status = where.frame, where.status
+            if where.point is not None:
+                t.has_position = True
+                t.position.x, t.position.y, t.position.z = where.point
         out.targets.append(t)
+    return out
+
+
+def detections_3d_msg(header, frame_id: str, results: Dict[str, object],
+                      positions: Dict[str, object], class_id: str):
+    """Return a Detection3DArray of the targets that have a 3D position (others left out)."""
+    from vision_msgs.msg import Detection3D, Detection3DArray, ObjectHypothesisWithPose
+    out = Detection3DArray()
+    out.header.stamp = header.stamp
+    out.header.frame_id = frame_id
+    for target_id, where in positions.items():
+        if where.point is None:
+            continue
+        det = Detection3D()
+        det.header = out.header
+        det.id = str(target_id)
+        det.bbox.center.position.x, det.bbox.center.position.y, det.bbox.center.position.z = \
+            where.point
+        det.bbox.center.orientation.w = 1.0
+        det.bbox.size.x, det.bbox.size.y = where.size
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id = class_id
+        hyp.hypothesis.score = float(results[target_id].score)
+        hyp.pose.pose = det.bbox.center
+        det.results.append(hyp)
+        out.detections.append(det)
     return out
 
 

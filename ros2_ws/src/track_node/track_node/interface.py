@@ -38,14 +38,26 @@ TOPICS: Tuple[Endpoint, ...] = (
              'a click on the frame with that header stamp'),
     Endpoint('~/select_box', 'in', 'vision_msgs/msg/Detection2D',
              'a box to track: `id` = target id, header stamp = the frame it was drawn on'),
+    Endpoint('depth/image', 'in', 'sensor_msgs/msg/Image',
+             'depth registered to the colour camera (REP 118: 16UC1 mm or 32FC1 m; 0, NaN, '
+             'inf: no reading), matched to each colour frame by stamp (`depth_tolerance`)',
+             'use_depth'),
+    Endpoint('depth/camera_info', 'in', 'sensor_msgs/msg/CameraInfo',
+             "the depth (= colour) camera's intrinsics", 'use_depth'),
+    Endpoint('detections_3d', 'out', 'vision_msgs/msg/Detection3DArray',
+             'per processed frame, the targets with a 3D position: `bbox.center` and the '
+             'hypothesis pose = the point in metres, `bbox.size` = the box at that depth; '
+             "header = the colour frame's stamp, frame = `target_frame` or the depth "
+             "camera's; a target without a trustworthy point is left out and `~/state` "
+             'says why', 'use_depth'),
     Endpoint('detections', 'out', 'vision_msgs/msg/Detection2DArray',
              "one per processed frame (empty with no target); header = the source image's "
              'stamp and frame_id; per target `bbox` centre + size in pixels, `id` = target '
              'id, one hypothesis (`class_id` parameter, score)'),
     Endpoint('~/state', 'out', 'track_interfaces/msg/TrackingState',
              'one per processed frame: per target id TRACKING / LOST, score, frames below '
-             'threshold; latency, fps, frames not processed; `message`: what the latest '
-             'request did'),
+             'threshold, 3D position or why there is none (with `use_depth`); latency, fps, '
+             'frames not processed; `message`: what the latest request did'),
     Endpoint('debug_image', 'out', 'sensor_msgs/msg/Image',
              'the frame with boxes, scores, state and fps drawn (only while someone '
              'subscribes)', 'debug_image'),

@@ -108,6 +108,12 @@ TRACK_NODE: Tuple[Param, ...] = (
     Param('prefer_cv_bridge', True, 'use cv_bridge for images when it works; else NumPy',
           applies=CONFIGURE),
     Param('max_targets', 8, 'targets tracked at once (a deployment limit)', MAX_TARGETS_LIMITS),
+    Param('use_depth', False, 'subscribe to depth/image + depth/camera_info (registered to '
+          "the colour camera) and publish each target's 3D position", applies=CONFIGURE),
+    Param('depth_tolerance', 0.02, "seconds between a colour frame's stamp and the depth "
+          'image used for it (0: the same stamp only)', (0.0, 1.0)),
+    Param('target_frame', '', 'frame of the 3D positions (tf2 where installed); empty: the '
+          "depth camera's optical frame", applies=CONFIGURE),
 ) + tuple(_tracker_params())
 
 IMAGE_SOURCE: Tuple[Param, ...] = (
