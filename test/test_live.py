@@ -295,3 +295,41 @@ def test_ids_and_boxes_that_cannot_be_tracked_are_refused_with_the_reason(live):
     reply = live.select(1 * SEC, (100, 100, 1, 1)).result(30)
     assert not reply.success and 'too small to track' in reply.message
     assert live.select(1 * SEC, box, 'robot_7.a:b-c').result(30).success
+
+
+def test_a_lost_target_is_reacquired_only_on_a_candidate_the_tracker_verifies(tracker_factory):
+    # the target jumps out of reach: the tracker alone stays LOST; a detector's candidate on
+    # empty background is refused, the one on the target accepted (same id)
+    offered = {'boxes': []}
+    sink = Sink()
+    engine = LiveEngine(tracker_factory(), decode, sink,
+                        candidates=lambda frame, lost: {t: offered['boxes'] for t in lost})
+    engine.start()
+    try:
+        box = offer(engine, 0)
+        assert sink.wait_for(1)
+        assert engine.select(0, box, 'dog').result(30).success
+        for i in range(1, 5):
+            offer(engine, i)
+            assert sink.wait_for(i + 1)
+        jumped = {'box': (230, 170, 56, 48), 'speed': (0, 0)}
+
+        def step(i):
+            truth = offer(engine, i, **jumped)
+            assert sink.wait_for(i + 1)
+            result = sink.out[-1][1]['dog']
+            return result, float(iou_xywh(np.array(result.box), np.array(truth))[0]), truth
+        for i in range(5, 17):
+            result, overlap, truth = step(i)
+        assert result.state.name == 'LOST' and overlap == 0.0
+        offered['boxes'] = [(20, 150, 56, 48)]          # nothing there
+        result, overlap, _ = step(17)
+        assert result.state.name == 'LOST' and engine.reacquired == 0
+        offered['boxes'] = [(20, 150, 56, 48), truth]   # and the target
+        result, overlap, _ = step(18)
+        assert result.state.name == 'TRACKING' and overlap > 0.7 and engine.reacquired == 1
+        offered['boxes'] = []
+        result, overlap, _ = step(19)                   # and it keeps following it
+        assert result.state.name == 'TRACKING' and overlap > 0.7
+    finally:
+        engine.stop()

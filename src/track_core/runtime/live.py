@@ -12,19 +12,22 @@ the worker, and the caller's thread (a ROS executor) never waits for it.
 The engine knows nothing of messages: ``decode(frame.data)`` turns a frame's payload into HxWx3
 uint8 RGB (raising ``ValueError`` for a frame that cannot be used), ``publish(frame, rgb,
 results)`` receives every answered frame, and ``warn(text)`` every problem the worker meets.
+``candidates(frame, lost_results)``, when given, offers boxes (a detector's) for the targets
+that are LOST after a frame; each is verified by the tracker (``Tracker.reacquire``) before a
+target moves to it.
 """
 
 import collections
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from track_core.errors import TooManyTargets
 from track_core.runtime.tracker import check_target_id, Tracker, TrackerConfig
-from track_core.types import TrackResult
+from track_core.types import TrackResult, TrackState
 
 
 class Frame:
@@ -199,6 +202,8 @@ class StreamStats:
 
 # ----------------------------------------------------------------- the engine
 Publish = Callable[[Frame, np.ndarray, Dict[str, TrackResult]], None]
+# For the targets that are LOST after a frame: {id: candidate boxes (x, y, w, h)} to verify.
+Candidates = Callable[[Frame, Dict[str, TrackResult]], Dict[str, List[Sequence[float]]]]
 
 
 class LiveEngine:
@@ -214,7 +219,7 @@ class LiveEngine:
     def __init__(self, tracker: Tracker, decode: Callable[[Any], np.ndarray],
                  publish: Publish, cache_frames: int = 30, cache_bytes: int = 256 * 2 ** 20,
                  max_frame_age: float = 0.0, warn: Callable[[str], None] = lambda text: None,
-                 max_queued: int = 256):
+                 max_queued: int = 256, candidates: Optional[Candidates] = None):
         self._tracker = tracker
         self._decode = decode
         self._publish = publish
@@ -223,6 +228,8 @@ class LiveEngine:
         self.stats = StreamStats()
         self.max_frame_age = float(max_frame_age)
         self.max_queued = int(max_queued)
+        self._candidates = candidates
+        self.reacquired = 0
         self._cond = threading.Condition()
         self._frame: Optional[Frame] = None
         self._changes: Deque[Tuple[Callable[[Tracker], Reply],
@@ -323,9 +330,22 @@ class LiveEngine:
             self._warn(f'image skipped: {exc}')
             return
         results = self._tracker.track_all(rgb) if self._ids else {}
+        if self._candidates is not None:
+            self._reacquire(frame, rgb, results)
         self.stats.processed(frame.arrival, time.monotonic())
         if self._open:
             self._publish(frame, rgb, results)
+
+    def _reacquire(self, frame: Frame, rgb, results) -> None:
+        lost = {tid: r for tid, r in results.items() if r.state == TrackState.LOST}
+        if not lost:
+            return
+        for tid, boxes in self._candidates(frame, lost).items():
+            if tid in lost and boxes:
+                found = self._tracker.reacquire(tid, rgb, boxes)
+                if found is not None:
+                    results[tid] = found
+                    self.reacquired += 1
 
     # ----------------------------------------------------------------- producer side
     def offer(self, frame: Frame) -> Tuple[bool, str]:

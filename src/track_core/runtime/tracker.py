@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, xywh_to_cxcywh
+from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, iou_xywh, xywh_to_cxcywh
 from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime.decode import decode_output
@@ -252,6 +252,58 @@ class Tracker:
         cx, cy, w, h = xywh_to_cxcywh(box)
         t.center, t.size = np.array([cx, cy]), np.array([w, h])
         t.state, t.below, t.scale = TrackState.TRACKING, 0, 1.0
+
+    def reacquire(self, target_id: str, image: np.ndarray, candidates,
+                  min_score: Optional[float] = None, min_iou: float = 0.5
+                  ) -> Optional[TrackResult]:
+        """Verify candidate boxes (from a detector) for a target; move it to the best one.
+
+        Each candidate is searched with the target's own template, in a search crop centred
+        on it and sized from it, all in one batch. A candidate is accepted only when the
+        network finds the target there: its score reaches ``min_score`` (default the
+        ``recover_threshold``) and its box overlaps the candidate at IoU >= ``min_iou``;
+        the best accepted one becomes the target's box (TRACKING, template kept) and its
+        result is returned. None when no candidate passes: nothing changes, never a blind
+        jump to a detection.
+        """
+        if target_id not in self._targets:
+            raise KeyError(f'no target with id {target_id!r}')
+        height, width = check_image(image)
+        min_score = self.config.recover_threshold if min_score is None else min_score
+        boxes = []
+        for box in candidates:
+            try:
+                boxes.append(clip_box(check_box(box, width, height), width, height))
+            except ValueError:
+                continue                # a detection outside the image is no candidate
+        if not boxes:
+            return None
+        t = self._targets[target_id]
+        sides, crops, centres = [], [], []
+        for b in boxes:
+            cx, cy, w, h = xywh_to_cxcywh(b)
+            side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
+            sides.append(side)
+            centres.append((cx, cy, w, h))
+            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
+        z = np.concatenate([t.z_tokens] * len(boxes))
+        out = self.backend.run(z, self.normalize(crops))
+        best = None
+        for i, (b, side, (cx, cy, w, h)) in enumerate(zip(boxes, sides, centres)):
+            box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
+                                               self.config.size_penalty,
+                                               self.config.window_blend)
+            pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
+            found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
+            overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
+            if score >= min_score and overlap >= min_iou and (best is None or score > best[0]):
+                best = (score, found)
+        if best is None:
+            return None
+        score, found = best
+        self.relocate(found, target_id, (width, height))
+        t.score = float(score)
+        return t.result()
 
     def initialize(self, image: np.ndarray, box) -> None:
         """Forget all targets and start tracking ``box`` (the single-target API)."""

@@ -1,7 +1,8 @@
 """Start track_node (and optionally RViz) on a robot.
 
 ros2 launch track_node track_node.launch.py image:=/camera/color/image_raw
-    [depth:=/camera/aligned_depth_to_color/image_raw] [params_file:=my.yaml]
+    [depth:=/camera/aligned_depth_to_color/image_raw] [detections:=/yolo/detections]
+    [params_file:=my.yaml]
     [namespace:=tracker] [use_sim_time:=true] [log_level:=debug] [rviz:=true]
 
 Before anything starts, a params_file that is missing, names unknown parameters or has no key
@@ -42,7 +43,8 @@ def _start(context):
         parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time'),
                                   'exit_with_parent': True}],
         remappings=[('image', image), ('image/compressed', image + '/compressed'),
-                    ('depth/image', depth), ('depth/camera_info', depth_info)],
+                    ('depth/image', depth), ('depth/camera_info', depth_info),
+                    ('detector/detections', LaunchConfiguration('detections'))],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         output='screen',
     ))
@@ -68,6 +70,9 @@ def generate_launch_description():
         DeclareLaunchArgument('depth', default_value='/depth/image',
                               description='registered depth topic (with use_depth: true in '
                               'the params file); its camera_info is the sibling topic'),
+        DeclareLaunchArgument('detections', default_value='/detections',
+                              description="a detector's Detection2DArray (with use_detector: "
+                              'true in the params file)'),
         DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
         DeclareLaunchArgument('use_sim_time', default_value='false'),
         DeclareLaunchArgument('log_level', default_value='info'),

@@ -219,7 +219,7 @@ def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
 def test_the_interface_table_is_what_the_node_offers():
     # every topic and service of docs/node.md exists on a running node, and nothing else
     from track_node import interface
-    h = Harness(use_compressed=True, use_depth=True)
+    h = Harness(use_compressed=True, use_depth=True, use_detector=True)
     try:
         assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
 

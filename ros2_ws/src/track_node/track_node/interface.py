@@ -38,6 +38,10 @@ TOPICS: Tuple[Endpoint, ...] = (
              'a click on the frame with that header stamp'),
     Endpoint('~/select_box', 'in', 'vision_msgs/msg/Detection2D',
              'a box to track: `id` = target id, header stamp = the frame it was drawn on'),
+    Endpoint('detector/detections', 'in', 'vision_msgs/msg/Detection2DArray',
+             "a detector's output, stamped with its image: targets are selected from it "
+             '(`~/select_detection`) and, while LOST, re-acquired on the detections of their '
+             'class that the tracker verifies', 'use_detector'),
     Endpoint('depth/image', 'in', 'sensor_msgs/msg/Image',
              'depth registered to the colour camera (REP 118: 16UC1 mm or 32FC1 m; 0, NaN, '
              'inf: no reading), matched to each colour frame by stamp (`depth_tolerance`)',
@@ -71,6 +75,11 @@ SERVICES: Tuple[Endpoint, ...] = (
              'box `x, y, width, height` in pixels, optional `target_id` (empty: assigned; '
              'existing: re-initialised), optional `stamp` of the frame the box was drawn on '
              '(zero: the newest) -> `success`, `message`, `target_id`'),
+    Endpoint('~/select_detection', 'service', 'track_interfaces/srv/SelectDetection',
+             "a target on one of the detector's detections of a frame: by `detection_id`, "
+             'else the best of `class_id`, else the one nearest (`x`, `y`) with `use_point`; '
+             '`stamp` of that frame (zero: the newest) -> `success`, `message`, `target_id` '
+             "(default: the detection's id)"),
     Endpoint('~/clear_target', 'service', 'track_interfaces/srv/ClearTarget',
              'one `target_id`, or every target when empty -> `success`, `message`'),
 )

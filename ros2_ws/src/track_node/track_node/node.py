@@ -30,7 +30,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from track_interfaces.msg import TrackingState
-from track_interfaces.srv import ClearTarget, SetTarget
+from track_interfaces.srv import ClearTarget, SelectDetection, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray
 
 from track_core.errors import CheckpointError
@@ -42,6 +42,7 @@ from track_node.conversions import (detection_to_xywh, detections_3d_msg, detect
                                     diagnostics_msg, ImageDecoder, message_bytes,
                                     rgb_to_image_msg, stamp_to_ns, state_msg)
 from track_node.depth import DepthBook, extent, Position, target_points, transform_point
+from track_node.detector import candidates, choose, DetectionBook, from_message
 from track_node.drawing import draw_results
 from track_node.process import run_until_signalled
 
@@ -81,6 +82,8 @@ class TrackNode(LifecycleNode):
         self.diag_timer = None
         self.selection_message = ''
         self.depth = DepthBook()
+        self.detections = DetectionBook()
+        self.target_classes: Dict[str, str] = {}    # class of targets chosen from detections
         self.tf_buffer = None           # tf2 for target_frame, where tf2_ros is installed
         self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         # The worker triggers it when a reply is ready: the executor wakes and resumes the
@@ -92,6 +95,8 @@ class TrackNode(LifecycleNode):
         self.create_service(SetTarget, '~/set_target', self._on_set_target,
                             qos_profile=REQUEST_QOS, callback_group=replies)
         self.create_service(ClearTarget, '~/clear_target', self._on_clear,
+                            qos_profile=REQUEST_QOS, callback_group=replies)
+        self.create_service(SelectDetection, '~/select_detection', self._on_select_detection,
                             qos_profile=REQUEST_QOS, callback_group=replies)
         self.create_subscription(PointStamped, '~/select_point', self._on_select_point,
                                  REQUEST_QOS)
@@ -134,7 +139,8 @@ class TrackNode(LifecycleNode):
         self.engine = LiveEngine(
             tracker, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
             int(s.frame_cache_mb * 2 ** 20), s.max_frame_age,
-            lambda text: self.get_logger().warning(text, throttle_duration_sec=2.0))
+            lambda text: self.get_logger().warning(text, throttle_duration_sec=2.0),
+            candidates=self._candidates if s.use_detector else None)
         self.pubs = {
             'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
             'state': self.create_lifecycle_publisher(TrackingState, '~/state', 10),
@@ -165,6 +171,10 @@ class TrackNode(LifecycleNode):
             self.subs.append(self.create_subscription(
                 CompressedImage, 'image/compressed', self._on_compressed, qos,
                 qos_overriding_options=overrides))
+        if self.settings.use_detector:
+            self.detections = DetectionBook(self.settings.frame_cache_size)
+            self.subs.append(self.create_subscription(
+                Detection2DArray, 'detector/detections', self._on_detections, REQUEST_QOS))
         if self.settings.use_depth:
             self.depth = DepthBook()
             self.subs.append(self.create_subscription(
@@ -247,6 +257,16 @@ class TrackNode(LifecycleNode):
         if not kept:
             self.get_logger().warning(f'image refused: {why}', throttle_duration_sec=2.0)
 
+    def _on_detections(self, msg):
+        self.detections.add(stamp_to_ns(msg.header.stamp), from_message(msg))
+
+    def _candidates(self, frame: Frame, lost) -> dict:
+        """Boxes that may be the LOST targets: the detector's, for the frame just tracked."""
+        if not self.settings.reacquire_with_detector:
+            return {}
+        stamp, dets, _ = self.detections.find(frame.stamp_ns)
+        return candidates(dets, self.target_classes, lost) if stamp is not None else {}
+
     def _on_depth(self, msg):
         self.depth.add_depth(stamp_to_ns(msg.header.stamp), msg)
 
@@ -327,7 +347,8 @@ class TrackNode(LifecycleNode):
         if self.pubs is None or engine is None:
             return
         values = {**engine.stats.snapshot(), 'targets': str(len(engine.target_ids)),
-                  'max_targets': str(engine.max_targets)}
+                  'max_targets': str(engine.max_targets),
+                  'reacquired_by_detector': str(engine.reacquired)}
         values.update({k: str(v) for k, v in dataclasses.asdict(engine.config).items()})
         self.pubs['diagnostics'].publish(diagnostics_msg(
             self.get_clock().now().to_msg(), f'{self.get_name()}: tracker',
@@ -373,6 +394,29 @@ class TrackNode(LifecycleNode):
     async def _on_set_target(self, request, response):
         box = (request.x, request.y, request.width, request.height)
         reply = await _Reply(self.select(stamp_to_ns(request.stamp), box, request.target_id))
+        response.success, response.message, response.target_id = reply
+        return response
+
+    async def _on_select_detection(self, request, response):
+        if self.settings is None or not self.settings.use_detector:
+            response.success = False
+            response.message = 'no detector input: set use_detector (configure)'
+            self.selection_message = f'select_detection: {response.message}'
+            return response
+        stamp, dets, why = self.detections.find(stamp_to_ns(request.stamp))
+        det = None
+        if stamp is not None:
+            point = (request.x, request.y) if request.use_point else None
+            det, why = choose(dets, request.detection_id, request.class_id, point)
+        if det is None:
+            response.success, response.message = False, why
+            self.selection_message = f'select_detection: {why}'
+            self.get_logger().warning(self.selection_message)
+            return response
+        target_id = request.target_id or det.id
+        reply = await _Reply(self.select(stamp, det.box, target_id, 'select_detection'))
+        if reply.success:
+            self.target_classes[reply.target_id] = det.class_id
         response.success, response.message, response.target_id = reply
         return response
 

@@ -108,6 +108,11 @@ TRACK_NODE: Tuple[Param, ...] = (
     Param('prefer_cv_bridge', True, 'use cv_bridge for images when it works; else NumPy',
           applies=CONFIGURE),
     Param('max_targets', 8, 'targets tracked at once (a deployment limit)', MAX_TARGETS_LIMITS),
+    Param('use_detector', False, "subscribe to detector/detections (a detector's "
+          'Detection2DArray): ~/select_detection, and re-acquisition of LOST targets',
+          applies=CONFIGURE),
+    Param('reacquire_with_detector', True, 'offer a LOST target the detections of its frame '
+          "(its class's, or all when unknown), each verified by the tracker"),
     Param('use_depth', False, 'subscribe to depth/image + depth/camera_info (registered to '
           "the colour camera) and publish each target's 3D position", applies=CONFIGURE),
     Param('depth_tolerance', 0.02, "seconds between a colour frame's stamp and the depth "
