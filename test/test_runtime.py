@@ -317,3 +317,22 @@ def test_relocate_moves_the_box_and_keeps_the_template(make_frame):
         tracker.relocate((20, 30, 0, 20))
     with pytest.raises(KeyError, match='no target'):
         tracker.relocate((20, 30, 10, 20), target_id='7')
+
+
+@pytest.mark.parametrize('mean, std, flip', [
+    ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False),     # ImageNet, RGB
+    ((0.0, 0.0, 0.0), (1 / 255.0,) * 3, True),                   # NanoTrack: BGR 0..255
+    ((0.5, 0.4, 0.3), (0.2, 0.3, 0.4), True),
+])
+def test_the_one_pass_normaliser_equals_the_formula(mean, std, flip):
+    from track_core.runtime.preprocess import Normalizer
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (64, 48, 3), dtype=np.uint8) for _ in range(3)]
+    norm = Normalizer(mean, std, flip)
+    fast = norm(crops)
+    assert fast.shape == (3, 3, 64, 48) and fast.dtype == np.float32
+    assert fast.flags['C_CONTIGUOUS']
+    want = (np.stack(crops).astype(np.float64)[..., ::-1 if flip else 1] / 255.0
+            - np.array(mean)) / np.array(std)
+    assert np.abs(fast - want.transpose(0, 3, 1, 2)).max() < 1e-4 * max(1.0, np.abs(want).max())
+    assert np.abs(fast - norm.reference(crops)).max() < 1e-5 * max(1.0, np.abs(want).max())
