@@ -31,6 +31,7 @@ test: setup lint
 	@$(ENV) && cd $(ROOT) && export ROS_DOMAIN_ID=$(TEST_DOMAIN) \
 	    ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
 	    && echo "[test] ROS_DOMAIN_ID=$$ROS_DOMAIN_ID, discovery on localhost" \
+	    && { ! command -v fastdds >/dev/null || fastdds shm clean >/dev/null 2>&1 || true; } \
 	    && python -m pytest -q test ros2_ws/src/track_node/test $(PYTEST_ARGS)
 
 # The same tests on Jazzy, the LTS most robots move to: its own venv, workspace build and
@@ -43,6 +44,7 @@ test-jazzy:
 	    && flake8 src test scripts ros2_ws/src && echo "[lint] clean" \
 	    && export ROS_DOMAIN_ID=$(TEST_DOMAIN) ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
 	    && echo "[test-jazzy] ROS $$ROS_DISTRO, ROS_DOMAIN_ID=$$ROS_DOMAIN_ID" \
+	    && { ! command -v fastdds >/dev/null || fastdds shm clean >/dev/null 2>&1 || true; } \
 	    && python -m pytest -q test ros2_ws/src/track_node/test $(PYTEST_ARGS)'
 
 # The main job on the shipped default model: a real video through image_source -> track_node,

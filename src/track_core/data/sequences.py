@@ -221,6 +221,42 @@ def with_cut_away(seq: Sequence, other: Sequence, count: int) -> Sequence:
     return Sequence(seq.name, boxes, visible, source=frame)
 
 
+def with_leave_and_return(seq: Sequence, other: Sequence, leave_at: int, count: int,
+                          skip: int = 0) -> Sequence:
+    """``seq``'s frames before ``leave_at``, ``count`` frames of another scene, then the rest.
+
+    The target leaves the view for ``count`` frames (another scene at ``seq``'s frame size,
+    no box) and comes back where its ground truth is: where it left (``skip`` = 0), or where
+    it has moved to meanwhile (the next ``skip`` frames of ``seq`` are dropped). The return
+    is at index ``leave_at + count`` of the result.
+    """
+    if not 0 < leave_at < len(seq) - skip:
+        raise ValueError(f'{seq.name}: leave at 1..{len(seq) - skip - 1}, got {leave_at}')
+    if count < 1 or skip < 0:
+        raise ValueError(f'absent frames must be >= 1 and skip >= 0, got {count}, {skip}')
+    if other is seq or other.name == seq.name:
+        raise ValueError(f"{seq.name}: the absence needs another sequence's frames")
+    size = {}
+
+    def frame(index):
+        if 'hw' not in size:
+            size['hw'] = seq.frame(0).shape[:2]
+        if index < leave_at:
+            return seq.frame(index)
+        if index >= leave_at + count:
+            return seq.frame(index - count + skip)
+        h, w = size['hw']
+        image = other.frame((index - leave_at) % len(other))
+        return image if image.shape[:2] == (h, w) else \
+            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    rest = slice(leave_at + skip, len(seq))
+    boxes = np.concatenate([seq.boxes[:leave_at], np.full((count, 4), np.nan),
+                            seq.boxes[rest]])
+    visible = np.concatenate([seq.visible[:leave_at], np.zeros(count, bool),
+                              seq.visible[rest]])
+    return Sequence(seq.name, boxes, visible, source=frame)
+
+
 # ---------------------------------------------------------------- discovery
 def detect_format(root: pathlib.Path) -> str:
     """Guess a dataset root's layout from what is inside it."""

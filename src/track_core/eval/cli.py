@@ -23,8 +23,10 @@ import torch
 
 from track_core.config import ConfigError, from_dict, parse_overrides
 from track_core.data.build import resolve
-from track_core.data.sequences import DataError, find_sequences, with_cut_away
+from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
+                                       with_leave_and_return)
 from track_core.errors import CheckpointError
+from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
 from track_core.eval.scale import FACTORS, scale_response
@@ -100,6 +102,72 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
 
 
 NO_SIZE_CONTROL = ('size_penalty=0', 'size_smoothing=0', 'size_by_confidence=false')
+LEAVE_AT = 0.4          # of the sequence, where the target leaves
+
+
+def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backend='onnx',
+                      threads=None, sequences=None, runtime=None, baseline_dirs=None,
+                      absent: int = 30, progress=True):
+    """Run every tracker on both leave-and-return variants; write longterm.md / .json.
+
+    Returns ({variant: {tracker: figures}}, the report path).
+    """
+    from tqdm import tqdm
+    seqs = find_sequences(resolve(str(data)))
+    if sequences:
+        seqs = [s for s in seqs if s.name in set(sequences)]
+    if len(seqs) < 2:
+        raise DataError(f'{data}: the long-term protocol needs at least two sequences')
+    threads = threads or torch.get_num_threads()
+    factories = {}
+    for spec in models:
+        name, path = model_spec(spec)
+        config = model_runtime(path, runtime)
+        factories[name] = (lambda n=name, p=path, c=config:
+                           CoreTracker(n, p, backend=backend, threads=threads, config=c))
+    ready, skipped = available_baselines(baselines, None, baseline_dirs)
+    factories.update(ready)
+    variants = {'where it left': 0, 'where it has moved to': 5}      # skip: len // 5
+    figures = {}
+    bar = tqdm(total=len(variants) * len(factories) * len(seqs), desc='long-term',
+               unit='seq', disable=not progress)
+    for variant, fifth in variants.items():
+        spliced, returns = [], []
+        for i, s in enumerate(seqs):
+            skip = len(s) // fifth if fifth else 0
+            leave = max(1, int(len(s) * LEAVE_AT))
+            if leave >= len(s) - skip - 1:
+                continue
+            spliced.append(with_leave_and_return(s, seqs[(i + 1) % len(seqs)], leave, absent,
+                                                 skip))
+            returns.append(leave + absent)
+        figures[variant] = {}
+        for name, make in factories.items():
+            tracker = make()
+            runs = []
+            for seq in spliced:
+                bar.set_postfix(variant=variant[:10], tracker=name, seq=seq.name)
+                runs.append(run_sequence(tracker, seq))
+                bar.update()
+            figures[variant][name] = longterm_metrics(runs, [q.boxes for q in spliced],
+                                                      returns)
+    bar.close()
+    folder = pathlib.Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {'dataset': '/'.join(resolve(str(data)).resolve().parts[-2:]),
+            'sequences': [s.name for s in seqs], 'absent_frames': absent,
+            'leave_at': LEAVE_AT, 'hardware': hardware_line(threads), 'skipped': skipped}
+    (folder / 'longterm.json').write_text(json.dumps({'meta': meta, 'figures': figures},
+                                                     indent=1))
+    text = ['# Long-term: leave and return', '',
+            f'Dataset {meta["dataset"]}, {len(seqs)} sequences; each cut at '
+            f'{LEAVE_AT:.0%} by {absent} frames of the next sequence (the target away), then '
+            'the rest: the target back where it left, or (second table) where it has moved '
+            'to, a fifth of the sequence dropped. Machine: ' + meta['hardware'], '',
+            longterm_markdown(figures, absent)]
+    text += [f'- skipped {k}: {v}' for k, v in skipped.items()]
+    (folder / 'longterm.md').write_text('\n'.join(text) + '\n')
+    return figures, folder / 'longterm.md'
 
 
 def speed_ratios(summaries):
@@ -170,6 +238,11 @@ def main(argv=None):
                      help='follow each sequence with N frames of the next one (another scene, '
                      'the target absent) to measure whether a model says LOST when its target '
                      'is gone; accuracy figures skip those frames, frame rates include them')
+    run.add_argument('--leave-return', type=int, default=0, metavar='N',
+                     help='instead, the long-term protocol: each sequence is cut 40 %% of the '
+                     'way through by N frames of the next one (the target away) and goes on, '
+                     'with the target back where it left and, second, where it has moved to '
+                     '(a fifth of the sequence dropped); writes longterm.md / .json')
     run.add_argument('--out', default='reports/eval')
     scale = sub.add_parser('scale', help='scale response: is a box of the wrong size corrected?')
     scale.add_argument('--data', default='${data}/sot/dev')
@@ -207,6 +280,17 @@ def main(argv=None):
                 dirs[key] = resolve(given)
             except DataError:
                 dirs[key] = None
+    if args.leave_return:
+        try:
+            figures, path = evaluate_longterm(args.data, args.model, args.baselines, args.out,
+                                              args.backend, args.threads, args.sequences,
+                                              runtime, dirs, args.leave_return)
+        except (DataError, CheckpointError, ValueError) as exc:
+            print(f'error: {exc}', file=sys.stderr)
+            return 2
+        print(longterm_markdown(figures, args.leave_return))
+        print(f'report: {path}')
+        return 0
     try:
         summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,

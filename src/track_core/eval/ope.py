@@ -27,6 +27,10 @@ class SequenceRun:
     scores: Optional[np.ndarray] = None
     lost: Optional[np.ndarray] = None
     present: Optional[np.ndarray] = None
+    # per frame after the first, every tracker: did it report the target (not LOST, or a
+    # finite box for trackers without states), and the first frame's index
+    reported: Optional[np.ndarray] = None
+    start: int = 0
 
 
 def first_valid(seq: Sequence) -> int:
@@ -56,8 +60,11 @@ def run_sequence(tracker, seq: Sequence) -> SequenceRun:
     # The initial frame is given, not predicted: evaluate from the next one.
     errors = frame_errors(boxes[start + 1:], seq.boxes[start + 1:])
     run = SequenceRun(tracker.name, seq.name, boxes, times, errors, summary(errors))
+    run.start = start
+    run.reported = np.isfinite(boxes[start + 1:]).all(axis=1)
     if reports_state:
         run.scores, run.lost = np.asarray(scores), np.asarray(lost, bool)
+        run.reported &= ~run.lost
         gt = np.asarray(seq.boxes[start + 1:], np.float64)      # frame_errors' validity
         run.present = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
     return run

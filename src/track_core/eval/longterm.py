@@ -1,0 +1,115 @@
+"""Long-term figures: does a tracker say when its target is gone, and find it again.
+
+Runs on *leave-and-return* sequences (``data.sequences.with_leave_and_return``): the target
+leaves the view for N frames of another scene and comes back. A tracker's present/absent
+decision per frame is its own: track_core models report absent while LOST, OpenCV's trackers
+when they report a failure, others never. Figures, over all sequences:
+
+- ``absent_reported``: of the frames without the target, the share reported present;
+- ``reacquired``: of the returns, the share where the tracker reports the target at IoU >= 0.5
+  within ``window`` frames of its return; ``frames_to_reacquire``: the median delay of those;
+- the VOT long-term precision, recall and F-score (Lukezic et al., "Now you see me", 2020) of
+  the tracker's own decision: precision = mean IoU over the frames it reports the target (0
+  where the target is absent), recall = mean IoU over the frames with the target (0 where it
+  reports nothing), F = 2 P R / (P + R); each per sequence, then averaged;
+- ``f_best``: for trackers with a score, F at the best score threshold of a sweep (the
+  frames reported present are those at or above it), and that threshold.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from track_core.boxes import iou_xywh
+
+WINDOW = 30
+
+
+def _iou_per_frame(run, gt: np.ndarray) -> np.ndarray:
+    """Return the IoU of every frame after the first (0 where either box is missing)."""
+    pred = run.boxes[run.start + 1:]
+    truth = gt[run.start + 1:]
+    ok = np.isfinite(pred).all(axis=1) & np.isfinite(truth).all(axis=1)
+    out = np.zeros(len(pred))
+    if ok.any():
+        out[ok] = iou_xywh(pred[ok], truth[ok])
+    return out
+
+
+def _prf(iou, present, reported):
+    precision = float(iou[reported].mean()) if reported.any() else float('nan')
+    recall = float((iou * reported)[present].mean()) if present.any() else float('nan')
+    f = 2 * precision * recall / (precision + recall) \
+        if np.isfinite(precision) and np.isfinite(recall) and precision + recall > 0 else 0.0
+    return precision, recall, f
+
+
+def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence[int],
+                     window: int = WINDOW) -> Dict[str, Optional[float]]:
+    """Compute the figures of one tracker's ``runs`` on leave-and-return sequences.
+
+    ``truths``: each sequence's boxes (NaN while the target is away); ``returns``: the index
+    of the frame where the target comes back in each.
+    """
+    absent_reported, absent_total = 0, 0
+    delays, returned = [], 0
+    per_seq = []
+    pooled = []                           # (iou, present, reported, score) per sequence
+    for run, gt, back in zip(runs, truths, returns):
+        iou = _iou_per_frame(run, gt)
+        truth = gt[run.start + 1:]
+        present = np.isfinite(truth).all(axis=1)
+        reported = run.reported
+        absent_reported += int((reported & ~present).sum())
+        absent_total += int((~present).sum())
+        i0 = back - run.start - 1
+        if 0 <= i0 < len(iou) and present[i0]:
+            returned += 1
+            hit = np.flatnonzero((iou[i0:i0 + window] >= 0.5) & reported[i0:i0 + window])
+            if len(hit):
+                delays.append(int(hit[0]))
+        per_seq.append(_prf(iou, present, reported))
+        if run.scores is not None:
+            pooled.append((iou, present, run.scores, ~run.lost))
+    precision = float(np.nanmean([p for p, _, _ in per_seq])) if per_seq else float('nan')
+    recall = float(np.nanmean([r for _, r, _ in per_seq])) if per_seq else float('nan')
+    f = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    out = {'absent_reported': absent_reported / absent_total if absent_total else None,
+           'reacquired': len(delays) / returned if returned else None,
+           'frames_to_reacquire': float(np.median(delays)) if delays else None,
+           'precision': precision, 'recall': recall, 'f': f,
+           'f_best': None, 'f_best_threshold': None}
+    if pooled:
+        best = (-1.0, None)
+        for tau in np.linspace(0.0, 1.0, 101):
+            fs = [_prf(iou, present, scores >= tau)[2] for iou, present, scores, _ in pooled]
+            value = float(np.mean(fs))
+            if value > best[0]:
+                best = (value, float(tau))
+        out['f_best'], out['f_best_threshold'] = best
+    return out
+
+
+def markdown(figures: Dict[str, Dict[str, Dict]], absent: int) -> str:
+    """Return a table per variant, one row per tracker."""
+    def cell(v, pct=False):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return 'n/a'
+        return f'{100 * v:.0f} %' if pct else f'{v:.3f}'
+    lines = []
+    for variant, rows in figures.items():
+        lines += [f'### The target returns {variant} ({absent} frames away)', '',
+                  '| tracker | absent frames reported present | returns re-acquired '
+                  f'(IoU >= 0.5 within {WINDOW}) | median frames to re-acquire | LT precision '
+                  '| LT recall | LT F | best F over the score (threshold) |',
+                  '|---|---:|---:|---:|---:|---:|---:|---:|']
+        for name, m in rows.items():
+            best = 'n/a' if m['f_best'] is None else \
+                f'{m["f_best"]:.3f} ({m["f_best_threshold"]:.2f})'
+            delay = 'n/a' if m['frames_to_reacquire'] is None else \
+                f'{m["frames_to_reacquire"]:.0f}'
+            lines.append(f'| {name} | {cell(m["absent_reported"], True)} | '
+                         f'{cell(m["reacquired"], True)} | {delay} | {cell(m["precision"])} | '
+                         f'{cell(m["recall"])} | {cell(m["f"])} | {best} |')
+        lines.append('')
+    return '\n'.join(lines)
