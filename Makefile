@@ -74,6 +74,9 @@ eval: setup
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack --out reports/dev
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --cut-away 30 --out reports/cutaway
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --leave-return 30 \
+	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/longterm
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --out reports/scale
 

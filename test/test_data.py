@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource, StillSource
-from track_core.data.sequences import DataError, find_sequences, read_boxes, with_cut_away
+from track_core.data.sequences import (DataError, find_sequences, read_boxes, with_cut_away,
+                                       with_leave_and_return)
 from track_core.data.stills import read_boxes_csv, read_coco_json
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.net import PreprocessConfig, variant_config
@@ -128,6 +129,27 @@ def test_cut_away_appends_another_scene_without_the_target(tmp_path):
         with_cut_away(a, a, 3)
     with pytest.raises(ValueError, match='>= 0'):
         with_cut_away(a, b, -1)
+
+
+@pytest.mark.parametrize('skip', [0, 3])
+def test_leave_and_return_puts_another_scene_inside_and_the_target_back(tmp_path, skip):
+    frames, boxes = moving_object_sequence(12, size=(120, 160), seed=1)
+    write_uniform_sequence(tmp_path, 'a', frames, boxes)
+    others, _ = moving_object_sequence(3, size=(90, 200), seed=2)
+    write_uniform_sequence(tmp_path, 'b', others, moving_object_sequence(3, seed=2)[1])
+    a, b = find_sequences(tmp_path)
+    spliced = with_leave_and_return(a, b, 4, 5, skip)
+    assert len(spliced) == 12 + 5 - skip
+    np.testing.assert_array_equal(spliced.boxes[:4], a.boxes[:4])
+    assert np.isnan(spliced.boxes[4:9]).all() and not spliced.visible[4:9].any()
+    np.testing.assert_array_equal(spliced.boxes[9:], a.boxes[4 + skip:])   # back, moved on
+    np.testing.assert_array_equal(spliced.frame(9), a.frame(4 + skip))
+    expected = cv2.resize(b.frame(1), (160, 120), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(spliced.frame(5), expected)
+    with pytest.raises(ValueError, match='leave at'):
+        with_leave_and_return(a, b, 0, 5)
+    with pytest.raises(ValueError, match="another sequence's frames"):
+        with_leave_and_return(a, a, 4, 5)
 
 
 def test_stills_csv_and_coco_json(tmp_path):

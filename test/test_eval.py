@@ -225,3 +225,61 @@ def test_paired_comparison_counts_sequences_and_brackets_the_mean():
     noisy = {f's{i}': {'auc': 0.6 + (0.2 if i % 2 else -0.2)} for i in range(10)}
     c = paired_comparison({'a': noisy, 'b': b}, 'a', 'b')
     assert c['low'] < 0 < c['high'] and c['better'] == 5
+
+
+def _run(boxes, start=0, lost=None, scores=None):
+    from track_core.eval.ope import SequenceRun
+    boxes = np.asarray(boxes, np.float64)
+    run = SequenceRun('t', 's', boxes, [], None)
+    run.start = start
+    run.reported = np.isfinite(boxes[start + 1:]).all(axis=1)
+    if lost is not None:
+        run.lost = np.asarray(lost, bool)
+        run.scores = np.asarray(scores, np.float64)
+        run.reported &= ~run.lost
+    return run
+
+
+def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
+    from track_core.eval.longterm import longterm_metrics
+    box, away = [10, 10, 20, 20], [np.nan] * 4
+    truth = np.array([box, box, away, away, box, box])          # gone at 2-3, back at 4
+    # one that never says absent and stays on a wrong box while away, back one frame late
+    naive = _run([box, box, [50, 50, 20, 20], [50, 50, 20, 20], [50, 50, 20, 20], box])
+    m = longterm_metrics([naive], [truth], [4])
+    assert m['absent_reported'] == 1.0 and m['reacquired'] == 1.0
+    assert m['frames_to_reacquire'] == 1.0 and m['f_best'] is None
+    assert m['recall'] == pytest.approx(2 / 3) and m['precision'] == pytest.approx(2 / 5)
+    # one that says LOST exactly while the target is away, and is right otherwise
+    lost = [False, True, True, False, False]
+    honest = _run([box, box, box, box, box, box], lost=lost, scores=[0.9, 0.1, 0.2, 0.9, 0.9])
+    m = longterm_metrics([honest], [truth], [4])
+    assert m['absent_reported'] == 0.0 and m['precision'] == 1.0 and m['recall'] == 1.0
+    assert m['f'] == 1.0 and m['frames_to_reacquire'] == 0.0
+    assert m['f_best'] == 1.0 and 0.2 < m['f_best_threshold'] <= 0.9
+    # one that never comes back
+    gone = _run([box, box, away, away, away, away])
+    m = longterm_metrics([gone], [truth], [4])
+    assert m['reacquired'] == 0.0 and m['frames_to_reacquire'] is None
+    assert m['absent_reported'] == 0.0 and m['recall'] == pytest.approx(1 / 3)
+
+
+def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
+    from track_core.eval.cli import evaluate_longterm
+    for k in range(2):
+        frames, boxes = moving_object_sequence(20, seed=k)
+        write_uniform_sequence(tmp_path / 'data', f'syn{k}', frames, boxes)
+    model = save_checkpoint(tmp_path / 'tiny.safetensors', create_model('tiny'))
+    figures, path = evaluate_longterm(tmp_path / 'data', [f'tiny={model}'], ['kcf'],
+                                      out=tmp_path / 'lt', backend='torch', absent=6,
+                                      progress=False)
+    assert set(figures) == {'where it left', 'where it has moved to'}
+    for rows in figures.values():
+        assert 0.0 <= rows['tiny']['absent_reported'] <= 1.0
+        assert rows['tiny']['f_best'] is not None               # it has a score
+        if 'OpenCV KCF' in rows:
+            assert rows['OpenCV KCF']['f_best'] is None
+    text = path.read_text()
+    assert 'The target returns where it left (6 frames away)' in text and '| tiny |' in text
+    data = json.loads((tmp_path / 'lt' / 'longterm.json').read_text())
+    assert data['meta']['absent_frames'] == 6 and data['meta']['sequences'] == ['syn0', 'syn1']
