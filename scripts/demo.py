@@ -180,6 +180,9 @@ def write_outputs(client, out, first, args) -> dict:
         elif det is None:
             results, note = {}, 'no result for this frame (dropped)'
             unanswered += 1
+        elif not det.detections and state is not None and state.targets:
+            results, note = {}, 'target LOST: no box claimed'
+            lost += 1
         elif not det.detections:
             results, note = {}, 'answered before the target was set'
             before += 1

@@ -56,6 +56,13 @@ class Reply(NamedTuple):
     target_id: str = ''
 
 
+class Status(NamedTuple):
+    """What a frame means for a target beyond its result: found again, and since when unseen."""
+
+    reacquired: bool
+    seconds_since_seen: float
+
+
 def replied(success: bool, message: str, target_id: str = '') -> concurrent.futures.Future:
     """Return a Future already holding a Reply (for requests answered without the worker)."""
     future: concurrent.futures.Future = concurrent.futures.Future()
@@ -229,7 +236,12 @@ class LiveEngine:
         self.max_frame_age = float(max_frame_age)
         self.max_queued = int(max_queued)
         self._candidates = candidates
-        self.reacquired = 0
+        self.reacquired = 0                 # by the candidates (a detector's help)
+        self.losses = 0                     # TRACKING -> LOST, over all targets
+        self.recoveries = 0                 # LOST -> TRACKING, however found again
+        self._was_lost: Dict[str, bool] = {}
+        self._last_seen: Dict[str, int] = {}
+        self.status: Dict[str, Status] = {}     # of the frame being published
         self._cond = threading.Condition()
         self._frame: Optional[Frame] = None
         self._changes: Deque[Tuple[Callable[[Tracker], Reply],
@@ -332,9 +344,31 @@ class LiveEngine:
         results = self._tracker.track_all(rgb) if self._ids else {}
         if self._candidates is not None:
             self._reacquire(frame, rgb, results)
+        self.status = self._transitions(frame.stamp_ns, results)
         self.stats.processed(frame.arrival, time.monotonic())
         if self._open:
             self._publish(frame, rgb, results)
+
+    def _transitions(self, stamp_ns: int, results) -> Dict[str, 'Status']:
+        """Count losses and recoveries; each target's status for this frame."""
+        out = {}
+        for tid, result in results.items():
+            lost = result.state == TrackState.LOST
+            was_lost = self._was_lost.get(tid, False)
+            if lost and not was_lost:
+                self.losses += 1
+            recovered = was_lost and not lost
+            self.recoveries += recovered
+            if not lost:
+                self._last_seen[tid] = stamp_ns
+            seen = self._last_seen.get(tid, stamp_ns)
+            out[tid] = Status(recovered, max(0.0, (stamp_ns - seen) / 1e9))
+            self._was_lost[tid] = lost
+        for tid in list(self._was_lost):
+            if tid not in results:          # removed: forget it
+                self._was_lost.pop(tid, None)
+                self._last_seen.pop(tid, None)
+        return out
 
     def _reacquire(self, frame: Frame, rgb, results) -> None:
         lost = {tid: r for tid, r in results.items() if r.state == TrackState.LOST}

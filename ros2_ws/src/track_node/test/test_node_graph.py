@@ -250,3 +250,42 @@ def test_the_interface_table_is_what_the_node_offers():
         assert {n.rsplit('/', 1)[-1] for n in extra} <= standard, sorted(extra)
     finally:
         h.close()
+
+
+def test_leave_and_return_lost_while_away_nothing_claimed_then_found_again(harness):
+    # The target walks out of the view for 15 frames and comes back where it left.
+    h = harness
+    target_id = start_tracking(h)
+    left = scene(6)[1]                              # where it is when it leaves
+    here = {'box': tuple(int(v) for v in left), 'speed': (0, 0)}
+    timeline = []
+
+    def frame(i, visible):
+        rgb, _ = scene(i, **here, visible=visible) if i > 6 else scene(i)
+        count = len(h.states)
+        h.pub.publish(image_msg(rgb, sec=600 + i))
+        assert h.wait_for(lambda: len(h.states) > count and
+                          h.states[-1].header.stamp.sec == 600 + i), f'no answer to {i}'
+        t = h.states[-1].targets[0]
+        dets = [d for d in h.detections if d.header.stamp.sec == 600 + i]
+        timeline.append((i, t.state, round(t.score, 2), bool(dets and dets[-1].detections)))
+        return t, dets[-1].detections if dets else []
+    for i in range(1, 7):
+        frame(i, True)
+    away = [frame(i, False) for i in range(7, 22)]
+    states = [t.state for t, _ in away]
+    assert TargetState.STATE_LOST in states[:8], timeline          # LOST soon after it left
+    first = states.index(TargetState.STATE_LOST)
+    assert all(s == TargetState.STATE_LOST for s in states[first:]), timeline
+    assert all(not dets for t, dets in away[first:]), timeline      # nothing claimed while away
+    assert away[-1][0].seconds_since_seen > 0.5 and away[-1][0].id == target_id
+    back = []
+    for i in range(22, 52):
+        t, dets = frame(i, True)
+        back.append(t)
+        if t.state != TargetState.STATE_LOST:
+            break
+    assert back[-1].state == TargetState.STATE_REACQUIRED, timeline
+    assert back[-1].id == target_id and back[-1].seconds_since_seen == 0.0
+    t, dets = frame(len(back) + 22, True)
+    assert t.state == TargetState.STATE_TRACKING and len(dets) == 1 and dets[0].id == target_id

@@ -240,11 +240,16 @@ def rgb_to_image_msg(rgb: np.ndarray, header):
 
 
 def detections_msg(header, results: Dict[str, object], class_id: str):
-    """Detection2DArray: one Detection2D per target (bbox centre + size in pixels, id, score)."""
+    """Detection2DArray: one Detection2D per target seen (bbox centre + size in pixels, id, score).
+
+    A LOST target has no detection: its last box is not where it is (``~/state`` says LOST).
+    """
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
     out = Detection2DArray()
     out.header = header
     for target_id, result in results.items():
+        if result.state == TrackState.LOST:
+            continue
         x, y, w, h = result.box
         det = Detection2D()
         det.header = header
@@ -269,7 +274,8 @@ def detection_to_xywh(det):
 
 
 def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
-              dropped: int, positions: Optional[Dict[str, object]] = None):
+              dropped: int, positions: Optional[Dict[str, object]] = None,
+              status: Optional[Dict[str, object]] = None):
     from track_interfaces.msg import TargetState, TrackingState
     out = TrackingState()
     out.header = header
@@ -279,8 +285,15 @@ def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
     for target_id, result in results.items():
         t = TargetState()
         t.id = str(target_id)
-        t.state = TargetState.STATE_LOST if result.state == TrackState.LOST else \
-            TargetState.STATE_TRACKING
+        extra = (status or {}).get(target_id)
+        if result.state == TrackState.LOST:
+            t.state = TargetState.STATE_LOST
+        elif extra is not None and extra.reacquired:
+            t.state = TargetState.STATE_REACQUIRED
+        else:
+            t.state = TargetState.STATE_TRACKING
+        if extra is not None:
+            t.seconds_since_seen = float(extra.seconds_since_seen)
         t.score = float(result.score)
         t.frames_below_threshold = int(result.frames_below_threshold)
         where = (positions or {}).get(target_id)

@@ -55,19 +55,22 @@ TOPICS: Tuple[Endpoint, ...] = (
              "camera's; a target without a trustworthy point is left out and `~/state` "
              'says why', 'use_depth'),
     Endpoint('detections', 'out', 'vision_msgs/msg/Detection2DArray',
-             "one per processed frame (empty with no target); header = the source image's "
-             'stamp and frame_id; per target `bbox` centre + size in pixels, `id` = target '
-             'id, one hypothesis (`class_id` parameter, score)'),
+             'one per processed frame: one detection per target seen (none for a LOST '
+             "target, none with no target); header = the source image's stamp and frame_id; "
+             '`bbox` centre + size in pixels, `id` = target id, one hypothesis (`class_id` '
+             'parameter, score)'),
     Endpoint('~/state', 'out', 'track_interfaces/msg/TrackingState',
-             'one per processed frame: per target id TRACKING / LOST, score, frames below '
-             'threshold, 3D position or why there is none (with `use_depth`); latency, fps, '
-             'frames not processed; `message`: what the latest request did'),
+             'one per processed frame: per target id TRACKING, LOST (not seen, searching) or '
+             'REACQUIRED (found again on this frame), seconds since last seen, score, frames '
+             'below threshold, 3D position or why there is none (with `use_depth`); latency, '
+             'fps, frames not processed; `message`: what the latest request did'),
     Endpoint('debug_image', 'out', 'sensor_msgs/msg/Image',
              'the frame with boxes, scores, state and fps drawn (only while someone '
              'subscribes)', 'debug_image'),
     Endpoint('/diagnostics', 'out', 'diagnostic_msgs/msg/DiagnosticArray',
-             'every `diagnostics_period`: fps, latency, targets, max_targets, the tracker '
-             'settings in force; frames received, processed, dropped, stale, bad, refused'),
+             'every `diagnostics_period`: fps, latency, targets, max_targets, losses, '
+             're-acquisitions (and those by the detector), the tracker settings in force; '
+             'frames received, processed, dropped, stale, bad, refused'),
 )
 
 SERVICES: Tuple[Endpoint, ...] = (

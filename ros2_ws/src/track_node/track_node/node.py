@@ -333,7 +333,7 @@ class TrackNode(LifecycleNode):
             pubs['detections_3d'].publish(detections_3d_msg(header, frame_id, results,
                                                             positions, s.class_id))
         state = state_msg(header, results, stats.latency_ms, stats.fps, stats.not_processed,
-                          positions)
+                          positions, self.engine.status)
         state.message = self.selection_message
         pubs['state'].publish(state)
         if s.debug_image and pubs['debug'].get_subscription_count() > 0:
@@ -348,6 +348,7 @@ class TrackNode(LifecycleNode):
             return
         values = {**engine.stats.snapshot(), 'targets': str(len(engine.target_ids)),
                   'max_targets': str(engine.max_targets),
+                  'losses': str(engine.losses), 'reacquisitions': str(engine.recoveries),
                   'reacquired_by_detector': str(engine.reacquired)}
         values.update({k: str(v) for k, v in dataclasses.asdict(engine.config).items()})
         self.pubs['diagnostics'].publish(diagnostics_msg(
