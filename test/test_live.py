@@ -333,3 +333,29 @@ def test_a_lost_target_is_reacquired_only_on_a_candidate_the_tracker_verifies(tr
         assert result.state.name == 'TRACKING' and overlap > 0.7
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize('scan_tiles', [0, 8])
+def test_the_frame_scan_finds_a_target_that_came_back_elsewhere(tracker_factory, scan_tiles):
+    import dataclasses
+    tracker = tracker_factory()
+    tracker.set_config(dataclasses.replace(tracker.config, scan_tiles=scan_tiles,
+                                           scan_confirm=2))
+    rgb, box = scene(0)
+    tracker.initialize(rgb, box)
+    for i in range(1, 5):
+        tracker.track(scene(i)[0])
+    gone = {'visible': False}
+    states = [tracker.track(scene(i, **gone)[0]).state.name for i in range(5, 15)]
+    assert states[-1] == 'LOST'                        # it left (and nothing was taken)
+    elsewhere = {'box': (240, 160, 56, 48), 'speed': (0, 0)}
+    found = []
+    for i in range(15, 30):
+        frame, truth = scene(i, **elsewhere)
+        result = tracker.track(frame)
+        found.append(result.state.name == 'TRACKING' and
+                     iou_xywh(np.array(result.box), np.array(truth))[0] > 0.5)
+    if scan_tiles:
+        assert any(found), 'the scan never found it'
+    else:
+        assert not any(found)                          # out of reach of the widened search

@@ -34,6 +34,10 @@ class TrackerConfig:
     (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).
     update_interval / update_threshold: replace the template every ``update_interval`` frames
     when the score is at least ``update_threshold`` (0 = never; the first frame's template).
+    scan_tiles / scan_confirm: while LOST, also search the whole frame, ``scan_tiles`` search
+    crops a frame (tiles of the normal search crop's side, nearest the last position first,
+    round the frame in turn; 0 = off), taking a candidate only once it scores at least
+    ``recover_threshold`` on ``scan_confirm`` frames in a row at the same place.
     size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
     the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; score-map heads only:
     center and ban).
@@ -57,6 +61,8 @@ class TrackerConfig:
     size_penalty: float = 1.0
     size_smoothing: float = 0.5
     size_by_confidence: bool = True
+    scan_tiles: int = 0
+    scan_confirm: int = 2
 
     def __post_init__(self):
         problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
@@ -77,6 +83,8 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'update_threshold': (0.0, 1.0),
     'size_penalty': (0.0, 10.0),
     'size_smoothing': (0.0, 0.99),
+    'scan_tiles': (0, 64),
+    'scan_confirm': (1, 10),
 }
 MAX_TARGETS_LIMITS = (1, 64)
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
@@ -123,7 +131,7 @@ def check_setting(name: str, value, kind) -> Optional[str]:
 
 class _Target:
     __slots__ = ('center', 'size', 'z_tokens', 'state', 'below', 'scale', 'score',
-                 'since_update')
+                 'since_update', 'scan_next', 'pending', 'pending_hits')
 
     def __init__(self, center, size, z_tokens):
         self.center = center
@@ -134,6 +142,9 @@ class _Target:
         self.scale = 1.0
         self.score = 1.0
         self.since_update = 0
+        self.scan_next = 0          # the next tile of the frame scan while LOST
+        self.pending = None         # a scan candidate being confirmed, and on how many frames
+        self.pending_hits = 0
 
     def result(self) -> TrackResult:
         box = cxcywh_to_xywh([self.center[0], self.center[1], self.size[0], self.size[1]])
@@ -270,39 +281,14 @@ class Tracker:
             raise KeyError(f'no target with id {target_id!r}')
         height, width = check_image(image)
         min_score = self.config.recover_threshold if min_score is None else min_score
-        boxes = []
-        for box in candidates:
-            try:
-                boxes.append(clip_box(check_box(box, width, height), width, height))
-            except ValueError:
-                continue                # a detection outside the image is no candidate
-        if not boxes:
-            return None
         t = self._targets[target_id]
-        sides, crops, centres = [], [], []
-        for b in boxes:
-            cx, cy, w, h = xywh_to_cxcywh(b)
-            side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
-            sides.append(side)
-            centres.append((cx, cy, w, h))
-            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
-        z = np.concatenate([t.z_tokens] * len(boxes))
-        out = self.backend.run(z, self.normalize(crops))
-        best = None
-        for i, (b, side, (cx, cy, w, h)) in enumerate(zip(boxes, sides, centres)):
-            box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
-                                               self.config.size_penalty,
-                                               self.config.window_blend)
-            pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
-            found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
-            overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
-            if score >= min_score and overlap >= min_iou and (best is None or score > best[0]):
-                best = (score, found)
+        best = self._verify(t, image, candidates, min_score, min_iou)
         if best is None:
             return None
         score, found = best
         self.relocate(found, target_id, (width, height))
         t.score = float(score)
+        t.pending, t.pending_hits = None, 0
         return t.result()
 
     def initialize(self, image: np.ndarray, box) -> None:
@@ -347,8 +333,86 @@ class Tracker:
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
                          score, penalty)
+            if t.state == TrackState.LOST and cfg.scan_tiles:
+                self._scan(t, image, (width, height))
             results[tid] = t.result()
         return results
+
+    def _scan(self, t: _Target, image, image_size) -> None:
+        """One step of the frame scan of a LOST target (confirm a candidate, or look on)."""
+        cfg = self.config
+        if t.pending is not None:
+            found = self._verify(t, image, [t.pending], cfg.recover_threshold, 0.5)
+            if found is None:
+                t.pending, t.pending_hits = None, 0
+                return
+            t.pending, t.pending_hits = found[1], t.pending_hits + 1
+        else:
+            width, height = image_size
+            tiles = self._tiles(t, width, height)
+            picked = [tiles[(t.scan_next + k) % len(tiles)]
+                      for k in range(min(cfg.scan_tiles, len(tiles)))]
+            t.scan_next = (t.scan_next + len(picked)) % len(tiles)
+            found = self._verify(t, image, picked, cfg.recover_threshold, 0.0)
+            if found is None:
+                return
+            t.pending, t.pending_hits = found[1], 1
+        if t.pending_hits >= cfg.scan_confirm:
+            box, score = t.pending, found[0]
+            t.pending, t.pending_hits, t.scan_next = None, 0, 0
+            self.relocate(box, self._id_of(t), image_size)
+            t.score = float(score)
+
+    def _id_of(self, target: _Target) -> str:
+        return next(tid for tid, t in self._targets.items() if t is target)
+
+    def _tiles(self, t: _Target, width: int, height: int):
+        """Candidate boxes of the target's size covering the frame, nearest the last first."""
+        w, h = float(t.size[0]), float(t.size[1])
+        side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
+        step = max(side * 0.5, 1.0)       # every point within a quarter crop of a centre
+        xs = np.arange(step / 2, width + step / 2, step).clip(0, width - 1)
+        ys = np.arange(step / 2, height + step / 2, step).clip(0, height - 1)
+        centres = [(float(x), float(y)) for y in ys for x in xs]
+        centres.sort(key=lambda c: (c[0] - t.center[0]) ** 2 + (c[1] - t.center[1]) ** 2)
+        return [(cx - w / 2, cy - h / 2, w, h) for cx, cy in centres]
+
+    def _verify(self, t: _Target, image, candidates, min_score: float, min_iou: float):
+        """Search ``t``'s template around each candidate; the best (score, box) that passes.
+
+        A search crop is centred on each candidate and sized from it, all in one batch; a
+        candidate passes when the score reaches ``min_score`` and the found box overlaps the
+        candidate at IoU >= ``min_iou``. None when none does.
+        """
+        height, width = check_image(image)
+        boxes = []
+        for box in candidates:
+            try:
+                boxes.append(clip_box(check_box(box, width, height), width, height))
+            except ValueError:
+                continue                # a candidate outside the image is none
+        if not boxes:
+            return None
+        sides, crops, centres = [], [], []
+        for b in boxes:
+            cx, cy, w, h = xywh_to_cxcywh(b)
+            side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
+            sides.append(side)
+            centres.append((cx, cy, w, h))
+            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
+        z = np.concatenate([t.z_tokens] * len(boxes))
+        out = self.backend.run(z, self.normalize(crops))
+        best = None
+        for i, (b, side, (cx, cy, w, h)) in enumerate(zip(boxes, sides, centres)):
+            box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
+                                               self.config.size_penalty,
+                                               self.config.window_blend)
+            pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
+            found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
+            overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
+            if score >= min_score and overlap >= min_iou and (best is None or score > best[0]):
+                best = (float(score), tuple(float(v) for v in found))
+        return best
 
     def _update(self, t: _Target, image, image_size, center, size, score,
                 penalty: float = 1.0) -> None:

@@ -58,6 +58,8 @@ _TRACKER_TEXT = {
     'size_smoothing': 'weight of the previous box size',
     'size_by_confidence': 'low-score frames change the box size less',
     'window_blend': 'mix the motion prior in (0: multiply the score map by it)',
+    'scan_tiles': 'while LOST, search crops of the whole frame scanned per frame (0: off)',
+    'scan_confirm': 'frames in a row a frame-scan candidate must be verified on',
 }
 MODEL_OWN = "unless given, the model's own value"
 
