@@ -18,6 +18,7 @@ import sys
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -55,6 +56,8 @@ class DemoClient(Node):
         self.create_subscription(Image, 'image', self.on_image, qos_profile_sensor_data)
         self.create_subscription(Detection2DArray, 'detections', self.on_det, 50)
         self.create_subscription(TrackingState, 'track_node/state', self.on_state, 50)
+        self.diagnostics = {}
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
         self.set_target = self.create_client(SetTarget, 'track_node/set_target')
 
     def on_image(self, msg):
@@ -67,6 +70,11 @@ class DemoClient(Node):
 
     def on_state(self, msg):
         self.states[stamp_to_ns(msg.header.stamp)] = msg
+
+    def on_diagnostics(self, msg):
+        for status in msg.status:
+            if status.name.endswith(': tracker'):
+                self.diagnostics = {kv.key: kv.value for kv in status.values}
 
 
 def _start(cmd, env):
@@ -222,11 +230,21 @@ def write_outputs(client, out, first, args) -> dict:
         'latency_ms_max': round(max(latencies), 1) if latencies else None,
         'mean_score': round(float(np.mean(scores)), 3) if scores else None,
         'frames_lost': lost,
+        # where the node's time per frame went, medians over its last 100 frames (diagnostics)
+        'node_tracker_ms': _number(client.diagnostics.get('median_tracker_ms')),
+        'node_overhead_ms': _number(client.diagnostics.get('median_overhead_ms')),
     }
     (out / 'summary.json').write_text(json.dumps(summary, indent=2))
     lines = ['# Demo summary', ''] + [f'- {k}: {v}' for k, v in summary.items()]
     (out / 'summary.md').write_text('\n'.join(lines) + '\n')
     return summary
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def main(argv=None):

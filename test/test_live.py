@@ -359,3 +359,22 @@ def test_the_frame_scan_finds_a_target_that_came_back_elsewhere(tracker_factory,
         assert any(found), 'the scan never found it'
     else:
         assert not any(found)                          # out of reach of the widened search
+
+
+def test_where_each_frames_time_goes_is_recorded(live):
+    import time as clock
+
+    def slow_publish(frame, rgb, results):
+        clock.sleep(0.02)                               # a publisher that costs 20 ms
+        live.sink(frame, rgb, results)
+    live._publish = slow_publish
+    box = offer(live, 1)
+    assert live.sink.wait_for(1)
+    assert live.select(1 * SEC, box).result(30).success
+    for i in range(2, 6):
+        offer(live, i)
+        assert live.sink.wait_for(i)
+    snap = live.stats.snapshot()
+    assert live.stats.median('overhead_ms') >= 20.0      # the publisher's time is the node's
+    assert 0 < live.stats.median('tracker_ms') and live.stats.median('wait_ms') >= 0
+    assert {'median_wait_ms', 'median_tracker_ms', 'median_overhead_ms'} <= set(snap)

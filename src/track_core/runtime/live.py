@@ -171,11 +171,15 @@ class StreamStats:
 
     COUNTERS = ('received', 'dropped', 'stale', 'bad', 'refused', 'processed')
 
-    def __init__(self):
+    TIMES = ('wait_ms', 'tracker_ms', 'overhead_ms')
+
+    def __init__(self, window: int = 100):
         self._lock = threading.Lock()
         self.counts: Dict[str, int] = dict.fromkeys(self.COUNTERS, 0)
         self.meter = RateMeter()
         self.latency_ms = 0.0
+        self.times: Dict[str, Deque[float]] = {k: collections.deque(maxlen=window)
+                                               for k in self.TIMES}
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -187,6 +191,22 @@ class StreamStats:
             self.counts['processed'] += 1
             self.latency_ms = (now - arrival) * 1000.0
             self.meter.tick(now)
+
+    def timing(self, wait_ms: float, tracker_ms: float, overhead_ms: float) -> None:
+        """Record where one answered frame's time went.
+
+        wait: from its arrival until the worker took it; tracker: inference and the tracker's
+        own work; overhead: the rest of the worker's time on it (decoding the frame, building
+        and publishing the messages): what the node adds around the tracker.
+        """
+        with self._lock:
+            for key, value in zip(self.TIMES, (wait_ms, tracker_ms, overhead_ms)):
+                self.times[key].append(float(value))
+
+    def median(self, key: str) -> float:
+        with self._lock:
+            values = sorted(self.times[key])
+        return values[len(values) // 2] if values else float('nan')
 
     @property
     def fps(self) -> float:
@@ -204,6 +224,7 @@ class StreamStats:
         with self._lock:
             values = {'fps': f'{self.fps:.1f}', 'latency_ms': f'{self.latency_ms:.1f}'}
             values.update({k: str(v) for k, v in self.counts.items()})
+        values.update({f'median_{k}': f'{self.median(k):.2f}' for k in self.TIMES})
         return values
 
 
@@ -332,7 +353,8 @@ class LiveEngine:
             future.set_result(reply)
 
     def _process(self, frame: Frame) -> None:
-        if self.max_frame_age and time.monotonic() - frame.arrival > self.max_frame_age:
+        taken = time.monotonic()
+        if self.max_frame_age and taken - frame.arrival > self.max_frame_age:
             self.stats.count('stale')
             return
         try:      # decoded even without a target, so a bad stream is reported at once
@@ -341,13 +363,18 @@ class LiveEngine:
             self.stats.count('bad')
             self._warn(f'image skipped: {exc}')
             return
+        start = time.monotonic()
         results = self._tracker.track_all(rgb) if self._ids else {}
         if self._candidates is not None:
             self._reacquire(frame, rgb, results)
+        tracked = time.monotonic()
         self.status = self._transitions(frame.stamp_ns, results)
-        self.stats.processed(frame.arrival, time.monotonic())
+        self.stats.processed(frame.arrival, tracked)
         if self._open:
             self._publish(frame, rgb, results)
+        done = time.monotonic()
+        self.stats.timing((taken - frame.arrival) * 1000.0, (tracked - start) * 1000.0,
+                          ((done - taken) - (tracked - start)) * 1000.0)
 
     def _transitions(self, stamp_ns: int, results) -> Dict[str, 'Status']:
         """Count losses and recoveries; each target's status for this frame."""

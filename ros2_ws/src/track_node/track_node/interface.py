@@ -68,7 +68,8 @@ TOPICS: Tuple[Endpoint, ...] = (
              'the frame with boxes, scores, state and fps drawn (only while someone '
              'subscribes)', 'debug_image'),
     Endpoint('/diagnostics', 'out', 'diagnostic_msgs/msg/DiagnosticArray',
-             'every `diagnostics_period`: fps, latency, targets, max_targets, losses, '
+             'every `diagnostics_period`: fps, latency, median wait / tracker / node overhead '
+             'ms per frame, targets, max_targets, losses, '
              're-acquisitions (and those by the detector), the tracker settings in force; '
              'frames received, processed, dropped, stale, bad, refused'),
 )
