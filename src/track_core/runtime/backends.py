@@ -86,12 +86,15 @@ class OnnxBackend:
     def __init__(self, template_path, search_path, head: str, device='cpu',
                  threads: Optional[int] = None):
         import onnxruntime as ort
+        # All graph optimisations, intra-op spinning and the memory pattern on: the fastest of
+        # the sets scripts/ort_options.py compares (docs/evaluation.md has its table).
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = int(threads)
         providers = onnx_providers(device)
         self.providers = providers
+        self.template_path, self.search_path = str(template_path), str(search_path)
         self.template = ort.InferenceSession(str(template_path), opts, providers=providers)
         self.search = ort.InferenceSession(str(search_path), opts, providers=providers)
         self.batch = self.search.get_inputs()[1].shape[0]
