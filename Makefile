@@ -71,7 +71,7 @@ ship: setup
 eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
-	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack --out reports/dev
+	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/dev
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --cut-away 30 --out reports/cutaway
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \

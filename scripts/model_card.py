@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import pathlib
+import re
 
 from track_core.checkpoint import read_checkpoint
 
@@ -22,8 +23,11 @@ def _train_minutes() -> str:
         log = run / 'log.csv'
         if log.is_file():
             rows += list(csv.DictReader(log.open()))
-    if not rows:
-        return 'n/a'
+    if not rows:        # the training logs stay on the machine that trained: keep the card's
+        card = ROOT / 'models' / 'MODEL_CARD.md'
+        match = re.search(r'rerun the same command; (.+?) on this machine', card.read_text()) \
+            if card.is_file() else None
+        return match.group(1) if match else 'n/a'
     return f'{sum(float(r["seconds"]) for r in rows) / 60:.0f} min over {len(rows)} epochs'
 
 
@@ -51,11 +55,29 @@ def _cut_away(path: pathlib.Path) -> list:
             f'{report["summary"]["student"]["auc"]:.3f}.']
 
 
+def _long_term(path: pathlib.Path) -> list:
+    """Return the card's long-term section (a track-eval --leave-return report), if any."""
+    if not path.is_file():
+        return []
+    from track_core.eval.longterm import markdown
+    report = json.loads(path.read_text())
+    meta = report['meta']
+    return ['', '## Long-term: leave and return', '',
+            f'Each dev sequence cut {100 * meta["leave_at"]:.0f} % of the way through by '
+            f'{meta["absent_frames"]} frames of the next one (the target away), then the rest '
+            '(`track-eval run --leave-return`, docs/evaluation.md says what each figure '
+            f'is). Machine: {meta["hardware"]}.', '',
+            markdown(report['figures'], meta['absent_frames']).rstrip()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--report', default=str(ROOT / 'reports' / 'dev' / 'report.json'))
     parser.add_argument('--cut-away', default=str(ROOT / 'reports' / 'cutaway' / 'report.json'),
                         help="make eval's run with --cut-away (skipped if absent)")
+    parser.add_argument('--long-term',
+                        default=str(ROOT / 'reports' / 'longterm' / 'longterm.json'),
+                        help="make eval's run with --leave-return (skipped if absent)")
     args = parser.parse_args(argv)
     report = json.loads(pathlib.Path(args.report).read_text())
     s = report['summary']
@@ -127,6 +149,7 @@ def main(argv=None):
         if title in md:
             lines += ['', f'## {heading}', '', md[md.index(title):].split('\n\n')[0]]
     lines += _cut_away(pathlib.Path(args.cut_away))
+    lines += _long_term(pathlib.Path(args.long_term))
     lines += ['', '## Limits and what would raise them', '', LIMITS, '']
     out = ROOT / 'models' / 'MODEL_CARD.md'
     out.write_text('\n'.join(lines))
