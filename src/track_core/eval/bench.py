@@ -85,6 +85,7 @@ def time_tracker(tracker, frames, box, warmup: int) -> List[float]:
 
 def profile_stages(model: str, frames, box, threads: int, repeats: int = 50) -> Dict[str, float]:
     """Median milliseconds of each stage of one frame of a track_core model (ONNX Runtime)."""
+    from track_core.eval.speed import median_ms
     from track_core.runtime import load_tracker
     from track_core.runtime.decode import decode_output
     from track_core.runtime.preprocess import crop_side, crop_square
@@ -112,17 +113,7 @@ def profile_stages(model: str, frames, box, threads: int, repeats: int = 50) -> 
         'decode': lambda: decode_output(out, 0, window, prior, c.size_penalty, c.window_blend),
         'whole frame (track)': lambda: tracker.track(frame),
     }
-    result = {}
-    for stage, call in calls.items():
-        for _ in range(5):
-            call()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - start) * 1000.0)
-        result[stage] = statistics.median(times)
-    return result
+    return {stage: median_ms(call, repeats, 5) for stage, call in calls.items()}
 
 
 def child(argv) -> int:

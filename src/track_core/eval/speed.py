@@ -53,7 +53,8 @@ def hardware_line(threads: int) -> str:
             f'torch {torch.__version__}, {platform.system()} {platform.release()}')
 
 
-def _median_ms(fn, runs: int, warmup: int) -> float:
+def median_ms(fn, runs: int, warmup: int) -> float:
+    """Return the median milliseconds of ``runs`` calls of ``fn`` after ``warmup`` untimed."""
     for _ in range(warmup):
         fn()
     times = []
@@ -88,8 +89,8 @@ def measure(variant: str, backend: str, runs: int = 30, warmup: int = 5,
         z_tokens = engine.embed_template(
             rng.standard_normal((1, 3, cfg.template_size, cfg.template_size), np.float32))
         x = rng.standard_normal((1, 3, cfg.search_size, cfg.search_size), np.float32)
-        model_ms = _median_ms(lambda: engine.run(z_tokens, x), runs, warmup)
-        e2e_ms = _median_ms(lambda: tracker.track(frame), runs, warmup)
+        model_ms = median_ms(lambda: engine.run(z_tokens, x), runs, warmup)
+        e2e_ms = median_ms(lambda: tracker.track(frame), runs, warmup)
     return SpeedRow(variant, backend, round(params, 2), model_ms, e2e_ms, 1000.0 / e2e_ms)
 
 
