@@ -36,14 +36,14 @@ from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray
 from track_core.errors import CheckpointError
 from track_core.runtime import load_tracker, model_runtime
 from track_core.runtime.live import Frame, LiveEngine, replied, Reply
-from track_core.types import TrackState
 from track_node import params
 from track_node.conversions import (detection_to_xywh, detections_3d_msg, detections_msg,
                                     diagnostics_msg, ImageDecoder, message_bytes,
                                     rgb_to_image_msg, stamp_to_ns, state_msg)
-from track_node.depth import DepthBook, extent, Position, target_points, transform_point
+from track_node.depth import DepthBook
 from track_node.detector import candidates, choose, DetectionBook, from_message
 from track_node.drawing import draw_results
+from track_node.positions import Locator
 from track_node.process import run_until_signalled
 
 # Requests are few but may come in bursts; a deep queue keeps the middleware from dropping any
@@ -84,7 +84,7 @@ class TrackNode(LifecycleNode):
         self.depth = DepthBook()
         self.detections = DetectionBook()
         self.target_classes: Dict[str, str] = {}    # class of targets chosen from detections
-        self.tf_buffer = None           # tf2 for target_frame, where tf2_ros is installed
+        self.locator = None             # 3D positions (use_depth)
         self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         # The worker triggers it when a reply is ready: the executor wakes and resumes the
         # service coroutines waiting for one.
@@ -151,7 +151,7 @@ class TrackNode(LifecycleNode):
         if s.use_depth:
             self.pubs['detections_3d'] = self.create_lifecycle_publisher(
                 Detection3DArray, 'detections_3d', 10)
-            self._start_tf(s.target_frame)
+            self.locator = Locator(self, s.target_frame)
         self.diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
         cfg = tracker.model_cfg
         given = s.tracker_given
@@ -273,53 +273,6 @@ class TrackNode(LifecycleNode):
     def _on_camera_info(self, msg):
         self.depth.info = msg
 
-    def _start_tf(self, target_frame: str) -> None:
-        self.tf_buffer = None
-        if not target_frame:
-            return
-        try:
-            import tf2_ros
-        except ImportError:
-            self.get_logger().warning(
-                f'target_frame {target_frame!r}: tf2_ros is not installed here, so 3D '
-                "positions are published in the depth camera's optical frame")
-            return
-        self.tf_buffer = tf2_ros.Buffer()
-        self._tf_listener = tf2_ros.TransformListener(self.tf_buffer, self)
-
-    def _positions(self, header, rgb, results) -> dict:
-        """Each target's 3D position for this frame, or why there is none."""
-        depth_msg, why = self.depth.nearest(stamp_to_ns(header.stamp),
-                                            self.settings.depth_tolerance)
-        seen = {tid: r.box for tid, r in results.items() if r.state != TrackState.LOST}
-        out = {tid: Position(None, '', 'target lost: no position') for tid in results
-               if tid not in seen}
-        if depth_msg is None:
-            return {**out, **{tid: Position(None, '', why) for tid in seen}}
-        frame = depth_msg.header.frame_id
-        info = self.depth.info
-        for tid, (point, why) in target_points(seen, (rgb.shape[1], rgb.shape[0]), depth_msg,
-                                               info).items():
-            if point is None:
-                out[tid] = Position(None, frame, why)
-                continue
-            size = extent(seen[tid], point[2], info)
-            out[tid] = self._in_target_frame(point, frame, header.stamp, size)
-        return out
-
-    def _in_target_frame(self, point, frame: str, stamp, size) -> Position:
-        target = self.settings.target_frame
-        if not target or self.tf_buffer is None or target == frame:
-            return Position(point, frame, 'ok', size)
-        from rclpy.duration import Duration
-        from rclpy.time import Time
-        try:
-            t = self.tf_buffer.lookup_transform(target, frame, Time.from_msg(stamp),
-                                                timeout=Duration(seconds=0.0))
-        except Exception as exc:  # noqa: BLE001 - tf2's lookup errors share no base here
-            return Position(None, target, f'no transform {frame} -> {target}: {exc}')
-        return Position(transform_point(point, t.transform), target, 'ok', size)
-
     def _publish(self, frame: Frame, rgb, results):
         """Publish the results of one answered frame (runs on the engine's worker)."""
         pubs, s, stats = self.pubs, self.settings, self.engine.stats
@@ -327,7 +280,8 @@ class TrackNode(LifecycleNode):
             return
         header = frame.data[0].header
         pubs['detections'].publish(detections_msg(header, results, s.class_id))
-        positions = self._positions(header, rgb, results) if s.use_depth else None
+        positions = self.locator.positions(header, rgb, results, self.depth,
+                                           s.depth_tolerance) if s.use_depth else None
         if positions is not None:
             frame_id = next((p.frame for p in positions.values() if p.point is not None), '')
             pubs['detections_3d'].publish(detections_3d_msg(header, frame_id, results,
