@@ -28,6 +28,9 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
         thickness = 1 if lost else 2
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
         label = f'{target_id} {r.score:.2f}' + (' LOST' if lost else '')
-        cv2.putText(out, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
+        label_y = max(12, y - 4)
+        if label_y - 12 < height + 12 and x < width + 12:   # it would sit under the band
+            label_y = max(y, 0) + 16                          # inside the box instead
+        cv2.putText(out, label, (x + 2, label_y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
                     cv2.LINE_AA)
     return out
