@@ -334,11 +334,11 @@ class Tracker:
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
                          score, penalty)
             if t.state == TrackState.LOST and cfg.scan_tiles:
-                self._scan(t, image, (width, height))
+                self._scan(tid, t, image, (width, height))
             results[tid] = t.result()
         return results
 
-    def _scan(self, t: _Target, image, image_size) -> None:
+    def _scan(self, tid: str, t: _Target, image, image_size) -> None:
         """One step of the frame scan of a LOST target (confirm a candidate, or look on)."""
         cfg = self.config
         if t.pending is not None:
@@ -360,11 +360,8 @@ class Tracker:
         if t.pending_hits >= cfg.scan_confirm:
             box, score = t.pending, found[0]
             t.pending, t.pending_hits, t.scan_next = None, 0, 0
-            self.relocate(box, self._id_of(t), image_size)
+            self.relocate(box, tid, image_size)
             t.score = float(score)
-
-    def _id_of(self, target: _Target) -> str:
-        return next(tid for tid, t in self._targets.items() if t is target)
 
     def _tiles(self, t: _Target, width: int, height: int):
         """Candidate boxes of the target's size covering the frame, nearest the last first."""
