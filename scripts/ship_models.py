@@ -19,7 +19,8 @@ from track_core.runtime.loader import with_runtime
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHIP = [
     # (trained checkpoint, shipped file, store as float16, its run-time settings)
-    ('runs/lighttrack_to_nt3_ban2/model.safetensors', 'models/default.safetensors', False,
+    # (the score stage of make train-student: the trained tracker plus its score head)
+    ('runs/score_nt3_ban2/model.safetensors', 'models/default.safetensors', False,
      'config/runtime/nt3_ban2.yaml'),
 ]
 LIMIT_MB = 25.0

@@ -27,7 +27,10 @@ class SamplingConfig:
     ``negative_prob``: the share of negative pairs (SiamRPN++ / SiamBAN): the search crop is
     cut around another object of another draw, so the template's target is not in it (the other
     draw may come from the same video, about once in as many draws as there are videos, as in
-    those recipes).
+    those recipes). ``background_prob``: the share of negative pairs whose search crop is cut
+    from the search frame itself, away from the target (the crop and the target's box overlap
+    by at most a tenth of the smaller): the scene the target has just left, as a tracker sees
+    it then.
     """
 
     max_gap: int = 200
@@ -43,6 +46,7 @@ class SamplingConfig:
     min_box_size: float = 4.0
     max_tries: int = 20
     negative_prob: float = 0.0
+    background_prob: float = 0.0
 
 
 class SequenceSource:
@@ -145,15 +149,16 @@ class PairDataset(torch.utils.data.Dataset):
                 key = f'{source.name}: {exc}'
                 self.skipped[key] = self.skipped.get(key, 0) + 1
                 continue
-            negative = cfg.negative_prob > 0 and rng.random() < cfg.negative_prob
-            if negative:
+            away = cfg.background_prob > 0 and rng.random() < cfg.background_prob
+            negative = away or (cfg.negative_prob > 0 and rng.random() < cfg.negative_prob)
+            if negative and not away:
                 other = self.sources[rng.choice(len(self.sources), p=self.probs)]
                 try:
                     pair = pair[:2] + other.sample(rng, cfg.max_gap)[2:]
                 except DataError:
                     continue
             item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False)
-                                  and not negative)
+                                  and not negative, away=away)
             if item is not None:
                 item['negative'] = torch.tensor(1.0 if negative else 0.0)
                 return item
@@ -176,7 +181,26 @@ class PairDataset(torch.utils.data.Dataset):
         cy = y + h / 2 + offset * (rng.random() - 0.5)
         return cx, cy, w2, h2
 
-    def make_item(self, rng, t_image, t_box, s_image, s_box, labelled: bool = True):
+    def _away_centre(self, rng, image, box, side) -> Optional[Tuple[float, float]]:
+        """Return a crop centre in ``image`` whose crop of ``side`` misses ``box`` (or None).
+
+        The two overlap by at most a tenth of the smaller of them (of the target's box, and of
+        the crop where the crop is smaller: a crop inside a large target shows only it).
+        """
+        height, width = image.shape[:2]
+        x, y, w, h = box
+        allowed = 0.1 * min(w * h, side * side)
+        for _ in range(10):
+            cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+            ix = max(0.0, min(x + w, cx + side / 2) - max(x, cx - side / 2))
+            iy = max(0.0, min(y + h, cy + side / 2) - max(y, cy - side / 2))
+            if ix * iy <= allowed:
+                return cx, cy
+        return None
+
+    def make_item(self, rng, t_image, t_box, s_image, s_box, labelled: bool = True,
+                  away: bool = False):
+        """One pair as the tracker sees it; ``away``: the search crop misses the target."""
         cfg, mcfg = self.sampling, self.model_cfg
         if min(t_box[2], t_box[3], s_box[2], s_box[3]) < cfg.min_box_size:
             return None
@@ -187,10 +211,15 @@ class PairDataset(torch.utils.data.Dataset):
         scx, scy, sw, sh = self._jittered(rng, s_box, cfg.scale_jitter, cfg.center_jitter,
                                           cfg.aspect_jitter, cfg.zoom_jitter)
         s_side = crop_side(sw, sh, self.pre.search_factor, self.pre.context)
+        if away:
+            centre = self._away_centre(rng, s_image, s_box, s_side)
+            if centre is None:
+                return None   # the target fills the frame: no crop without it
+            scx, scy = centre
         search = crop_square(s_image, scx, scy, s_side, mcfg.search_size)
         x, y, w, h = s_box
         box = image_to_crop(np.array([x + w / 2, y + h / 2, w, h]), scx, scy, s_side)
-        if not (0.0 < box[0] < 1.0 and 0.0 < box[1] < 1.0):
+        if not away and not (0.0 < box[0] < 1.0 and 0.0 < box[1] < 1.0):
             return None   # the target centre fell outside the search crop
         if rng.random() < cfg.grayscale_prob:
             template, search = _gray(template), _gray(search)

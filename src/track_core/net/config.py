@@ -60,6 +60,7 @@ STEM_KINDS: Dict[str, StemKind] = {k.name: k for k in (
     StemKind('nanotrack_v3', pretrained=True, pixels='bgr255'),
 )}
 HEADS = tuple(HEAD_KINDS)
+SCORE_HEADS = ('', 'query')
 STEMS = tuple(STEM_KINDS)
 
 
@@ -77,6 +78,8 @@ class ModelConfig:
     'ban' (NanoTrack v3's correlation head on the blocks' template and search maps; needs the
     'nanotrack_v3' stem at its own width, 96, and 128 / 256 crops; the blocks' residual
     branches and position embeddings start at zero, so an untrained model is NanoTrack v3).
+    score_head: '' (the box head's peak score is the confidence) or 'query' (a separate
+    ``ScoreHead`` gives the confidence, trained with the rest frozen: ``track-train score``).
     """
 
     name: str = 'custom'
@@ -94,12 +97,16 @@ class ModelConfig:
     drop_path: float = 0.0
     template_size: int = 128
     search_size: int = 256
+    score_head: str = ''
 
     def __post_init__(self):
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}")
         if self.attention not in ('joint', 'asymmetric'):
             raise ValueError(f"attention must be 'joint' or 'asymmetric', got {self.attention!r}")
+        if self.score_head not in SCORE_HEADS:
+            raise ValueError(f"score_head must be one of {', '.join(map(repr, SCORE_HEADS))}, "
+                             f'got {self.score_head!r}')
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         need = self.head_kind.shapes

@@ -104,3 +104,43 @@ class TokenHead(nn.Module):
     def read(self, tokens, nz: int, nx: int):
         """Apply the head to its part of a joint token sequence: the prediction tokens."""
         return self(tokens[:, nz + nx:])
+
+
+class ScoreHead(nn.Module):
+    """A confidence that the box is the target, beside the box head (STARK-ST's second stage).
+
+    A learnt query, shifted by the template's mean token, attends over the search tokens; an
+    MLP reads what it gathered, the template's mean token and the box head's peak score (as a
+    logit) and gives one logit. It reads the blocks' tokens and the box head's output but
+    changes neither, so a model trained with everything else frozen (``track-train score``)
+    finds bit-identical boxes and only its ``confidence`` is new. ``forward`` returns the
+    logit; ``OneStreamTracker.predict`` puts its sigmoid in the output as ``confidence``.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 4, hidden: int = 96):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'score head: width {dim} is not divisible by {num_heads} heads')
+        self.num_heads = num_heads
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.query = nn.Parameter(torch.zeros(1, 1, dim))
+        self.from_template = nn.Linear(dim, dim)
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + 1, hidden), nn.GELU(),
+                                 nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        nn.init.trunc_normal_(self.query, std=0.02)
+
+    def forward(self, z_tokens, x_tokens, peak_score):
+        z = self.norm(z_tokens).mean(dim=1, keepdim=True)                  # (B, 1, C)
+        x = self.norm(x_tokens)
+        b, n, c = x.shape
+        h, d = self.num_heads, c // self.num_heads
+        q = self.q(self.query + self.from_template(z)).reshape(b, 1, h, d).transpose(1, 2)
+        k, v = self.kv(x).reshape(b, n, 2, h, d).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = (q @ k.transpose(-2, -1) * d ** -0.5).softmax(dim=-1)       # (B, h, 1, N)
+        gathered = self.proj((attn @ v).transpose(1, 2).reshape(b, c))
+        peak = peak_score.clamp(1e-4, 1 - 1e-4)
+        peak_logit = torch.log(peak / (1 - peak)).unsqueeze(1)
+        return self.mlp(torch.cat([gathered, z.squeeze(1), peak_logit], dim=1)).squeeze(1)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from track_core.net.config import ModelConfig
-from track_core.net.heads import CenterHead, TokenHead
+from track_core.net.heads import CenterHead, ScoreHead, TokenHead
 from track_core.net.layers import Block
 from track_core.net.nanotrack import BanBoxHead, NanoTrackV3Stem
 from track_core.net.stems import MobileNetV2Stem, PatchEmbed
@@ -59,6 +59,8 @@ class OneStreamTracker(nn.Module):
             Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate) for rate in rates)
         self.norm = nn.LayerNorm(dim, eps=1e-6) if kind.final_norm else nn.Identity()
         self.box_head = HEADS[cfg.head](cfg)
+        if cfg.score_head:
+            self.score_head = ScoreHead(dim, 4 if dim % 4 == 0 else 1)
         n = cfg.num_template_tokens + cfg.num_search_tokens + kind.prediction_tokens
         if cfg.attention == 'asymmetric':
             mask = torch.ones(n, n, dtype=torch.bool)
@@ -121,9 +123,19 @@ class OneStreamTracker(nn.Module):
         return tokens, hidden
 
     def predict(self, tokens):
-        """Apply the final norm and the head to the joint token sequence."""
-        return self.box_head.read(self.norm(tokens), self.cfg.num_template_tokens,
-                                  self.cfg.num_search_tokens)
+        """Apply the final norm and the head(s) to the joint token sequence.
+
+        With a score head the output also holds ``confidence_logit`` and ``confidence`` (its
+        sigmoid); without one the confidence is the box head's ``score``.
+        """
+        tokens = self.norm(tokens)
+        nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
+        out = self.box_head.read(tokens, nz, nx)
+        if self.cfg.score_head:
+            logit = self.score_head(tokens[:, :nz], tokens[:, nz:nz + nx], out['score'])
+            out['confidence_logit'] = logit
+            out['confidence'] = torch.sigmoid(logit)
+        return out
 
     # ----------------------------------------------------------------- entry points
     def forward_search(self, z_tokens, search, blocks=None):

@@ -2,7 +2,8 @@
 
 ``template.onnx``: template (B, 3, Ht, Wt) -> z_tokens (B, Nz, C), run once per target (and
 on template updates). ``search.onnx``: z_tokens + search (B, 3, Hs, Ws) -> the head outputs
-(score_map, size_map, offset_map for the center and ban heads; box, score for the token head).
+(score_map, size_map, offset_map for the center and ban heads; box, score for the token head;
+then confidence where the model has a score head).
 Splitting them caches the template embedding. Shapes are static and there is no
 data-dependent control flow, which keeps the graphs TensorRT-friendly.
 """
@@ -21,14 +22,18 @@ from track_core.net.config import HEAD_KINDS
 DEFAULT_OPSET = 17
 # Raised whenever the graphs written for the same checkpoint change (inputs, outputs, ops), so
 # graphs cached by an older track_core are exported again rather than run.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
 TOKEN_OUTPUTS = ('box', 'score')
 
 
-def output_names(head: str):
-    """Return the search graph's outputs for the head named ``head``, in order."""
-    return CENTER_OUTPUTS if HEAD_KINDS[head].score_map else TOKEN_OUTPUTS
+def output_names(head: str, score_head: str = ''):
+    """Return the search graph's outputs for the head named ``head``, in order.
+
+    A model with a score head (``ModelConfig.score_head``) adds ``confidence``.
+    """
+    names = CENTER_OUTPUTS if HEAD_KINDS[head].score_map else TOKEN_OUTPUTS
+    return names + (('confidence',) if score_head else ())
 
 
 class TemplateGraph(nn.Module):
@@ -46,7 +51,7 @@ class SearchGraph(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
-        self.names = output_names(model.cfg.head)
+        self.names = output_names(model.cfg.head, model.cfg.score_head)
 
     def forward(self, z_tokens, search):
         out = self.model.forward_search(z_tokens, search)
@@ -84,7 +89,7 @@ def export_onnx(model, out_dir, batch: int = 1, opset: int = DEFAULT_OPSET
     tmp_t, tmp_s = out_dir / 'template.onnx.tmp', out_dir / 'search.onnx.tmp'
     _export(TemplateGraph(model), (template,), tmp_t, ['template'], ['z_tokens'], opset)
     _export(SearchGraph(model), (z_tokens, search), tmp_s, ['z_tokens', 'search'],
-            output_names(model.cfg.head), opset)
+            output_names(model.cfg.head, model.cfg.score_head), opset)
     tmp_t.replace(template_path)
     tmp_s.replace(search_path)
     return template_path, search_path

@@ -2,7 +2,8 @@
 
 ``embed_template(z)``: (B, 3, Ht, Wt) float32 -> (B, Nz, C) float32 template tokens.
 ``run(z_tokens, x)``: template tokens + (B, 3, Hs, Ws) search crops -> dict of arrays, either
-``score_map``/``size_map``/``offset_map`` (center head) or ``box``/``score`` (token head).
+``score_map``/``size_map``/``offset_map`` (center head) or ``box``/``score`` (token head), and
+``confidence`` where the model has a score head.
 """
 
 import os
@@ -41,7 +42,7 @@ class TorchBackend:
             torch.set_num_threads(int(threads))
         self.dtype = torch.float16 if self.fp16 else torch.float32
         self.model = model.to(self.device, self.dtype).eval()
-        self.outputs = output_names(model.cfg.head)
+        self.outputs = output_names(model.cfg.head, model.cfg.score_head)
 
     def _in(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, self.dtype)
@@ -98,7 +99,12 @@ class OnnxBackend:
         self.template = ort.InferenceSession(str(template_path), opts, providers=providers)
         self.search = ort.InferenceSession(str(search_path), opts, providers=providers)
         self.batch = self.search.get_inputs()[1].shape[0]
-        self.outputs = output_names(head)
+        self.outputs = tuple(o.name for o in self.search.get_outputs())
+        expected = set(output_names(head)) | {'confidence'}
+        if not set(self.outputs) >= set(output_names(head)) or \
+                not set(self.outputs) <= expected:
+            raise ValueError(f'{search_path}: outputs {list(self.outputs)} are not those of a '
+                             f'{head!r} head ({", ".join(output_names(head))}[, confidence])')
 
     @staticmethod
     def _chunks(arrays, batch):

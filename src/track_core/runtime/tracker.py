@@ -24,11 +24,17 @@ from track_core.types import TrackResult, TrackState
 class TrackerConfig:
     """Run-time behaviour (everything that is not a property of the trained network).
 
-    lost_threshold: a score under this counts as a low-confidence frame.
+    The confidence these settings compare is the model's score head where it has one
+    (``ModelConfig.score_head``), else the box head's peak score; it is the score reported.
+    lost_threshold: a confidence under this counts as a low-confidence frame.
     lost_frames: low-confidence frames in a row before the target is LOST.
-    recover_threshold: while LOST, a score at or above this re-acquires the target.
+    recover_threshold: while LOST, a confidence at or above this re-acquires the target.
     search_growth / max_search_scale: while LOST the search crop grows by this factor per frame
     up to this multiple of the normal crop, around the last confident position.
+    lost_follow: while LOST, centre the next search crop on this frame's best match instead
+    of holding the last confident position (the size is held either way): a target that is
+    still there at low confidence keeps being followed; one that has gone is looked for
+    wherever the best match wanders.
     hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
     window_blend: 0 multiplies the score map by the window; b > 0 ranks cells by
     (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).
@@ -36,14 +42,17 @@ class TrackerConfig:
     when the score is at least ``update_threshold`` (0 = never; the first frame's template).
     scan_tiles / scan_confirm: while LOST, also search the whole frame, ``scan_tiles`` search
     crops a frame (tiles of the normal search crop's side, nearest the last position first,
-    round the frame in turn; 0 = off), taking a candidate only once it scores at least
-    ``recover_threshold`` on ``scan_confirm`` frames in a row at the same place.
+    round the frame in turn; 0 = off), taking a candidate only once its confidence is at least
+    ``scan_threshold`` on ``scan_confirm`` frames in a row at the same place (far from where
+    the target was lost, a look-alike is likelier than near it: this may be stricter than
+    ``recover_threshold``).
     size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
     the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; score-map heads only:
     center and ban).
     size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
-    size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score and
-    size penalty, so unsure frames barely change the size (SiamRPN's update rate).
+    size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score (the
+    box head's, which ranked the cells) and size penalty, so unsure frames barely change the
+    size (SiamRPN's update rate).
     These are the library defaults; a model brings its own values in its checkpoint (the
     settings chosen for it on dev, ``track_core.runtime.model_runtime``). How many targets may
     be tracked at once is not among them: it is a deployment limit (``Tracker.max_targets``).
@@ -54,6 +63,7 @@ class TrackerConfig:
     recover_threshold: float = 0.5
     search_growth: float = 1.2
     max_search_scale: float = 2.0
+    lost_follow: bool = False
     hann_window: bool = True
     window_blend: float = 0.0
     update_interval: int = 0
@@ -63,6 +73,7 @@ class TrackerConfig:
     size_by_confidence: bool = True
     scan_tiles: int = 0
     scan_confirm: int = 2
+    scan_threshold: float = 0.5
 
     def __post_init__(self):
         problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
@@ -85,6 +96,7 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'size_smoothing': (0.0, 0.99),
     'scan_tiles': (0, 64),
     'scan_confirm': (1, 10),
+    'scan_threshold': (0.0, 1.0),
 }
 MAX_TARGETS_LIMITS = (1, 64)
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
@@ -332,7 +344,7 @@ class Tracker:
                                                      cfg.size_penalty, cfg.window_blend)
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
             self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
-                         score, penalty)
+                         score, penalty, _confidence(out, i, score))
             if t.state == TrackState.LOST and cfg.scan_tiles:
                 self._scan(tid, t, image, (width, height))
             results[tid] = t.result()
@@ -342,7 +354,7 @@ class Tracker:
         """One step of the frame scan of a LOST target (confirm a candidate, or look on)."""
         cfg = self.config
         if t.pending is not None:
-            found = self._verify(t, image, [t.pending], cfg.recover_threshold, 0.5)
+            found = self._verify(t, image, [t.pending], cfg.scan_threshold, 0.5)
             if found is None:
                 t.pending, t.pending_hits = None, 0
                 return
@@ -353,7 +365,7 @@ class Tracker:
             picked = [tiles[(t.scan_next + k) % len(tiles)]
                       for k in range(min(cfg.scan_tiles, len(tiles)))]
             t.scan_next = (t.scan_next + len(picked)) % len(tiles)
-            found = self._verify(t, image, picked, cfg.recover_threshold, 0.0)
+            found = self._verify(t, image, picked, cfg.scan_threshold, 0.0)
             if found is None:
                 return
             t.pending, t.pending_hits = found[1], 1
@@ -404,6 +416,7 @@ class Tracker:
             box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
                                                self.config.size_penalty,
                                                self.config.window_blend)
+            score = _confidence(out, i, score)
             pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
             found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
             overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
@@ -412,14 +425,25 @@ class Tracker:
         return best
 
     def _update(self, t: _Target, image, image_size, center, size, score,
-                penalty: float = 1.0) -> None:
+                penalty: float = 1.0, confidence: Optional[float] = None) -> None:
+        """Move ``t`` to the decoded box, or not: the state follows ``confidence``.
+
+        ``score`` (the box head's peak) weighs the size update; ``confidence`` (the score
+        head's, or ``score``) decides low-confidence frames, LOST, re-acquisition and
+        template updates, and is what the target reports.
+        """
         cfg = self.config
         width, height = image_size
-        t.score = score
-        t.below = t.below + 1 if score < cfg.lost_threshold else 0
+        confidence = score if confidence is None else confidence
+        t.score = confidence
+        t.below = t.below + 1 if confidence < cfg.lost_threshold else 0
         if t.state == TrackState.LOST:
-            if score < cfg.recover_threshold:
+            if confidence < cfg.recover_threshold:
                 t.scale = min(t.scale * cfg.search_growth, cfg.max_search_scale)
+                if cfg.lost_follow:
+                    cx = min(max(float(center[0]), 0.0), width - 1.0)
+                    cy = min(max(float(center[1]), 0.0), height - 1.0)
+                    t.center = np.array([cx, cy])
                 return
             t.state, t.scale, t.below = TrackState.TRACKING, 1.0, 0
         elif t.below >= cfg.lost_frames:
@@ -436,6 +460,11 @@ class Tracker:
         t.size = np.array([box[2], box[3]])
         t.since_update += 1
         if (cfg.update_interval and t.since_update >= cfg.update_interval
-                and score >= cfg.update_threshold):
+                and confidence >= cfg.update_threshold):
             t.z_tokens = self._template_tokens(image, t.center, t.size)
             t.since_update = 0
+
+
+def _confidence(out: Dict[str, np.ndarray], i: int, score: float) -> float:
+    """Sample ``i``'s confidence: the score head's where the model has one, else ``score``."""
+    return float(out['confidence'][i]) if 'confidence' in out else score

@@ -2,6 +2,7 @@
 
     track-train teacher CONFIG [key=value ...]
     track-train distill CONFIG [key=value ...]
+    track-train score CONFIG [key=value ...]    (a score head for the tracker in init=)
 
 CONFIG is a YAML recipe (config/train/*.yaml) holding deltas of TrainConfig; key=value pairs
 override it (dotted keys, YAML values), unknown keys are errors. The resolved config is saved

@@ -37,6 +37,17 @@ def giou_loss(pred, target, weight=None):
     return weighted_mean(1 - giou, weight), weighted_mean(iou.detach(), weight)
 
 
+def box_iou(pred, target):
+    """Per-sample IoU of (B, 4) cxcywh boxes (no gradient)."""
+    with torch.no_grad():
+        p, t = cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)
+        area_p = (p[:, 2] - p[:, 0]).clamp(min=0) * (p[:, 3] - p[:, 1]).clamp(min=0)
+        area_t = (t[:, 2] - t[:, 0]).clamp(min=0) * (t[:, 3] - t[:, 1]).clamp(min=0)
+        inter = (torch.min(p[:, 2:], t[:, 2:]) - torch.max(p[:, :2], t[:, :2])).clamp(min=0)
+        inter = inter.prod(dim=1)
+        return inter / (area_p + area_t - inter).clamp(min=1e-7)
+
+
 def weighted_mean(values, weight):
     """Mean of per-sample ``values`` (B, ...) weighted by ``weight`` (B,)."""
     w = weight.reshape(-1, *([1] * (values.dim() - 1))).to(values.dtype)

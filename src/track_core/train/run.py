@@ -1,7 +1,8 @@
 """Build a training run from a TrainConfig and execute it (``track-train`` parses, this runs).
 
 ``build_task`` turns the config into a task (teacher on ground truth, CompressTracker
-distillation, or depth pruning); ``run`` adds the data, the trainer and the run folder.
+distillation, depth pruning, or a score head for a trained tracker); ``run`` adds the data,
+the trainer and the run folder.
 """
 
 import dataclasses
@@ -25,10 +26,10 @@ from track_core.train.config import TrainConfig
 from track_core.train.inputs import Renormalize
 from track_core.train.pseudo import build_pseudo_source
 from track_core.train.stages import init_student_from_teacher, stage_ranges
-from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask
+from track_core.train.task import DepthPruneTask, DistillTask, GroundTruthTask, ScoreTask
 from track_core.train.trainer import seed_everything, Trainer
 
-KINDS = ('teacher', 'distill')
+KINDS = ('teacher', 'distill', 'score')
 
 
 def git_commit() -> str:
@@ -64,7 +65,13 @@ def _variant(name: str, overrides: Dict[str, Any], where: str) -> ModelConfig:
 
 def build_task(kind: str, cfg: TrainConfig, log=print
                ) -> Tuple[TrainingTask, ModelConfig, PreprocessConfig]:
-    """(task, model config, preprocess) for a run of ``kind`` ('teacher' or 'distill')."""
+    """(task, model config, preprocess) for a run of ``kind`` (one of KINDS)."""
+    if kind == 'score':
+        if not cfg.init:
+            raise ConfigError('score: give the trained tracker to score (init=PATH)')
+        model, pre = load_model(cfg.init)
+        task = ScoreTask(model)
+        return task, task.trained_model().cfg, pre
     if kind == 'teacher':
         if cfg.init:
             model, pre = load_model(cfg.init)
@@ -134,7 +141,7 @@ def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher
 
 def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
         ) -> Dict[str, float]:
-    """Train ``kind`` ('teacher' or 'distill') as ``cfg`` says; return the last epoch's means."""
+    """Train ``kind`` (one of KINDS) as ``cfg`` says; return the last epoch's means."""
     if kind not in KINDS:
         raise ConfigError(f'kind must be one of {", ".join(KINDS)}, got {kind!r}')
     seed_everything(cfg.seed)
@@ -165,10 +172,15 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
     extra = {'command': kind, 'commit': git_commit(), 'config': to_dict(cfg)}
     # A model trained on from another (init) or compressed from a teacher starts from the
     # run-time settings that one brings; re-choose them on dev before shipping.
+    # (A score head keeps the tracker's settings, but its confidence needs its own thresholds.)
     source = cfg.distill.teacher if kind == 'distill' else cfg.init
     inherited = read_extra(source).get('runtime') if source else None
     if inherited:
         extra['runtime'] = inherited
+    if kind == 'score':       # the tracker's own training record stays with it
+        before = read_extra(cfg.init)
+        extra['tracker_training'] = before.get('tracker_training') or {
+            k: before[k] for k in ('command', 'commit', 'config', 'epoch') if k in before}
 
     def save_model(path):
         save_checkpoint(path, task.trained_model(), pre, {**extra, 'epoch': trainer.epoch})

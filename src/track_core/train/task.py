@@ -7,7 +7,7 @@ from inside the network.
 """
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from typing import Dict, List, Sequence
 
@@ -16,6 +16,7 @@ import torch
 from track_core.net.network import OneStreamTracker
 from track_core.train.base import TrainingTask
 from track_core.train.losses import (ban_cls_loss, ban_iou_loss, ban_labels, ban_point_iou,
+                                     box_iou,
                                      center_to_edge_distributions, feature_mimic_loss,
                                      focal_loss, gaussian_heatmap, giou_loss, kl_edge_loss,
                                      l1_loss, log_size_loss, score_map_distill_loss)
@@ -355,3 +356,62 @@ class DepthPruneTask(TrainingTask):
             state[key] = value
         model.load_state_dict(state)
         return model
+
+
+class ScoreTask(TrainingTask):
+    """A score head for a trained tracker, everything else frozen (STARK-ST's second stage).
+
+    The tracker runs frozen (eval mode, no gradients), so the trained model's boxes are
+    bit-identical to the tracker's and its accuracy cannot drop: only the new head learns. Its
+    target is the IoU of the tracker's own box (the box head's peak, as trained) with the
+    ground truth on an annotated pair, 0 on a negative pair (the template's target is not in
+    the search crop), binary cross-entropy on soft targets, so the confidence estimates the
+    box's IoU. Pairs whose box a tracker proposed (pseudo-labels) count for nothing. A
+    tracker that has a score head already gets a new one (the same recipe gives the same
+    model from the tracker with or without it; resuming is the run folder's business).
+    """
+
+    def __init__(self, tracker: OneStreamTracker):
+        super().__init__()
+        if tracker.cfg.score_head:
+            base = OneStreamTracker(replace(tracker.cfg, score_head=''))
+            base.load_state_dict({k: v for k, v in tracker.state_dict().items()
+                                  if not k.startswith('score_head.')})
+            tracker = base
+        self.score_head = OneStreamTracker(replace(tracker.cfg, score_head='query')).score_head
+        self.hold_frozen('tracker', tracker)
+        self.score_head.requires_grad_(True)
+
+    def forward(self, batch):
+        net = self.tracker
+        with torch.no_grad():
+            tokens = net.join(net.embed_template(batch['template']),
+                              net.embed_search(batch['search']))
+            tokens, _ = net.run_blocks(tokens)
+            tokens = net.norm(tokens)
+            nz, nx = net.cfg.num_template_tokens, net.cfg.num_search_tokens
+            out = net.box_head.read(tokens, nz, nx)
+            negative = batch.get('negative', torch.zeros_like(batch['has_box']))
+            iou = box_iou(out['box'], batch['box'])
+            target = torch.where(negative > 0, torch.zeros_like(iou), iou)
+            weight = torch.clamp(batch['has_box'] + negative, max=1.0)
+        logit = self.score_head(tokens[:, :nz], tokens[:, nz:nz + nx], out['score'])
+        per = torch.nn.functional.binary_cross_entropy_with_logits(logit, target,
+                                                                   reduction='none')
+        loss = (per * weight).sum() / weight.sum().clamp(min=1.0)
+        conf = torch.sigmoid(logit.detach())
+        pos = (weight > 0) & (negative == 0)
+        metrics = {'metric/iou': iou[pos].mean() if bool(pos.any()) else torch.tensor(0.0)}
+        for name, mask in (('pos', pos), ('neg', negative > 0)):
+            if bool(mask.any()):
+                metrics[f'metric/conf_{name}'] = conf[mask].mean()
+        return {'loss': loss, 'loss/score': loss, **metrics}
+
+    def trained_model(self) -> OneStreamTracker:
+        """Return the tracker with this score head (its ``confidence`` is the head's)."""
+        model = OneStreamTracker(replace(self.tracker.cfg, score_head='query'))
+        state = {k: v.detach().clone() for k, v in self.tracker.state_dict().items()}
+        state.update({f'score_head.{k}': v.detach().clone()
+                      for k, v in self.score_head.state_dict().items()})
+        model.load_state_dict(state)
+        return model.eval()

@@ -253,15 +253,18 @@ def test_the_interface_table_is_what_the_node_offers():
 
 
 def test_leave_and_return_lost_while_away_nothing_claimed_then_found_again(harness):
-    # The target walks out of the view for 15 frames and comes back where it left.
+    # The target walks out of the view for 15 frames and comes back at another place, out of
+    # reach of the search around where it left: the frame scan has to find it.
     h = harness
     target_id = start_tracking(h)
     left = scene(6)[1]                              # where it is when it leaves
     here = {'box': tuple(int(v) for v in left), 'speed': (0, 0)}
+    there = {'box': (220, 160, 56, 48), 'speed': (0, 0)}
     timeline = []
 
     def frame(i, visible):
-        rgb, _ = scene(i, **here, visible=visible) if i > 6 else scene(i)
+        place = there if i >= 22 else here
+        rgb, _ = scene(i, **place, visible=visible) if i > 6 else scene(i)
         count = len(h.states)
         h.pub.publish(image_msg(rgb, sec=600 + i))
         assert h.wait_for(lambda: len(h.states) > count and
@@ -289,3 +292,5 @@ def test_leave_and_return_lost_while_away_nothing_claimed_then_found_again(harne
     assert back[-1].id == target_id and back[-1].seconds_since_seen == 0.0
     t, dets = frame(len(back) + 22, True)
     assert t.state == TargetState.STATE_TRACKING and len(dets) == 1 and dets[0].id == target_id
+    centre = dets[0].bbox.center.position
+    assert abs(centre.x - 248) < 10 and abs(centre.y - 184) < 10, timeline    # the new place

@@ -46,20 +46,22 @@ class Param:
 
 
 _TRACKER_TEXT = {
-    'lost_threshold': 'score under which a frame counts as low-confidence',
+    'lost_threshold': 'confidence under which a frame counts as low-confidence',
     'lost_frames': 'low-confidence frames in a row before LOST',
-    'recover_threshold': 'score that re-acquires a LOST target',
+    'recover_threshold': 'confidence that re-acquires a LOST target',
     'search_growth': 'search region growth per frame while LOST',
     'max_search_scale': 'largest search region while LOST, as a multiple of the normal one',
+    'lost_follow': 'while LOST, centre the search on the best match (false: hold the last box)',
     'hann_window': 'motion prior on the score map while tracking',
     'update_interval': 'frames between template updates (0: never)',
-    'update_threshold': 'score needed for a template update',
+    'update_threshold': 'confidence needed for a template update',
     'size_penalty': 'rank boxes that change scale or aspect down (0: off)',
     'size_smoothing': 'weight of the previous box size',
     'size_by_confidence': 'low-score frames change the box size less',
     'window_blend': 'mix the motion prior in (0: multiply the score map by it)',
     'scan_tiles': 'while LOST, search crops of the whole frame scanned per frame (0: off)',
     'scan_confirm': 'frames in a row a frame-scan candidate must be verified on',
+    'scan_threshold': 'confidence a frame-scan candidate needs on each of those frames',
 }
 MODEL_OWN = "unless given, the model's own value"
 
