@@ -63,8 +63,7 @@ bench: setup
 # ../shared/data and the lighttrack extra (pip install -e '.[lighttrack]').
 train-student: setup
 	@$(ENV) && cd $(ROOT) && track-train teacher config/train/lighttrack_to_nt3_ban2.yaml
-	@$(ENV) && cd $(ROOT) && track-train score config/train/score_nt3_ban2.yaml \
-	    init=runs/lighttrack_to_nt3_ban2/model.safetensors
+	@$(ENV) && cd $(ROOT) && track-train score config/train/score_nt3_ban2.yaml
 
 ship: setup
 	@$(ENV) && cd $(ROOT) && python scripts/ship_models.py

@@ -31,7 +31,7 @@ def detections(sec, boxes):
 
 
 def test_select_by_detection_refuse_an_unknown_id_and_reacquire_after_a_loss():
-    h = Harness(use_detector=True)
+    h = Harness(use_detector=True, scan_tiles=0)   # the detector's help, not the frame scan
     try:
         assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
         pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
