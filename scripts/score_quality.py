@@ -18,8 +18,8 @@ import sys
 import numpy as np
 
 from track_core.data.build import resolve
-from track_core.data.sequences import find_sequences, with_leave_and_return
-from track_core.eval.cli import LEAVE_AT
+from track_core.data.sequences import find_sequences
+from track_core.eval.cli import leave_return_splices, LONGTERM_VARIANTS
 from track_core.eval.ope import run_sequence
 from track_core.eval.trackers import CoreTracker
 from track_core.runtime import model_runtime
@@ -46,19 +46,13 @@ def frames(path, seqs, absent):
     """(score, iou, present) over all frames after the first of plain and spliced runs."""
     config = model_runtime(path, {'lost_threshold': 0.0, 'recover_threshold': 0.0})
     tracker = CoreTracker('model', path, config=config)
+    spliced, _ = leave_return_splices(seqs, absent, LONGTERM_VARIANTS['where it has moved to'])
     out = []
-    for i, s in enumerate(seqs):
-        runs = [s]
-        skip = len(s) // 5
-        leave = max(1, int(len(s) * LEAVE_AT))
-        if leave < len(s) - skip - 1:
-            runs.append(with_leave_and_return(s, seqs[(i + 1) % len(seqs)], leave, absent,
-                                              skip))
-        for seq in runs:
-            run = run_sequence(tracker, seq)
-            iou = np.zeros(len(run.present))
-            iou[run.present] = run.errors.iou
-            out.append(np.stack([run.scores, iou, run.present.astype(float)], 1))
+    for seq in list(seqs) + spliced:
+        run = run_sequence(tracker, seq)
+        iou = np.zeros(len(run.present))
+        iou[run.present] = run.errors.iou
+        out.append(np.stack([run.scores, iou, run.present.astype(float)], 1))
     return np.concatenate(out)
 
 

@@ -103,6 +103,27 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
 
 NO_SIZE_CONTROL = ('size_penalty=0', 'size_smoothing=0', 'size_by_confidence=false')
 LEAVE_AT = 0.4          # of the sequence, where the target leaves
+# The two leave-and-return variants: the target back where it left, or where it has moved to
+# meanwhile (1 / value of the sequence dropped before the return; 0: none).
+LONGTERM_VARIANTS = {'where it left': 0, 'where it has moved to': 5}
+
+
+def leave_return_splices(seqs, absent: int, fifth: int):
+    """Return (spliced sequences, index of each one's return frame) for one variant.
+
+    Each sequence leaves at LEAVE_AT for ``absent`` frames of the next one in ``seqs``, then
+    goes on after dropping ``len // fifth`` frames (none for 0); sequences too short for that
+    are left out.
+    """
+    spliced, returns = [], []
+    for i, s in enumerate(seqs):
+        skip = len(s) // fifth if fifth else 0
+        leave = max(1, int(len(s) * LEAVE_AT))
+        if leave >= len(s) - skip - 1:
+            continue
+        spliced.append(with_leave_and_return(s, seqs[(i + 1) % len(seqs)], leave, absent, skip))
+        returns.append(leave + absent)
+    return spliced, returns
 
 
 def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backend='onnx',
@@ -127,20 +148,11 @@ def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backen
                            CoreTracker(n, p, backend=backend, threads=threads, config=c))
     ready, skipped = available_baselines(baselines, None, baseline_dirs)
     factories.update(ready)
-    variants = {'where it left': 0, 'where it has moved to': 5}      # skip: len // 5
     figures = {}
-    bar = tqdm(total=len(variants) * len(factories) * len(seqs), desc='long-term',
+    bar = tqdm(total=len(LONGTERM_VARIANTS) * len(factories) * len(seqs), desc='long-term',
                unit='seq', disable=not progress)
-    for variant, fifth in variants.items():
-        spliced, returns = [], []
-        for i, s in enumerate(seqs):
-            skip = len(s) // fifth if fifth else 0
-            leave = max(1, int(len(s) * LEAVE_AT))
-            if leave >= len(s) - skip - 1:
-                continue
-            spliced.append(with_leave_and_return(s, seqs[(i + 1) % len(seqs)], leave, absent,
-                                                 skip))
-            returns.append(leave + absent)
+    for variant, fifth in LONGTERM_VARIANTS.items():
+        spliced, returns = leave_return_splices(seqs, absent, fifth)
         figures[variant] = {}
         for name, make in factories.items():
             tracker = make()

@@ -16,18 +16,23 @@ def cxcywh_to_xyxy(box):
     return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
 
 
-def giou_loss(pred, target, weight=None):
-    """Mean (1 - GIoU) of (B, 4) cxcywh boxes; also returns the mean IoU (no gradient).
-
-    ``weight`` (B,): per-sample weights of the mean (a weight-0 sample counts for nothing).
-    """
+def _overlap(pred, target):
+    """(xyxy pred, xyxy target, intersection, union) of (B, 4) cxcywh boxes."""
     p, t = cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)
     area_p = (p[:, 2] - p[:, 0]).clamp(min=0) * (p[:, 3] - p[:, 1]).clamp(min=0)
     area_t = (t[:, 2] - t[:, 0]).clamp(min=0) * (t[:, 3] - t[:, 1]).clamp(min=0)
     lt = torch.max(p[:, :2], t[:, :2])
     rb = torch.min(p[:, 2:], t[:, 2:])
     inter = (rb - lt).clamp(min=0).prod(dim=1)
-    union = area_p + area_t - inter
+    return p, t, inter, area_p + area_t - inter
+
+
+def giou_loss(pred, target, weight=None):
+    """Mean (1 - GIoU) of (B, 4) cxcywh boxes; also returns the mean IoU (no gradient).
+
+    ``weight`` (B,): per-sample weights of the mean (a weight-0 sample counts for nothing).
+    """
+    p, t, inter, union = _overlap(pred, target)
     iou = inter / union.clamp(min=1e-7)
     hull = (torch.max(p[:, 2:], t[:, 2:]) - torch.min(p[:, :2], t[:, :2])).clamp(min=0)
     hull_area = hull.prod(dim=1).clamp(min=1e-7)
@@ -40,12 +45,8 @@ def giou_loss(pred, target, weight=None):
 def box_iou(pred, target):
     """Per-sample IoU of (B, 4) cxcywh boxes (no gradient)."""
     with torch.no_grad():
-        p, t = cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)
-        area_p = (p[:, 2] - p[:, 0]).clamp(min=0) * (p[:, 3] - p[:, 1]).clamp(min=0)
-        area_t = (t[:, 2] - t[:, 0]).clamp(min=0) * (t[:, 3] - t[:, 1]).clamp(min=0)
-        inter = (torch.min(p[:, 2:], t[:, 2:]) - torch.max(p[:, :2], t[:, :2])).clamp(min=0)
-        inter = inter.prod(dim=1)
-        return inter / (area_p + area_t - inter).clamp(min=1e-7)
+        _, _, inter, union = _overlap(pred, target)
+        return inter / union.clamp(min=1e-7)
 
 
 def weighted_mean(values, weight):

@@ -385,12 +385,10 @@ class ScoreTask(TrainingTask):
     def forward(self, batch):
         net = self.tracker
         with torch.no_grad():
-            tokens = net.join(net.embed_template(batch['template']),
-                              net.embed_search(batch['search']))
-            tokens, _ = net.run_blocks(tokens)
-            tokens = net.norm(tokens)
+            out, (last,) = net.forward_intermediates(batch['template'], batch['search'],
+                                                     [net.cfg.depth - 1])
+            tokens = net.norm(last)                 # what the head reads, as in predict()
             nz, nx = net.cfg.num_template_tokens, net.cfg.num_search_tokens
-            out = net.box_head.read(tokens, nz, nx)
             negative = batch.get('negative', torch.zeros_like(batch['has_box']))
             iou = box_iou(out['box'], batch['box'])
             target = torch.where(negative > 0, torch.zeros_like(iou), iou)
