@@ -1,11 +1,13 @@
 """The model configuration: everything needed to rebuild a network's shapes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 # Every token stem reduces the image by 16: one token per 16x16 pixels.
 STRIDE = 16
 CONTEXTS = ('area', 'padded')
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class HeadKind:
     pretrained: published weights exist (``pretrained_stem`` loads them; training keeps their
     BatchNorm statistics).
     shapes: (stem, embed_dim, template_size, search_size) it needs, if fixed.
+    batch_norm: its convolution towers have BatchNorm (False: VitTrack's, where it was folded
+    into the convolutions before publication).
     """
 
     name: str
@@ -32,6 +36,7 @@ class HeadKind:
     nanotrack_points: bool = False
     pretrained: bool = False
     shapes: Optional[Tuple[str, int, int, int]] = None
+    batch_norm: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,17 @@ class StemKind:
     """What the rest of the code knows of a token stem, chosen once by ``ModelConfig.stem``.
 
     pretrained: published weights exist (``pretrained_stem`` loads them).
-    pixels: the input convention it was trained on, 'imagenet' (RGB, ImageNet mean/std) or
-    'bgr255' (BGR pixels in 0..255, NanoTrack's).
+    pixels: the input convention it was trained on, 'imagenet' (RGB, ImageNet mean/std),
+    'bgr255' (BGR pixels in 0..255, NanoTrack's) or 'bgr_imagenet' (BGR channels normalised by
+    the ImageNet mean/std in RGB's order: what OpenCV's TrackerVit feeds VitTrack).
+    separate_template: template and search crops go through two stems with their own weights
+    (VitTrack's); the stem is then called as ``stem(image, template)``.
     """
 
     name: str
     pretrained: bool = False
     pixels: str = 'imagenet'
+    separate_template: bool = False
 
 
 HEAD_KINDS: Dict[str, HeadKind] = {k.name: k for k in (
@@ -53,11 +62,13 @@ HEAD_KINDS: Dict[str, HeadKind] = {k.name: k for k in (
     HeadKind('token', score_map=False, prediction_tokens=4),
     HeadKind('ban', final_norm=False, stem_projection=False, nanotrack_points=True,
              pretrained=True, shapes=('nanotrack_v3', 96, 128, 256)),
+    HeadKind('vit_center', batch_norm=False),
 )}
 STEM_KINDS: Dict[str, StemKind] = {k.name: k for k in (
     StemKind('patch'),
     StemKind('mobilenetv2', pretrained=True),
     StemKind('nanotrack_v3', pretrained=True, pixels='bgr255'),
+    StemKind('vittrack', pixels='bgr_imagenet', separate_template=True),
 )}
 HEADS = tuple(HEAD_KINDS)
 SCORE_HEADS = ('', 'query')
@@ -71,7 +82,9 @@ class ModelConfig:
     stem: 'patch' (ViT patch embedding), 'mobilenetv2' (ImageNet MobileNetV2 cut at stride 16,
     then a 1x1 projection to ``embed_dim``) or 'nanotrack_v3' (NanoTrack v3's tracking-trained
     MobileNetV3-small backbone, 96 channels at stride 16, then the projection; it takes BGR
-    pixels in 0..255: ``stem_preprocess``).
+    pixels in 0..255: ``stem_preprocess``) or 'vittrack' (VitTrack's two conv stems, one for
+    the template and one for the search crop, four stride-2 3x3 convolutions with hard-swish
+    between them, straight to ``embed_dim``).
     attention: 'joint' (OSTrack: all tokens attend to all) or 'asymmetric' (MixFormerV2:
     template tokens attend only to template tokens, so they can be computed once).
     head: 'center' (OSTrack score/size/offset maps), 'token' (MixFormerV2 prediction tokens) or
@@ -80,6 +93,8 @@ class ModelConfig:
     branches and position embeddings start at zero, so an untrained model is NanoTrack v3).
     score_head: '' (the box head's peak score is the confidence) or 'query' (a separate
     ``ScoreHead`` gives the confidence, trained with the rest frozen: ``track-train score``).
+    'vit_center' is the center head without BatchNorm (VitTrack's, ``head_channels`` 32).
+    norm_eps: the LayerNorms' epsilon (1e-6 as in OSTrack; VitTrack's are 1e-5).
     """
 
     name: str = 'custom'
@@ -98,6 +113,7 @@ class ModelConfig:
     template_size: int = 128
     search_size: int = 256
     score_head: str = ''
+    norm_eps: float = 1e-6
 
     def __post_init__(self):
         if self.stem not in STEMS:
@@ -124,6 +140,8 @@ class ModelConfig:
                 raise ValueError(f'{name} must be a positive multiple of {STRIDE}, got {size}')
         if self.depth < 1:
             raise ValueError(f'depth must be >= 1, got {self.depth}')
+        if not 0 < self.norm_eps < 1:
+            raise ValueError(f'norm_eps must be in (0, 1), got {self.norm_eps}')
         if self.stem == 'mobilenetv2' and not 11 <= self.mnv2_blocks <= 14:
             raise ValueError('mnv2_blocks must be 11..14 (the stride-16 part of MobileNetV2), '
                              f'got {self.mnv2_blocks}')
@@ -200,11 +218,14 @@ def stem_preprocess(model: ModelConfig, preprocess: PreprocessConfig) -> Preproc
     The NanoTrack v3 backbone takes BGR pixels in 0..255 (mean 0, std 1/255); the crop
     factors are kept, except with NanoTrack's own head ('ban'), which was trained on its
     crops: padded context, template factor 2 and search factor 4 (127 / 255 px in NanoTrack,
-    the same pixels per crop pixel at 128 / 256). Other stems keep ``preprocess`` as it is.
+    the same pixels per crop pixel at 128 / 256). The VitTrack stems take BGR channels with
+    the ImageNet mean / std in RGB's order (OpenCV's TrackerVit). Other stems keep
+    ``preprocess`` as it is.
     """
+    if model.stem_kind.pixels == 'bgr_imagenet':
+        return replace(preprocess, mean=IMAGENET_MEAN, std=IMAGENET_STD, channel_order='bgr')
     if model.stem_kind.pixels != 'bgr255':
         return preprocess
-    from dataclasses import replace
     pre = replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1 / 255.0,) * 3, channel_order='bgr')
     if model.head_kind.nanotrack_points:       # NanoTrack's own head: its own crops
         pre = replace(pre, context='padded', template_factor=2.0, search_factor=4.0)

@@ -11,28 +11,31 @@ import torch
 from torch import nn
 
 
-def _conv_bn_relu(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+def _conv_bn_relu(cin, cout, batch_norm=True):
+    norm = [nn.BatchNorm2d(cout)] if batch_norm else []
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), *norm, nn.ReLU())
 
 
-def _tower(cin, ch, out):
+def _tower(cin, ch, out, batch_norm=True):
     # Five layers per branch, channels ch, ch/2, ch/4, ch/8, then a 1x1 to the outputs.
-    return [_conv_bn_relu(cin, ch), _conv_bn_relu(ch, ch // 2), _conv_bn_relu(ch // 2, ch // 4),
-            _conv_bn_relu(ch // 4, ch // 8), nn.Conv2d(ch // 8, out, 1)]
+    widths = (cin, ch, ch // 2, ch // 4, ch // 8)
+    return [_conv_bn_relu(a, b, batch_norm) for a, b in zip(widths, widths[1:])] + \
+        [nn.Conv2d(ch // 8, out, 1)]
 
 
 class CenterHead(nn.Module):
     """Score, size and offset maps over the search feature grid (OSTrack's center head).
 
     Module names follow OSTrack's (``conv1_ctr`` ... ``conv5_size``) so its checkpoints map
-    one to one.
+    one to one. ``batch_norm=False``: the towers without BatchNorm (VitTrack's, folded into its
+    convolutions). Score and size are clamped to [1e-4, 1 - 1e-4], as in OSTrack and VitTrack.
     """
 
-    def __init__(self, dim: int, channels: int, feat: int):
+    def __init__(self, dim: int, channels: int, feat: int, batch_norm: bool = True):
         super().__init__()
         self.feat = feat
         for branch, out in (('ctr', 1), ('offset', 2), ('size', 2)):
-            for i, layer in enumerate(_tower(dim, channels, out), start=1):
+            for i, layer in enumerate(_tower(dim, channels, out, batch_norm), start=1):
                 self.add_module(f'conv{i}_{branch}', layer)
         # Score prior of 0.1 at the start (CenterNet), so the focal loss starts sane.
         nn.init.constant_(self.conv5_ctr.bias, -2.19)
@@ -46,7 +49,7 @@ class CenterHead(nn.Module):
         b, n, c = search_tokens.shape
         x = search_tokens.transpose(1, 2).reshape(b, c, self.feat, self.feat)
         score_map = torch.sigmoid(self._branch(x, 'ctr')).clamp(1e-4, 1 - 1e-4)
-        size_map = torch.sigmoid(self._branch(x, 'size'))
+        size_map = torch.sigmoid(self._branch(x, 'size')).clamp(1e-4, 1 - 1e-4)
         offset_map = self._branch(x, 'offset')
         box, score = decode_center_maps(score_map, size_map, offset_map)
         return {'box': box, 'score': score, 'score_map': score_map, 'size_map': size_map,

@@ -10,6 +10,7 @@ from track_core.net.heads import CenterHead, ScoreHead, TokenHead
 from track_core.net.layers import Block
 from track_core.net.nanotrack import BanBoxHead, NanoTrackV3Stem
 from track_core.net.stems import MobileNetV2Stem, PatchEmbed
+from track_core.net.vittrack import VitTrackStem
 
 
 # Each stem and head is built here, once, from its name; the rest of the code asks the
@@ -20,9 +21,12 @@ STEMS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
     'mobilenetv2': lambda cfg: MobileNetV2Stem(cfg.embed_dim, cfg.mnv2_blocks),
     'nanotrack_v3': lambda cfg: NanoTrackV3Stem(cfg.embed_dim,
                                                 project=cfg.head_kind.stem_projection),
+    'vittrack': lambda cfg: VitTrackStem(cfg.embed_dim),
 }
 HEADS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
     'center': lambda cfg: CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat),
+    'vit_center': lambda cfg: CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat,
+                                         batch_norm=False),
     'token': lambda cfg: TokenHead(cfg.embed_dim, cfg.num_bins),
     'ban': lambda cfg: BanBoxHead(cfg.score_positions(), cfg.embed_dim, cfg.search_size),
 }
@@ -56,8 +60,9 @@ class OneStreamTracker(nn.Module):
             self.pred_tokens = nn.Parameter(torch.zeros(1, kind.prediction_tokens, dim))
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
-            Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate) for rate in rates)
-        self.norm = nn.LayerNorm(dim, eps=1e-6) if kind.final_norm else nn.Identity()
+            Block(dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, rate, cfg.norm_eps)
+            for rate in rates)
+        self.norm = nn.LayerNorm(dim, eps=cfg.norm_eps) if kind.final_norm else nn.Identity()
         self.box_head = HEADS[cfg.head](cfg)
         if cfg.score_head:
             self.score_head = ScoreHead(dim, 4 if dim % 4 == 0 else 1)
@@ -92,12 +97,14 @@ class OneStreamTracker(nn.Module):
                     nn.init.zeros_(layer.bias)
 
     # ----------------------------------------------------------------- pieces
-    def _tokens(self, image):
+    def _tokens(self, image, template: bool = False):
+        if self.cfg.stem_kind.separate_template:
+            return self.stem(image, template).flatten(2).transpose(1, 2)
         return self.stem(image).flatten(2).transpose(1, 2)
 
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         """(B, 3, Ht, Wt) normalised template crop -> (B, Nz, C) template tokens."""
-        return self._tokens(template) + self.pos_embed_z
+        return self._tokens(template, template=True) + self.pos_embed_z
 
     def embed_search(self, search: torch.Tensor) -> torch.Tensor:
         return self._tokens(search) + self.pos_embed_x

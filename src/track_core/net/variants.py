@@ -160,6 +160,17 @@ def nt3_ban4():
     return dataclasses.replace(nt3_ban2(), name='nt3_ban4', depth=4)
 
 
+# ---------------------------------------------------------------- VitTrack (OpenCV Model Zoo)
+@register
+def vittrack():
+    """Return VitTrack's layout: two conv stems, 3 joint blocks of width 48 (1 head), center head.
+
+    The pretrained weights come from ``track-import vittrack`` (its published ONNX graph).
+    """
+    return ModelConfig(name='vittrack', stem='vittrack', embed_dim=48, depth=3, num_heads=1,
+                       mlp_ratio=4.0, head='vit_center', head_channels=32, norm_eps=1e-5)
+
+
 # ---------------------------------------------------------------- tests
 @register
 def tiny():
