@@ -171,6 +171,18 @@ def vittrack():
                        mlp_ratio=4.0, head='vit_center', head_channels=32, norm_eps=1e-5)
 
 
+@register
+def vittrack_s2():
+    """2-block student of VitTrack (depth pruning or CompressTracker stages 0 | 1-2)."""
+    return dataclasses.replace(vittrack(), name='vittrack_s2', depth=2)
+
+
+@register
+def vittrack_t2():
+    """2-block VitTrack student with MixFormerV2's prediction tokens instead of the towers."""
+    return dataclasses.replace(vittrack(), name='vittrack_t2', depth=2, head='token')
+
+
 # ---------------------------------------------------------------- tests
 @register
 def tiny():
