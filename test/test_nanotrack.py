@@ -10,10 +10,9 @@ import pickle
 import cv2
 import numpy as np
 import pytest
+from shared_data import shared
 import torch
 
-from track_core.data.build import data_root
-from track_core.data.sequences import DataError
 from track_core.errors import CheckpointError
 from track_core.net import create_model, variant_config
 from track_core.net.config import PreprocessConfig, stem_preprocess
@@ -23,20 +22,10 @@ from track_core.net.nanotrack import (find_nanotrack_v3_weights, load_nanotrack_
 SHIPPED = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'nanotrack_v3.safetensors'
 
 
-def _shared(*parts):
-    try:
-        path = data_root().joinpath(*parts)
-    except DataError as exc:
-        pytest.skip(f'no ../shared/data ({exc})')
-    if not path.exists():
-        pytest.skip(f'{path} is absent')
-    return path
-
-
 def _crops(seq='Crossing'):
     """Return a real template (127 px) and search (255 px) crop, BGR 0..255 tensors."""
     from track_core.foreign.siamese import context_side, mean_padded_crop
-    folder = _shared('sot', 'dev', seq)
+    folder = shared('sot', 'dev', seq)
     bgr = cv2.imread(str(folder / 'img' / '00000001.jpg'))
     x, y, w, h = (float(v) for v in (folder / 'groundtruth.txt').read_text().split()[0]
                   .split(','))
@@ -58,7 +47,7 @@ def test_the_shipped_weights_are_found_and_load():
 def test_parity_with_the_published_onnx_graphs_on_real_crops():
     ort = pytest.importorskip('onnxruntime')
     from track_core.foreign.siamese import NanoTrackV3Onnx
-    folder = _shared('baselines', 'nanotrack_v3')
+    folder = shared('baselines', 'nanotrack_v3')
     z, x = _crops()
     engine = NanoTrackV3Onnx(folder)
     model = load_nanotrack_v3()
@@ -88,7 +77,7 @@ def test_a_scaled_input_is_not_the_convention():
 
 def test_importing_the_published_checkpoint_matches_the_shipped_file(tmp_path):
     from track_core.importers.nanotrack import import_nanotrack_v3, save_nanotrack_v3
-    pth = _shared('weights', 'nanotrack_v3', 'nanotrackv3.pth')
+    pth = shared('weights', 'nanotrack_v3', 'nanotrackv3.pth')
     model, info = import_nanotrack_v3(pth)
     assert all(k.startswith('neck.') for k in info['skipped'])
     out = save_nanotrack_v3(model, tmp_path / 'nt3.safetensors')
@@ -161,8 +150,8 @@ def test_nanotrack_v3_baseline_tracks_a_real_sequence():
     from track_core.data.sequences import find_sequences
     from track_core.eval.ope import run_sequence
     from track_core.foreign.baselines import available_baselines
-    folder = _shared('baselines', 'nanotrack_v3')
-    seq = [s for s in find_sequences(_shared('sot', 'dev')) if s.name == 'Crossing'][0]
+    folder = shared('baselines', 'nanotrack_v3')
+    seq = [s for s in find_sequences(shared('sot', 'dev')) if s.name == 'Crossing'][0]
     ready, skipped = available_baselines(['nanotrack_v3'], dirs={'nanotrack_v3': folder})
     assert not skipped
     tracker = ready['NanoTrack v3']()

@@ -10,11 +10,11 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+from shared_data import shared
 import torch
 
 from track_core.checkpoint import read_extra
-from track_core.data.build import data_root
-from track_core.data.sequences import DataError, read_uniform
+from track_core.data.sequences import read_uniform
 from track_core.errors import CheckpointError
 from track_core.net import create_model, variant_config
 from track_core.net.network import OneStreamTracker
@@ -60,21 +60,11 @@ def written(tmp_path_factory):
     return model, _write_published_layout(model, tmp_path_factory.mktemp('vt') / 'vt.onnx')
 
 
-def _shared(*parts):
-    try:
-        path = data_root().joinpath(*parts)
-    except DataError as exc:
-        pytest.skip(f'no ../shared/data ({exc})')
-    if not path.exists():
-        pytest.skip(f'{path} is absent')
-    return path
-
-
 @pytest.fixture(scope='module')
 def published(tmp_path_factory):
     """Import the published VitTrack: (checkpoint path, onnx path)."""
     from track_core.importers.vittrack import import_vittrack, save_vittrack
-    onnx_path = _shared('baselines', 'vittrack', 'vitTracker.onnx')
+    onnx_path = shared('baselines', 'vittrack', 'vitTracker.onnx')
     model, pre, info = import_vittrack(onnx_path)
     out = save_vittrack(model, pre, info, tmp_path_factory.mktemp('vt') / 'vittrack.safetensors')
     return out, onnx_path
@@ -190,7 +180,7 @@ def test_the_command_says_why_it_cannot_import(tmp_path, capsys):
 
 # ------------------------------------------------------------------ the published file
 def _bag():
-    return read_uniform(_shared('sot', 'dev', 'bag'))
+    return read_uniform(shared('sot', 'dev', 'bag'))
 
 
 def test_the_published_file_imports_and_matches_onnx_runtime_on_real_crops(published):
