@@ -12,3 +12,8 @@ import os
 # node's max_image_pixels parameter is checked before decoding and cannot exceed it.
 MAX_DECODED_PIXELS = 1 << 27
 os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(MAX_DECODED_PIXELS))
+
+# The process that started this one, read before anything slow is imported: a node asked to
+# exit with its parent (exit_with_parent) compares against it, so a parent that dies while
+# the node is still starting is noticed too (by then os.getppid() names the new parent).
+STARTED_BY = os.getppid()

@@ -24,7 +24,8 @@ def run_until_signalled(make_node, args=None) -> None:
     init_without_signal_handlers(args)
     node = make_node()
     if node.has_parameter('exit_with_parent') and node.get_parameter('exit_with_parent').value:
-        why = follow_parent()
+        from track_node import STARTED_BY
+        why = follow_parent(STARTED_BY)
         if why:
             node.get_logger().warning(f'exit_with_parent: {why}')
     executor = SingleThreadedExecutor()
@@ -40,11 +41,16 @@ def run_until_signalled(make_node, args=None) -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def follow_parent() -> str:
-    """Ask for SIGTERM when the parent process dies; return why not ('' when done)."""
+def follow_parent(parent=None) -> str:
+    """Ask for SIGTERM when the parent process dies; return why not ('' when done).
+
+    ``parent``: the pid of the process that started this one, taken as early as possible
+    (``track_node.STARTED_BY``); if it is no longer the parent, it has died already and the
+    node stops now. None: the parent now.
+    """
     if not sys.platform.startswith('linux'):
         return f'not available on {sys.platform}'
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
