@@ -211,7 +211,7 @@ def test_trackervits_input_is_not_the_one_its_parameters_describe(published):
     """Show OpenCV's 1 / std on a cv::Scalar is a quaternion inverse: the score says so."""
     from track_core.checkpoint import load_model
     from track_core.foreign.trackervit import crop, OpenCVNormalizer
-    from track_core.runtime.preprocess import Normalizer
+    from track_core.runtime.preprocess import hann2d, Normalizer
     path, onnx_path = published
     model, pre = load_model(path)
     seq = _bag()
@@ -221,7 +221,7 @@ def test_trackervits_input_is_not_the_one_its_parameters_describe(published):
     box = [int(round(v)) for v in seq.boxes[0]]
     tracker.init(cv2.cvtColor(seq.frame(0), cv2.COLOR_RGB2BGR), tuple(box))
     tracker.update(cv2.cvtColor(seq.frame(1), cv2.COLOR_RGB2BGR))
-    window = np.outer(*(2 * [0.5 * (1 - np.cos(2 * np.pi * np.arange(1, 17) / 17))]))
+    window = hann2d(16)
     peaks = {}
     for name, norm in (('opencv', OpenCVNormalizer(pre.mean, pre.std)),
                        ('intended', Normalizer.for_preprocess(pre))):

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import torch
 
+from track_core.runtime.preprocess import hann2d
+
 
 def opencv_boxes(onnx_path, seq, frames: Optional[int] = None):
     """Return ``cv2.TrackerVit``'s boxes on ``seq`` (its last box held where it reports a failure).
@@ -92,7 +94,7 @@ def replay(model, pre, seq, follow=None, frames: Optional[int] = None, threshold
     limits the frames tracked.
     """
     norm = OpenCVNormalizer(pre.mean, pre.std)
-    window = np.outer(*(2 * [0.5 * (1 - np.cos(2 * np.pi * np.arange(1, 17) / 17))]))
+    window = hann2d(16)       # the runtime's window is TrackerVit's (centred, n + 1)
     rgb = seq.frame(0)
     box = [int(round(v)) for v in seq.boxes[0]]
     patch, _ = crop(rgb, box, 2)

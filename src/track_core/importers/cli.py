@@ -9,7 +9,7 @@ writes its weights as safetensors (default: models/nanotrack_v3.safetensors), wh
 
 vittrack reads VitTrack's published ONNX graph (the model of OpenCV's TrackerVit) into this
 project's network and writes a tracker checkpoint (default: models/vittrack.safetensors) that
-``load_tracker``, track-eval, track-export and the node run.
+``load_tracker`` and track-eval run (the node loads models through ``load_tracker``).
 """
 
 import argparse

@@ -21,7 +21,6 @@ notice.
     track-import vittrack ../shared/data/baselines/vittrack/vitTracker.onnx [OUT]
 """
 
-import dataclasses
 import hashlib
 import pathlib
 from typing import Dict, List, Tuple
@@ -119,12 +118,17 @@ def _stem(g: _Graph, start: str) -> List[Tuple[np.ndarray, np.ndarray]]:
     return convs
 
 
-def _tower(g: _Graph, branch: str) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Return the four 3x3 convolutions before ``box_head.conv5_<branch>`` (first to last)."""
+def _tower(g: _Graph, branch: str, output: str) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Return the four 3x3 convolutions before ``box_head.conv5_<branch>`` (first to last).
+
+    ``box_head.conv5_<branch>`` must lead to graph output ``output``.
+    """
     key = f'box_head.conv5_{branch}.weight'
     last = [n for n in g.nodes if n.op_type == 'Conv' and len(n.input) > 1 and n.input[1] == key]
     if len(last) != 1:
         g.fail(f'no single convolution with {key}')
+    if not _reaches(g, last[0].output[0], output):
+        g.fail(f'box_head.conv5_{branch} does not lead to {output}')
     convs, node = [], last[0]
     for _ in range(4):
         relu = g.producer.get(node.input[0])
@@ -210,12 +214,7 @@ def import_vittrack(path) -> Tuple[OneStreamTracker, PreprocessConfig, Dict[str,
     dim = int(g.init['pos_embed_z'].shape[-1])
     depth = len({k.split('.')[1] for k in g.init if k.startswith('blocks.')})
     stems = {'template': _stem(g, 'template'), 'search': _stem(g, 'search')}
-    towers = {b: _tower(g, b) for b in OUTPUTS.values()}
-    for output, branch in OUTPUTS.items():
-        last = [n for n in g.nodes if n.op_type == 'Conv' and len(n.input) > 1 and
-                n.input[1] == f'box_head.conv5_{branch}.weight'][0]
-        if not _reaches(g, last.output[0], output):
-            g.fail(f'box_head.conv5_{branch} does not lead to {output}')
+    towers = {branch: _tower(g, branch, output) for output, branch in OUTPUTS.items()}
     cfg = variant_config('vittrack', embed_dim=dim, depth=depth,
                          num_heads=_num_heads(g, dim),
                          head_channels=int(towers['ctr'][0][0].shape[0]),
@@ -247,8 +246,3 @@ def save_vittrack(model: OneStreamTracker, preprocess: PreprocessConfig, info, o
     extra = with_runtime({'notice': NOTICE, 'imported': dict(info),
                           'command': 'track-import vittrack'}, RUNTIME)
     return save_checkpoint(out, model, preprocess, extra)
-
-
-def vittrack_runtime(**changes) -> TrackerConfig:
-    """Return the imported model's run-time settings with ``changes``."""
-    return dataclasses.replace(RUNTIME, **changes)

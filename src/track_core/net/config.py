@@ -90,10 +90,10 @@ class ModelConfig:
     head: 'center' (OSTrack score/size/offset maps), 'token' (MixFormerV2 prediction tokens) or
     'ban' (NanoTrack v3's correlation head on the blocks' template and search maps; needs the
     'nanotrack_v3' stem at its own width, 96, and 128 / 256 crops; the blocks' residual
-    branches and position embeddings start at zero, so an untrained model is NanoTrack v3).
+    branches and position embeddings start at zero, so an untrained model is NanoTrack v3), or
+    'vit_center' (the center head without BatchNorm: VitTrack's, ``head_channels`` 32).
     score_head: '' (the box head's peak score is the confidence) or 'query' (a separate
     ``ScoreHead`` gives the confidence, trained with the rest frozen: ``track-train score``).
-    'vit_center' is the center head without BatchNorm (VitTrack's, ``head_channels`` 32).
     norm_eps: the LayerNorms' epsilon (1e-6 as in OSTrack; VitTrack's are 1e-5).
     """
 
@@ -196,8 +196,8 @@ class PreprocessConfig:
 
     template_factor: float = 2.0
     search_factor: float = 4.0
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
     channel_order: str = 'rgb'
     context: str = 'area'
 

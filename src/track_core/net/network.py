@@ -23,10 +23,16 @@ STEMS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
                                                 project=cfg.head_kind.stem_projection),
     'vittrack': lambda cfg: VitTrackStem(cfg.embed_dim),
 }
+
+
+def _center_head(cfg: ModelConfig) -> CenterHead:
+    return CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat,
+                      batch_norm=cfg.head_kind.batch_norm)
+
+
 HEADS: Dict[str, Callable[[ModelConfig], nn.Module]] = {
-    'center': lambda cfg: CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat),
-    'vit_center': lambda cfg: CenterHead(cfg.embed_dim, cfg.head_channels, cfg.search_feat,
-                                         batch_norm=False),
+    'center': _center_head,
+    'vit_center': _center_head,        # without BatchNorm (HeadKind.batch_norm)
     'token': lambda cfg: TokenHead(cfg.embed_dim, cfg.num_bins),
     'ban': lambda cfg: BanBoxHead(cfg.score_positions(), cfg.embed_dim, cfg.search_size),
 }
