@@ -171,6 +171,20 @@ def test_depth_pruning_fades_then_drops_layers():
     assert torch.allclose(faded['score_map'], small['score_map'], atol=1e-6)
 
 
+def test_depth_pruning_control_keeps_every_layer_and_refuses_removing_all():
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    control = DepthPruneTask(teacher, remove=[])
+    kept = control.pruned_model().eval()
+    assert kept.cfg.depth == teacher.cfg.depth and kept.cfg.name == teacher.cfg.name
+    batch = _batch(teacher.cfg)
+    with torch.no_grad():
+        same = kept(batch['template'], batch['search'])['score_map']
+        assert torch.equal(same, teacher(batch['template'], batch['search'])['score_map'])
+    with pytest.raises(ValueError, match='not all'):
+        DepthPruneTask(teacher, remove=range(teacher.cfg.depth))
+
+
 @pytest.fixture(scope='module')
 def synthetic_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('syn')
@@ -313,6 +327,7 @@ def test_every_shipped_recipe_loads_and_its_inputs_come_from_another_recipe():
     configs = {r.name: load_config(TrainConfig, r) for r in recipes}
     outputs = {str(pathlib.PurePath(c.out_dir) / 'model.safetensors') for c in configs.values()}
     outputs |= set(DEFAULT_OUT.values())         # or from track-import (VitTrack's teacher)
+    outputs.add('models/default.safetensors')    # or the shipped default (its score head)
     assert len({c.out_dir for c in configs.values()}) == len(configs)   # no shared run folder
     for name, cfg in configs.items():
         for needed in (cfg.init, cfg.distill.teacher):
@@ -455,6 +470,16 @@ def test_the_head_learns_at_its_own_rate():
           'box': torch.tensor([0.5, 0.5, 0.2, 0.2])}] * 2, batch_size=2)))
     trainer.train_step(batch)
     assert [g['lr'] for g in groups] == pytest.approx([1e-3, 1e-4])
+
+
+def test_prediction_tokens_learn_at_their_heads_rate():
+    task = GroundTruthTask(create_model('tiny_token'))
+    trainer = Trainer(task, list(range(4)), OptimConfig(lr=1e-4, head_lr_scale=10.0),
+                      '/nonexistent-unused', progress=False)
+    groups = trainer.optimizer.param_groups
+    head = {id(p) for p in task.model.box_head.parameters()} | {id(task.model.pred_tokens)}
+    assert [g['lr_scale'] for g in groups] == [1.0, 10.0]
+    assert {id(p) for p in groups[1]['params']} == head
 
 
 def test_a_pretrained_stem_can_learn_slowly_and_keeps_its_statistics():

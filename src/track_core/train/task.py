@@ -286,7 +286,8 @@ class DepthPruneTask(TrainingTask):
     fade out along a cosine over the first ``fade_fraction`` of training, after which they are
     identities and ``pruned_model`` drops them. Trained with ground truth, teacher guidance and
     score-map distillation. ``freeze_stem`` keeps the student's stem fixed (weights and
-    BatchNorm statistics), as in the other tasks.
+    BatchNorm statistics), as in the other tasks. An empty ``remove`` is the control run: the
+    same training with every layer kept, which tells what the data and losses do on their own.
     """
 
     def __init__(self, teacher: OneStreamTracker, remove: Sequence[int],
@@ -295,10 +296,10 @@ class DepthPruneTask(TrainingTask):
         super().__init__()
         depth = teacher.cfg.depth
         self.remove = sorted({int(i) for i in remove})
-        if not self.remove or self.remove[0] < 0 or self.remove[-1] >= depth or \
-                len(self.remove) >= depth:
-            raise ValueError(f'remove must name some (not all) of the {depth} layers, got '
-                             f'{list(remove)}')
+        if self.remove and (self.remove[0] < 0 or self.remove[-1] >= depth or
+                            len(self.remove) >= depth):
+            raise ValueError(f'remove must name some (not all) of the {depth} layers or none '
+                             f'(the control run), got {list(remove)}')
         self.student = copy.deepcopy(teacher)
         self.student.requires_grad_(True)
         self.freeze_stem = freeze_stem
@@ -333,8 +334,8 @@ class DepthPruneTask(TrainingTask):
         if w.logit and 'score_map' in out:
             terms['loss/logit'] = w.logit * score_map_distill_loss(out['score_map'],
                                                                    t_out['score_map'])
-        return {'loss': _total(terms), **terms, 'metric/iou': iou,
-                'metric/branch_scale': torch.tensor(scale)}
+        fading = {'metric/branch_scale': torch.tensor(scale)} if self.remove else {}
+        return {'loss': _total(terms), **terms, 'metric/iou': iou, **fading}
 
     def trained_model(self) -> OneStreamTracker:
         return self.pruned_model()
@@ -343,8 +344,9 @@ class DepthPruneTask(TrainingTask):
         """Return the student without the faded layers (valid once their scale is 0)."""
         import dataclasses
         keep = [i for i in range(self.student.cfg.depth) if i not in self.remove]
+        name = self.student.cfg.name
         cfg = dataclasses.replace(self.student.cfg, depth=len(keep),
-                                  name=f'{self.student.cfg.name}_pruned{len(keep)}')
+                                  name=f'{name}_pruned{len(keep)}' if self.remove else name)
         model = OneStreamTracker(cfg)
         state = {}
         for key, value in self.student.state_dict().items():

@@ -93,8 +93,10 @@ class Trainer:
             if not getattr(cfg, key) > 0:
                 raise ValueError(f'optim.{key} must be > 0, got {getattr(cfg, key)} '
                                  '(freeze a part instead: freeze_stem)')
-        # a pretrained head or stem can learn slower than the blocks between them
-        part = {'.box_head.': cfg.head_lr_scale, '.stem.': cfg.stem_lr_scale}
+        # a pretrained head or stem can learn slower than the blocks between them, a new head
+        # faster (MixFormerV2's prediction tokens belong to their head)
+        part = {'.box_head.': cfg.head_lr_scale, '.pred_tokens': cfg.head_lr_scale,
+                '.stem.': cfg.stem_lr_scale}
         scales = [next((v for k, v in part.items() if k in f'.{n}'), 1.0) for n, _ in named]
         groups = [{'params': [p for (_, p), s in zip(named, scales) if s == scale],
                    'lr_scale': scale} for scale in dict.fromkeys([1.0] + scales)]
