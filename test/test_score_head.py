@@ -8,8 +8,9 @@ import torch
 
 from track_core.checkpoint import load_model, save_checkpoint
 from track_core.config import load_config
-from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource
-from track_core.data.sequences import find_sequences
+from track_core.data.sampler import PairDataset, SamplingConfig, SequenceSource, StillSource
+from track_core.data.sequences import DataError, find_sequences
+from track_core.data.stills import StillBox
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.export.onnx import export_onnx, parity
 from track_core.net import create_model
@@ -138,6 +139,51 @@ def test_background_negatives_leave_the_target_out(synthetic_root):
         assert ix * iy <= 0.1 * 30 * 40
     # a target filling the frame leaves no crop without it
     assert data._away_centre(rng, image, (0.0, 0.0, 320.0, 240.0), 64.0) is None
+
+
+def _two_of_a_kind(tmp_path):
+    """One still: a red 'thing' (the template's target), a blue one 40 px to its right."""
+    import cv2
+    image = np.full((240, 480, 3), 128, np.uint8)
+    image[100:130, 20:50] = (255, 0, 0)
+    image[100:130, 90:120] = (0, 0, 255)
+    path = tmp_path / 'two.png'
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return [StillBox(path, np.array([20.0, 100.0, 30.0, 30.0]), 'thing'),
+            StillBox(path, np.array([90.0, 100.0, 30.0, 30.0]), 'thing')]
+
+
+def test_look_alike_negatives_show_the_other_object_not_the_target(tmp_path):
+    cfg = create_model('tiny').cfg
+    boxes = _two_of_a_kind(tmp_path)
+    sampling = SamplingConfig(negative_prob=1.0, look_alike_prob=1.0, grayscale_prob=0.0,
+                              brightness=0.0, center_jitter=0.5)
+    data = PairDataset([StillSource(boxes)], None, cfg, sampling=sampling, samples_per_epoch=12,
+                       seed=3)
+    red, blue = (data.normalize([np.full((1, 1, 3), c, np.uint8)])[0][:, 0, 0]
+                 for c in ((255, 0, 0), (0, 0, 255)))
+
+    def share(crop, colour):
+        return float((np.abs(crop - colour[:, None, None]).max(0) < 0.05).mean())
+
+    for i in range(len(data)):
+        item = data[i]
+        assert float(item['negative']) == 1.0 and float(item['has_box']) == 0.0
+        template, search = item['template'].numpy(), item['search'].numpy()
+        if share(template, red) > 0.05:        # the red one is the target: blue in the crop
+            assert share(search, red) < 0.01 and share(search, blue) > 0.01, i
+        else:
+            assert share(template, blue) > 0.05
+            assert share(search, blue) < 0.01 and share(search, red) > 0.01, i
+
+
+def test_look_alike_negatives_need_a_label_that_occurs_twice(tmp_path):
+    cfg = create_model('tiny').cfg
+    boxes = _two_of_a_kind(tmp_path)
+    boxes[1].label = 'other'
+    with pytest.raises(DataError, match='label that occurs twice'):
+        PairDataset([StillSource(boxes)], None, cfg,
+                    sampling=SamplingConfig(negative_prob=1.0, look_alike_prob=1.0))
 
 
 def test_score_task_trains_the_head_only_and_learns_negatives():

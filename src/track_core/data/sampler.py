@@ -30,7 +30,11 @@ class SamplingConfig:
     those recipes). ``background_prob``: the share of negative pairs whose search crop is cut
     from the search frame itself, away from the target (the crop and the target's box overlap
     by at most a tenth of the smaller): the scene the target has just left, as a tracker sees
-    it then.
+    it then. ``look_alike_prob``: the share of the other negative pairs made of two objects of
+    the same label from the stills (a person as the template, another person in the search
+    crop), from the same image where the label occurs twice there (the crop then leaves the
+    template's target out, as for ``background_prob``), else from another image: the
+    look-alikes a tracker must not take for its target.
     """
 
     max_gap: int = 200
@@ -47,6 +51,15 @@ class SamplingConfig:
     max_tries: int = 20
     negative_prob: float = 0.0
     background_prob: float = 0.0
+    look_alike_prob: float = 0.0
+
+
+def _overlap(box, cx: float, cy: float, side: float) -> float:
+    """Area of ``box`` (x, y, w, h) inside the square crop of ``side`` centred at (cx, cy)."""
+    x, y, w, h = box
+    ix = max(0.0, min(x + w, cx + side / 2) - max(x, cx - side / 2))
+    iy = max(0.0, min(y + h, cy + side / 2) - max(y, cy - side / 2))
+    return ix * iy
 
 
 class SequenceSource:
@@ -86,11 +99,39 @@ class StillSource:
             raise DataError(f'{name}: no boxes')
         self.boxes = boxes
         self.name = name
+        by_label: Dict[str, List[int]] = {}
+        for i, b in enumerate(boxes):
+            if b.label:
+                by_label.setdefault(b.label, []).append(i)
+        self._by_label = {k: v for k, v in by_label.items() if len(v) > 1}
+        self._alike = [i for v in self._by_label.values() for i in v]
 
     def sample(self, rng, max_gap):
         item = self.boxes[rng.integers(len(self.boxes))]
         image = load_image(item.image)
         return image, item.box, image, item.box
+
+    def look_alike(self, rng, same_image_prob: float = 0.5):
+        """Two objects of one label: (image, box, image, box, box to leave out or None).
+
+        The template's object is drawn uniformly from the boxes whose label occurs twice or
+        more; the other is of that label in the same image with ``same_image_prob`` where
+        there is one, else anywhere. Where both are in one image the template's box is
+        returned, to be left out of the search crop.
+        """
+        if not self._alike:
+            raise DataError(f'{self.name}: no label with two boxes (look-alike pairs)')
+        first = self._alike[rng.integers(len(self._alike))]
+        a = self.boxes[first]
+        peers = [i for i in self._by_label[a.label] if i != first]
+        here = [i for i in peers if self.boxes[i].image == a.image]
+        same = bool(here) and rng.random() < same_image_prob
+        pool = here if same else peers
+        b = self.boxes[pool[rng.integers(len(pool))]]
+        image = load_image(a.image)
+        shared = b.image == a.image
+        other = image if shared else load_image(b.image)
+        return image, a.box, other, b.box, (a.box if shared else None)
 
 
 class PairDataset(torch.utils.data.Dataset):
@@ -131,6 +172,11 @@ class PairDataset(torch.utils.data.Dataset):
         self.skipped: Dict[str, int] = {}
         self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
         self.teacher = teacher
+        self._alike_sources = [s for s in self.sources if isinstance(s, StillSource)
+                               and s._alike] if sampling.look_alike_prob > 0 else []
+        if sampling.look_alike_prob > 0 and not self._alike_sources:
+            raise DataError('look_alike_prob needs still images with a label that occurs '
+                            'twice (data.stills_csv / stills_coco)')
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -151,14 +197,24 @@ class PairDataset(torch.utils.data.Dataset):
                 continue
             away = cfg.background_prob > 0 and rng.random() < cfg.background_prob
             negative = away or (cfg.negative_prob > 0 and rng.random() < cfg.negative_prob)
-            if negative and not away:
+            hidden = None
+            if negative and not away and self._alike_sources and \
+                    rng.random() < cfg.look_alike_prob:
+                stills = self._alike_sources[rng.integers(len(self._alike_sources))]
+                try:
+                    *pair, hidden = stills.look_alike(rng)
+                except DataError as exc:
+                    key = f'{stills.name}: {exc}'
+                    self.skipped[key] = self.skipped.get(key, 0) + 1
+                    continue
+            elif negative and not away:
                 other = self.sources[rng.choice(len(self.sources), p=self.probs)]
                 try:
                     pair = pair[:2] + other.sample(rng, cfg.max_gap)[2:]
                 except DataError:
                     continue
             item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False)
-                                  and not negative, away=away)
+                                  and not negative, away=away, hidden=hidden)
             if item is not None:
                 item['negative'] = torch.tensor(1.0 if negative else 0.0)
                 return item
@@ -188,19 +244,20 @@ class PairDataset(torch.utils.data.Dataset):
         the crop where the crop is smaller: a crop inside a large target shows only it).
         """
         height, width = image.shape[:2]
-        x, y, w, h = box
-        allowed = 0.1 * min(w * h, side * side)
+        allowed = 0.1 * min(box[2] * box[3], side * side)
         for _ in range(10):
             cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-            ix = max(0.0, min(x + w, cx + side / 2) - max(x, cx - side / 2))
-            iy = max(0.0, min(y + h, cy + side / 2) - max(y, cy - side / 2))
-            if ix * iy <= allowed:
+            if _overlap(box, cx, cy, side) <= allowed:
                 return cx, cy
         return None
 
     def make_item(self, rng, t_image, t_box, s_image, s_box, labelled: bool = True,
-                  away: bool = False):
-        """One pair as the tracker sees it; ``away``: the search crop misses the target."""
+                  away: bool = False, hidden=None):
+        """One pair as the tracker sees it; ``away``: the search crop misses the target.
+
+        ``hidden``: a box the search crop must leave out (the template's target in the same
+        image as a look-alike): None when it would show more than a tenth of it.
+        """
         cfg, mcfg = self.sampling, self.model_cfg
         if min(t_box[2], t_box[3], s_box[2], s_box[3]) < cfg.min_box_size:
             return None
@@ -216,6 +273,9 @@ class PairDataset(torch.utils.data.Dataset):
             if centre is None:
                 return None   # the target fills the frame: no crop without it
             scx, scy = centre
+        if hidden is not None and _overlap(hidden, scx, scy, s_side) > \
+                0.1 * min(hidden[2] * hidden[3], s_side * s_side):
+            return None       # the template's own target would be in the crop
         search = crop_square(s_image, scx, scy, s_side, mcfg.search_size)
         x, y, w, h = s_box
         box = image_to_crop(np.array([x + w / 2, y + h / 2, w, h]), scx, scy, s_side)
