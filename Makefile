@@ -6,7 +6,8 @@ ENV := source $(ROOT)/env.sh
 TEST_DOMAIN ?= $(shell echo $$(( $$$$ % 100 + 100 )))
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-jazzy gpu-check lint demo bench train-student ship eval card clean distclean help
+.PHONY: setup test test-jazzy gpu-check lint demo bench train-student ship eval card \
+    train-vittrack eval-vittrack clean distclean help
 
 help:
 	@echo 'make setup   - venv + torch + ROS 2 + colcon workspace (idempotent), writes env.sh'
@@ -18,6 +19,7 @@ help:
 	@echo 'make eval    - one-pass evaluation of the shipped models and baselines on dev'
 	@echo 'make card    - rewrite models/MODEL_CARD.md from the reports of make eval'
 	@echo 'make train-student / ship - reproduce the shipped default model'
+	@echo 'make train-vittrack / eval-vittrack - VitTrack imported, its compressed students, their figures'
 	@echo 'make clean   - remove the colcon build and test outputs (keeps .venv)'
 
 setup:
@@ -80,6 +82,14 @@ eval: setup
 	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/longterm
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --out reports/scale
+
+# VitTrack (imported from ../shared/data) and its students (issue 24): train what is missing
+# (about 25 min here), then the model card's VitTrack table (reports/vittrack*, make card).
+train-vittrack: setup
+	@$(ENV) && cd $(ROOT) && python scripts/vittrack_family.py train
+
+eval-vittrack: setup
+	@$(ENV) && cd $(ROOT) && python scripts/vittrack_family.py eval
 
 # Regenerate models/MODEL_CARD.md from make eval's reports (git diff shows what moved).
 card: setup

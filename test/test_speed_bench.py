@@ -64,3 +64,25 @@ def test_bench_summary_takes_ratios_within_each_round():
     assert rows['b']['time_vs_reference'] == 2.0 and rows['b']['faster_rounds'] == 2
     assert (rows['a']['min_ms'], rows['a']['max_ms'], rows['a']['median_ms']) == \
         (10.0, 20.0, 15.0)
+
+
+@pytest.mark.export
+def test_bench_takes_more_track_core_models_in_the_rounds(tmp_path, capsys):
+    import torch
+    from track_core.checkpoint import save_checkpoint
+    from track_core.eval import bench
+    from track_core.net import create_model
+    torch.manual_seed(0)
+    small = save_checkpoint(tmp_path / 'small.safetensors', create_model('tiny').eval())
+    out = tmp_path / 'bench.json'
+    assert bench.main(['--rounds', '1', '--frames', '8', '--warmup', '1', '--generated',
+                       '--model', str(small), '--label', 'teacher', '--also',
+                       f'student={small}', '--baselines', '--no-profile',
+                       '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    assert '| teacher |' in text and '| student |' in text and 'time / teacher' in text
+    data = json.loads(out.read_text())
+    assert set(data['rounds']) == {'default', 'student'} and data['reference'] == 'teacher'
+    for taken in ('kcf=x', 'default=x', 'noequals'):
+        with pytest.raises(SystemExit, match='--also'):
+            bench.main(['--generated', '--also', taken, '--baselines'])

@@ -56,11 +56,16 @@ def sequence_frames(folder, name: str, count: int) -> Tuple[List[np.ndarray], tu
 
 
 # ----------------------------------------------------------------- one tracker, one process
-def make_tracker(name: str, model: str, data_root: Optional[pathlib.Path], threads: int):
-    """Return an evaluation-interface tracker for ``name`` ('default' or a baseline key)."""
-    if name == 'default':
+def make_tracker(name: str, model: str, data_root: Optional[pathlib.Path], threads: int,
+                 also: Optional[Dict[str, str]] = None):
+    """Return an evaluation-interface tracker for ``name``.
+
+    ``name``: 'default' (``model``), a key of ``also`` (more track_core models) or a baseline.
+    """
+    if name == 'default' or name in (also or {}):
         from track_core.eval.trackers import CoreTracker
-        return CoreTracker('default', model, backend='onnx', threads=threads)
+        path = model if name == 'default' else also[name]
+        return CoreTracker(name, path, backend='onnx', threads=threads)
     from track_core.foreign.baselines import available_baselines
     folders = {'nanotrack': 'nanotrack_v2', 'nanotrack_v3': 'nanotrack_v3',
                'lighttrack': 'lighttrack_mobile', 'vittrack': 'vittrack'}
@@ -127,7 +132,7 @@ def child(argv) -> int:
         if name == 'profile':
             print(json.dumps({'profile': profile_stages(args.model, frames, box, threads)}))
             return 0
-        tracker = make_tracker(name, args.model, _data_root(args), threads)
+        tracker = make_tracker(name, args.model, _data_root(args), threads, _also(args))
     except (RuntimeError, ValueError, OSError) as exc:
         print(json.dumps({'skipped': str(exc)}))
         return 0
@@ -185,14 +190,31 @@ def display_name(key: str) -> str:
     return BASELINES.get(key, key)
 
 
-def markdown(rows: List[dict], reference: str) -> str:
-    lines = [f'| tracker | median ms/frame (rounds) | spread | fps | time / {reference}, '
-             f'within a round | rounds {reference} was faster |',
+def _also(args) -> Dict[str, str]:
+    """``--also NAME=PATH`` as {name: path}; names clash neither with baselines nor each other."""
+    out: Dict[str, str] = {}
+    for item in args.also:
+        name, sep, path = item.partition('=')
+        name = name.strip()
+        if not sep or not name or not path:
+            raise SystemExit(f'track-bench: --also takes NAME=PATH, got {item!r}')
+        if name in out or name in BASELINE_KEYS or name in ('default', 'profile'):
+            raise SystemExit(f'track-bench: --also name {name!r} is taken (baselines, '
+                             '"default", "profile" or another --also)')
+        out[name] = path
+    return out
+
+
+def markdown(rows: List[dict], reference: str, label: str = '') -> str:
+    label = label or reference
+    lines = [f'| tracker | median ms/frame (rounds) | spread | fps | time / {label}, '
+             f'within a round | rounds {label} was faster |',
              '|---|---:|---|---:|---:|---:|']
     for r in rows:
         ratio = f'{r["time_vs_reference"]:.2f}x' if r['time_vs_reference'] else 'n/a'
         faster = '-' if r['tracker'] == reference else f'{r["faster_rounds"]} of {r["rounds"]}'
-        lines.append(f'| {display_name(r["tracker"])} | {r["median_ms"]:.2f} ({r["rounds"]}) | '
+        name = label if r['tracker'] == reference else display_name(r['tracker'])
+        lines.append(f'| {name} | {r["median_ms"]:.2f} ({r["rounds"]}) | '
                      f'{r["min_ms"]:.2f} .. {r["max_ms"]:.2f} | {r["fps"]:.1f} | {ratio} | '
                      f'{faster} |')
     return '\n'.join(lines) + '\n'
@@ -214,7 +236,11 @@ def load_frames(args):
 def _parser():
     p = argparse.ArgumentParser(prog='track-bench', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', default=str(DEFAULT_MODEL), help='the track_core model')
+    p.add_argument('--model', default=str(DEFAULT_MODEL),
+                   help='the track_core model (the reference of the ratios)')
+    p.add_argument('--label', default='default', help="the model's name in the table")
+    p.add_argument('--also', action='append', default=[], metavar='NAME=PATH',
+                   help='one more track_core model in the rounds (repeatable)')
     p.add_argument('--baselines', nargs='*', default=list(BASELINE_KEYS),
                    help=f'baselines beside it (default: {" ".join(BASELINE_KEYS)}; whatever '
                         'cannot run here is listed with the reason)')
@@ -251,7 +277,7 @@ def main(argv=None) -> int:
     from track_core.eval.speed import hardware_line
     threads = args.threads or torch.get_num_threads()
     passed = [a for a in argv if a not in ('--no-profile',)]
-    names = ['default'] + [b for b in args.baselines if b != 'default']
+    names = ['default'] + list(_also(args)) + [b for b in args.baselines if b != 'default']
     frames_note = ('generated 640x480 frames' if args.generated or _data_root(args) is None
                    else f'dev sequence {args.sequence}')
     times, skipped = rounds(names, args.rounds, passed)
@@ -263,8 +289,8 @@ def main(argv=None) -> int:
     print(f'\nHardware: {hardware_line(threads)}')
     print(f'Each tracker alone in its own process, {args.rounds} rounds in alternation, '
           f'{args.frames - 1 - args.warmup} timed frames each after {args.warmup} warm-up '
-          f'frames, end to end, {frames_note}; default = {args.model} (ONNX Runtime).\n')
-    print(markdown(rows, 'default'))
+          f'frames, end to end, {frames_note}; {args.label} = {args.model} (ONNX Runtime).\n')
+    print(markdown(rows, 'default', args.label))
     for name, why in skipped.items():
         print(f'- skipped {name}: {why}')
     profile = None
@@ -272,7 +298,8 @@ def main(argv=None) -> int:
         got = run_child('profile', passed)
         profile = got.get('profile')
         if profile:
-            print('\nWhere a frame of the default goes (each stage timed alone, median ms):\n')
+            print(f'\nWhere a frame of {args.label} goes (each stage timed alone, median '
+                  'ms):\n')
             print('| stage | ms |\n|---|---:|')
             for stage, ms in profile.items():
                 print(f'| {stage} | {ms:.3f} |')
@@ -281,6 +308,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({'hardware': hardware_line(threads), 'rows': rows,
+                                         'reference': args.label,
                                          'rounds': times, 'skipped': skipped,
                                          'profile': profile, 'frames': frames_note},
                                         indent=2))
