@@ -111,6 +111,28 @@ def test_the_state_follows_the_confidence_and_the_boxes_do_not(backend, tmp_path
     assert min(r.score for r in runs['plain']) < 0.5     # the peak alone would have lost it
 
 
+def test_absent_threshold_reports_lost_at_once_and_leaves_the_boxes_alone(tmp_path):
+    torch.manual_seed(0)
+    model = create_model('tiny').eval()
+    unsure = save_checkpoint(tmp_path / 'unsure.safetensors', _set_confidence(
+        with_score_head(model), -2.0))                       # 0.12 on every frame
+    frames, boxes = moving_object_sequence(8, seed=4)
+    rule = TrackerConfig(lost_threshold=0.05, lost_frames=3, recover_threshold=0.5)
+    runs = {}
+    for absent in (0.0, 0.2, 0.1):
+        tracker = load_tracker(unsure, device='cpu', config=dataclasses.replace(
+            rule, absent_threshold=absent))
+        tracker.initialize(frames[0], boxes[0])
+        runs[absent] = [tracker.track(f) for f in frames[1:]]
+    assert all(r.state == TrackState.TRACKING for r in runs[0.0])    # 0.12 is above 0.05
+    assert all(r.state == TrackState.LOST for r in runs[0.2])        # not seen, said at once
+    assert all(r.state == TrackState.TRACKING for r in runs[0.1])
+    for absent in (0.2, 0.1):                                # still followed: the same boxes
+        assert [r.box for r in runs[absent]] == [r.box for r in runs[0.0]]
+    with pytest.raises(ValueError, match='absent_threshold'):
+        TrackerConfig(absent_threshold=1.5)
+
+
 @pytest.fixture(scope='module')
 def synthetic_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('syn_score')

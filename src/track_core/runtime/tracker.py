@@ -4,7 +4,7 @@ One model serves any number of targets; all targets of a frame run in one batche
 pass. Images are HxWx3 uint8 RGB; boxes are (x, y, w, h) in pixels.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 import itertools
 import math
 from typing import Dict, List, Optional, Tuple
@@ -46,6 +46,11 @@ class TrackerConfig:
     ``scan_threshold`` on ``scan_confirm`` frames in a row at the same place (far from where
     the target was lost, a look-alike is likelier than near it: this may be stricter than
     ``recover_threshold``).
+    absent_threshold: report a TRACKING target as LOST on a frame whose confidence is under
+    this, while the tracker goes on following it as before (0 = off): what the target reports
+    falls at once, the box and the LOST rule's behaviour do not change, so the boxes are
+    exactly those without it. The LOST rule waits ``lost_frames`` before it stops following
+    (an unsure target may still be there); this says on the first frame that it is not seen.
     size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
     the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; score-map heads only:
     center and ban).
@@ -74,6 +79,7 @@ class TrackerConfig:
     scan_tiles: int = 0
     scan_confirm: int = 2
     scan_threshold: float = 0.5
+    absent_threshold: float = 0.0
 
     def __post_init__(self):
         problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
@@ -97,6 +103,7 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
     'scan_tiles': (0, 64),
     'scan_confirm': (1, 10),
     'scan_threshold': (0.0, 1.0),
+    'absent_threshold': (0.0, 1.0),
 }
 MAX_TARGETS_LIMITS = (1, 64)
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
@@ -301,7 +308,7 @@ class Tracker:
         self.relocate(found, target_id, (width, height))
         t.score = float(score)
         t.pending, t.pending_hits = None, 0
-        return t.result()
+        return self._reported(t)
 
     def initialize(self, image: np.ndarray, box) -> None:
         """Forget all targets and start tracking ``box`` (the single-target API)."""
@@ -347,8 +354,15 @@ class Tracker:
                          score, penalty, _confidence(out, i, score))
             if t.state == TrackState.LOST and cfg.scan_tiles:
                 self._scan(tid, t, image, (width, height))
-            results[tid] = t.result()
+            results[tid] = self._reported(t)
         return results
+
+    def _reported(self, t: _Target) -> TrackResult:
+        """``t``'s result; LOST on a frame under ``absent_threshold`` though still followed."""
+        result = t.result()
+        if result.state == TrackState.TRACKING and t.score < self.config.absent_threshold:
+            return replace(result, state=TrackState.LOST)
+        return result
 
     def _scan(self, tid: str, t: _Target, image, image_size) -> None:
         """One step of the frame scan of a LOST target (confirm a candidate, or look on)."""

@@ -62,6 +62,8 @@ _TRACKER_TEXT = {
     'scan_tiles': 'while LOST, search crops of the whole frame scanned per frame (0: off)',
     'scan_confirm': 'frames in a row a frame-scan candidate must be verified on',
     'scan_threshold': 'confidence a frame-scan candidate needs on each of those frames',
+    'absent_threshold': 'report LOST at once on a frame under this confidence while still '
+                        'following the target (0: off)',
 }
 MODEL_OWN = "unless given, the model's own value"
 
