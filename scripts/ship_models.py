@@ -4,7 +4,12 @@ The run-time settings chosen for it on dev (``config/runtime/<name>.yaml``: Trac
 fields) go into its metadata, so ``load_tracker``, ``track-eval`` and the node use them unless
 told otherwise. Its teacher, LightTrack-Mobile, is a training-time teacher only and never
 ships.
-Usage: python scripts/ship_models.py
+Usage: python scripts/ship_models.py [--settings-only]
+
+``--settings-only`` rewrites only the run-time settings of the shipped files from their
+``config/runtime/<name>.yaml``, the weights read back from the shipped file itself and written
+unchanged (a test holds them bit-identical): for a change of settings chosen on dev, without
+the training runs.
 """
 
 import argparse
@@ -27,10 +32,15 @@ LIMIT_MB = 25.0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--settings-only', action='store_true',
+                        help='keep the shipped weights, rewrite their run-time settings')
+    args = parser.parse_args(argv)
     for src, dst, half, settings in SHIP:
         src, dst = ROOT / src, ROOT / dst
+        if args.settings_only:
+            src = dst
         if not src.is_file():
             print(f'missing {src}: train it first (make train-student)',
                   file=sys.stderr)
@@ -42,7 +52,9 @@ def main(argv=None):
             return 1
         model, pre = load_model(src)
         _, _, _, extra = read_checkpoint(src)
-        extra = with_runtime({**extra, 'shipped_from': str(src.relative_to(ROOT)),
+        shipped_from = extra.get('shipped_from', str(src.relative_to(ROOT))) \
+            if args.settings_only else str(src.relative_to(ROOT))
+        extra = with_runtime({**extra, 'shipped_from': shipped_from,
                               'float16': half, 'runtime_from': settings}, runtime)
         save_checkpoint(dst, model, pre, extra, half=half)
         size = dst.stat().st_size / 1e6
