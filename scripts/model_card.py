@@ -314,9 +314,10 @@ VITTRACK_TEXT = '''What it says (figures in the table; this machine, dev, one ru
   anew).
 - Speed: VitTrack is already tiny (188 k parameters, 82 M multiply-adds, 2 ms a frame end to
   end here); a block removed saves about a seventh of the frame, and the crop, normalisation
-  and decode stay. So the 2-block students are 1.2x faster end to end, nowhere near
+  and decode stay. So the 2-block students are 1.1-1.2x faster end to end (two runs of the
+  rounds: pruned 1.16x / 1.18x, CompressTracker-2 1.08x / 1.21x), nowhere near
   CompressTracker-4's published 2.17x on a ViT-B teacher, and the targets (>= 96 % of
-  VitTrack's AUC at >= 1.5x its speed) are not met: the best is 88 % at 1.18x.
+  VitTrack's AUC at >= 1.5x its speed) are not met: the best is 88 % at about 1.17x.
 - MixFormerV2's prediction-token head (`config/train/vittrack_token2.yaml`, variant
   `vittrack_t2`) is not in the table: it did not learn to place a box here (training IoU
   0.07 after 10 epochs at the blocks' rate; at 10x the rate for the new head, 0.03 -> 0.095
@@ -324,12 +325,12 @@ VITTRACK_TEXT = '''What it says (figures in the table; this machine, dev, one ru
   than VitTrack (model-only 1.0 ms at 2 threads against 1.5), still short of 1.5x.
 - Long-term: VitTrack's decode (TrackerVit's) never declares LOST, so it reports the target
   on every absent frame; even with the best threshold on its score (last column of
-  `reports/vittrack_lt`) its F stays near 0.5, under the default's 0.65 / 0.61.
+  `reports/vittrack_lt`) its F stays near 0.5, under the default's 0.66 / 0.63.
 - Why none ships as a second model: every VitTrack-family model here is below the shipped
   default on dev (VitTrack itself is on a par with it sequence by sequence, a mean of -0.008
   per sequence with an interval from -0.10 to +0.09, but pooled 0.660 against 0.725, weaker
   on the small targets) and has no confidence that says when the target is gone. Its only edge
-  is speed (2.3x the default's frame rate), and anyone who wants that gets it with one
+  is speed (2.3-2.5x the default's frame rate), and anyone who wants that gets it with one
   command from the published file (`track-import vittrack ...`; the node takes the file as
   its `model_path`, tested). VitTrack as a teacher or as the starting point of the default's
   blocks was not tried: it scores below the default and below LightTrack-Mobile, the teacher
