@@ -84,7 +84,8 @@ eval: setup
 	    --model student=models/default.safetensors --out reports/scale
 
 # VitTrack (imported from ../shared/data) and its students (issue 24): train what is missing
-# (about 25 min here), then the model card's VitTrack table (reports/vittrack*, make card).
+# (about 20 min here), then the figures of the model card's VitTrack section (reports/vittrack*;
+# python scripts/model_card.py --vittrack-only writes it).
 train-vittrack: setup
 	@$(ENV) && cd $(ROOT) && python scripts/vittrack_family.py train
 

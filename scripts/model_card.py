@@ -99,6 +99,15 @@ def _bench_ms(path: pathlib.Path) -> dict:
     return {r['variant']: r['model_ms'] for r in json.loads(path.read_text())['rows']}
 
 
+def _section(card: str, heading: str):
+    """(start, end) of the card's section under ``heading`` (to the next '## '), or None."""
+    if heading not in card:
+        return None
+    start = card.index(heading)
+    end = card.find('\n## ', start + 1)
+    return start, (end if end >= 0 else len(card))
+
+
 def _vittrack(reports: pathlib.Path, card: str) -> list:
     """Return the card's VitTrack section from make eval-vittrack's reports.
 
@@ -106,10 +115,8 @@ def _vittrack(reports: pathlib.Path, card: str) -> list:
     """
     report_path = reports / 'vittrack' / 'report.json'
     if not report_path.is_file():
-        if VITTRACK_HEADING not in card:
-            return []
-        kept = card[card.index(VITTRACK_HEADING):].split('\n## ')[0].rstrip()
-        return [''] + kept.split('\n')
+        where = _section(card, VITTRACK_HEADING)
+        return [''] + card[where[0]:where[1]].rstrip().split('\n') if where else []
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     from vittrack_family import RECIPES
     from track_core.eval.report import paired_comparison
@@ -140,7 +147,8 @@ def _vittrack(reports: pathlib.Path, card: str) -> list:
              '`track-bench`, each model alone in its own process, 5 alternating rounds on '
              'Crossing, the median; speed-up: the median of the within-round ratios to '
              'VitTrack. Model ms: `track-bench variants` of the layout (batch 1, median of '
-             f'100), 1 and 2 threads. Machine: {report["meta"]["hardware"]}.', '',
+             '100), 1 and 2 threads. This section: `python scripts/model_card.py '
+             f'--vittrack-only`. Machine: {report["meta"]["hardware"]}.', '',
              '| tracker | how | AUC | P@20 | retention | per sequence vs VitTrack (higher on, '
              'mean, 90 % interval) | fps end to end | speed-up | model ms, 1 / 2 threads | '
              'absent reported present | LT F |',
@@ -181,10 +189,9 @@ def _rewrite_vittrack(reports: pathlib.Path) -> int:
               file=sys.stderr)
         return 1
     limits = '\n## Limits and what would raise them'
-    if VITTRACK_HEADING in card:
-        start = card.index(VITTRACK_HEADING)
-        end = card.find('\n## ', start + 1)
-        card = card[:start].rstrip('\n') + '\n' + (card[end:] if end >= 0 else '')
+    where = _section(card, VITTRACK_HEADING)
+    if where:
+        card = card[:where[0]].rstrip('\n') + '\n' + card[where[1]:]
     section = '\n'.join(_vittrack(reports, '')) + '\n'
     at = card.index(limits) if limits in card else len(card)
     out.write_text(card[:at].rstrip('\n') + '\n' + section + card[at:])

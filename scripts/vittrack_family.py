@@ -11,7 +11,8 @@ side by side with OpenCV's TrackerVit (reports/vittrack), the same with ``--leav
 (reports/vittrack_lt), ``track-bench`` of them all end to end, each alone in its own process
 in 5 alternating rounds (reports/vittrack/speed.json), and ``track-bench variants`` of their
 layouts at 1 and 2 threads for the model-only time (reports/vittrack/bench_t1.json,
-bench_t2.json); ``make card`` puts them in the model card.
+bench_t2.json); ``python scripts/model_card.py --vittrack-only`` (or ``make card`` with
+``make eval``'s reports) puts them in the model card.
 Needs ../shared/data (or TRACK_DATA_ROOT); ``make train-vittrack`` / ``make eval-vittrack``.
 """
 

@@ -111,6 +111,11 @@ class StillSource:
         image = load_image(item.image)
         return image, item.box, image, item.box
 
+    @property
+    def has_look_alikes(self) -> bool:
+        """Whether some label occurs twice (``look_alike`` can draw a pair)."""
+        return bool(self._alike)
+
     def look_alike(self, rng, same_image_prob: float = 0.5):
         """Two objects of one label: (image, box, image, box, box to leave out or None).
 
@@ -173,7 +178,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
         self.teacher = teacher
         self._alike_sources = [s for s in self.sources if isinstance(s, StillSource)
-                               and s._alike] if sampling.look_alike_prob > 0 else []
+                               and s.has_look_alikes] if sampling.look_alike_prob > 0 else []
         if sampling.look_alike_prob > 0 and not self._alike_sources:
             raise DataError('look_alike_prob needs still images with a label that occurs '
                             'twice (data.stills_csv / stills_coco)')
