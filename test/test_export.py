@@ -30,6 +30,33 @@ def test_graphs_are_static_and_opset_17(tmp_path):
         assert not ops & {'Loop', 'If'}, ops
 
 
+def test_onnx_matches_the_masked_network_with_a_cached_template(tmp_path):
+    """The asymmetric default layout: the graphs run the search side alone, same outputs."""
+    import dataclasses
+    import pathlib
+    import onnxruntime as ort
+    import torch
+    from track_core.checkpoint import read_checkpoint
+    from track_core.net.onnx_graphs import example_inputs
+    shipped = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+    cfg, _, state, _ = read_checkpoint(shipped)
+    model = create_model(dataclasses.replace(cfg, attention='asymmetric'))
+    model.load_state_dict(state)
+    model.eval()
+    template_path, search_path = export_onnx(model, tmp_path)
+    z, x = example_inputs(model.cfg)
+    with torch.no_grad():
+        ref = model(z, x)
+    state = ort.InferenceSession(str(template_path)).run(None, {'template': z.numpy()})[0]
+    assert state.shape[-1] == model.cfg.embed_dim * (1 + 2 * model.cfg.depth)
+    search = ort.InferenceSession(str(search_path))
+    names = [o.name for o in search.get_outputs()]
+    out = dict(zip(names, search.run(None, {'z_tokens': state, 'search': x.numpy()})))
+    for name in names:
+        diff = abs(out[name] - ref[name].numpy()).max()
+        assert diff < TOLERANCE * 10, (name, diff)
+
+
 @pytest.mark.parametrize('name', ['tiny', 'tiny_token'])
 def test_onnx_backend_tracks_like_torch(name, tmp_path, make_frame):
     path = save_checkpoint(tmp_path / f'{name}.safetensors', create_model(name))

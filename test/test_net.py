@@ -1,6 +1,10 @@
+import dataclasses
+import pathlib
+
 import pytest
 import torch
 
+from track_core.checkpoint import read_checkpoint
 from track_core.net import create_model, list_variants, variant_config
 from track_core.net.heads import decode_center_maps
 from track_core.net.stems import find_mobilenetv2_weights, load_mobilenetv2_imagenet
@@ -78,6 +82,48 @@ def test_asymmetric_attention_template_ignores_search():
     nz = model.cfg.num_template_tokens
     assert torch.allclose(h1[0][:, :nz], h2[0][:, :nz], atol=1e-6)
     assert not torch.allclose(h1[0][:, nz:], h2[0][:, nz:])
+
+
+SHIPPED = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+
+
+def _asymmetric(name):
+    """A model with asymmetric attention: random weights, or the shipped default's ('shipped')."""
+    if name == 'shipped':
+        cfg, _, state, _ = read_checkpoint(SHIPPED)
+        model = create_model(dataclasses.replace(cfg, attention='asymmetric'))
+        model.load_state_dict(state)
+        return model.eval()
+    torch.manual_seed(0)
+    return create_model(dataclasses.replace(variant_config(name), attention='asymmetric')).eval()
+
+
+@pytest.mark.parametrize('name', ['tiny_token', 'tiny', 'shipped'])
+def test_cached_template_state_is_the_masked_forward(name):
+    """With asymmetric attention the template side runs once: same outputs as the whole network."""
+    model = _asymmetric(name)
+    cfg = model.cfg
+    z, x = _inputs(cfg, batch=2)
+    with torch.no_grad():
+        whole = model(z, x)
+        state = model.template_state(z)
+        cached = model.track_from_state(state, x)
+        other = model.track_from_state(state, x + 1.0)
+    assert state.shape == (2, cfg.num_template_tokens, cfg.embed_dim * (1 + 2 * cfg.depth))
+    for key, value in whole.items():
+        assert torch.allclose(cached[key], value, atol=1e-5, rtol=1e-4), key
+    # the state is of the template alone: another search crop changes the outputs
+    assert any(not torch.allclose(other[key], value) for key, value in whole.items())
+
+
+def test_joint_attention_state_is_the_template_tokens():
+    model = create_model('tiny').eval()
+    z, x = _inputs(model.cfg)
+    with torch.no_grad():
+        state = model.template_state(z)
+        assert torch.equal(state, model.embed_template(z))
+        assert torch.equal(model.track_from_state(state, x)['score_map'],
+                           model(z, x)['score_map'])
 
 
 def test_joint_attention_template_sees_search():

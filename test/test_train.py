@@ -8,6 +8,7 @@ from distill_helpers import tiny_distill_trainer
 import pytest
 import torch
 
+from track_core.checkpoint import save_checkpoint
 from track_core.config import load_config
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
 from track_core.net import create_model
@@ -183,6 +184,25 @@ def test_depth_pruning_control_keeps_every_layer_and_refuses_removing_all():
         assert torch.equal(same, teacher(batch['template'], batch['search'])['score_map'])
     with pytest.raises(ValueError, match='not all'):
         DepthPruneTask(teacher, remove=range(teacher.cfg.depth))
+
+
+def test_depth_pruning_can_switch_the_student_to_asymmetric_attention():
+    """distill.attention: same weights, the template no longer sees the search crop."""
+    torch.manual_seed(0)
+    teacher = create_model('tiny').eval()
+    task = DepthPruneTask(teacher, remove=[], attention='asymmetric')
+    student = task.pruned_model().eval()
+    assert student.cfg.attention == 'asymmetric' and teacher.cfg.attention == 'joint'
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(),
+                                                 teacher.state_dict().values()))
+    batch = _batch(teacher.cfg)
+    with torch.no_grad():
+        masked = student(batch['template'], batch['search'])['score_map']
+        joint = teacher(batch['template'], batch['search'])['score_map']
+        cached = student.track_from_state(student.template_state(batch['template']),
+                                          batch['search'])['score_map']
+    assert not torch.equal(masked, joint)            # the mask changes what the blocks compute
+    assert torch.allclose(cached, masked, atol=1e-5)
 
 
 @pytest.fixture(scope='module')
@@ -388,6 +408,18 @@ def test_a_misspelt_model_override_names_the_key(tmp_path):
                                           'model_overrides={depth: two}'])
     with pytest.raises(ConfigError, match='model_overrides.depth'):
         build_task('teacher', cfg, log=lambda *_: None)
+
+
+def test_a_bad_student_attention_is_a_config_error(tmp_path):
+    from track_core.config import ConfigError
+    from track_core.train.run import build_task
+    teacher = save_checkpoint(tmp_path / 't.safetensors', create_model('tiny'))
+    for change, match in ((['distill.method=prune', 'distill.attention=masked'], "'masked'"),
+                          (['distill.attention=asymmetric'], 'only the prune method')):
+        cfg = load_config(TrainConfig, None, ['model=tiny', 'pretrained_stem=false',
+                                              f'distill.teacher={teacher}', *change])
+        with pytest.raises(ConfigError, match=match):
+            build_task('distill', cfg, log=lambda *_: None)
 
 
 def test_a_teacher_of_another_input_convention_sees_the_same_pixels():

@@ -42,8 +42,8 @@ class OneStreamTracker(nn.Module):
     """Template and search crops -> tokens -> joint transformer -> box head.
 
     ``forward(template, search)`` is the whole network. The pieces are public because the
-    runtime caches the template embedding (``embed_template`` once, ``forward_search`` per
-    frame) and training swaps blocks (``blocks=`` takes an explicit list of modules to run
+    runtime caches the template side (``template_state`` once per target, ``track_from_state``
+    per frame) and training swaps blocks (``blocks=`` takes an explicit list of modules to run
     instead of ``self.blocks``: replacement training passes teacher and student blocks chosen
     by its stage mask). Nothing in here draws random numbers except DropPath in training.
 
@@ -158,6 +158,37 @@ class OneStreamTracker(nn.Module):
 
     def forward(self, template, search, blocks=None):
         return self.forward_search(self.embed_template(template), search, blocks)
+
+    # ----------------------------------------------------------------- the runtime's pair
+    def template_state(self, template: torch.Tensor) -> torch.Tensor:
+        """What every frame needs of a template, computed once per target: (B, Nz, C * k).
+
+        Joint attention: the template tokens (``embed_template``), k = 1. Asymmetric attention
+        (template tokens attend only to template tokens, so nothing on the template side
+        depends on the search crop): the template tokens after the last block, then each
+        block's keys and values of its template input, k = 1 + 2 * depth; each frame then runs
+        the search side alone (``track_from_state``, MixFormer's cached template).
+        """
+        z = self.embed_template(template)
+        if self.attn_mask is None:
+            return z
+        keys_values = []
+        for blk in self.blocks:
+            keys_values.extend(blk.prefix_keys_values(z))
+            z = blk(z)
+        return torch.cat([z, *keys_values], dim=-1)
+
+    def track_from_state(self, state: torch.Tensor, search: torch.Tensor) -> Dict:
+        """Per-frame outputs from ``template_state``; equal to ``forward`` (to rounding)."""
+        if self.attn_mask is None:
+            return self.forward_search(state, search)
+        z, *keys_values = state.split(self.cfg.embed_dim, dim=-1)
+        x = self.embed_search(search)
+        if self.cfg.head_kind.prediction_tokens:
+            x = torch.cat([x, self.pred_tokens.expand(x.shape[0], -1, -1)], dim=1)
+        for i, blk in enumerate(self.blocks):
+            x = blk.forward_after_prefix(x, keys_values[2 * i], keys_values[2 * i + 1])
+        return self.predict(torch.cat([z, x], dim=1))
 
     def forward_intermediates(self, template, search, indices: Sequence[int], blocks=None):
         """Output plus the hidden states after the blocks at ``indices`` (pre final norm)."""

@@ -1,10 +1,13 @@
 """A tracker as two static-shape ONNX graphs (written here; checked in track_core.export).
 
-``template.onnx``: template (B, 3, Ht, Wt) -> z_tokens (B, Nz, C), run once per target (and
-on template updates). ``search.onnx``: z_tokens + search (B, 3, Hs, Ws) -> the head outputs
+``template.onnx``: template (B, 3, Ht, Wt) -> z_tokens (B, Nz, C * k), the template state
+(``OneStreamTracker.template_state``: the template tokens, k = 1, or with asymmetric attention
+also every block's template keys and values, k = 1 + 2 * depth), run once per target (and on
+template updates). ``search.onnx``: z_tokens + search (B, 3, Hs, Ws) -> the head outputs
 (score_map, size_map, offset_map for the center and ban heads; box, score for the token head;
 then confidence where the model has a score head).
-Splitting them caches the template embedding. Shapes are static and there is no
+Splitting them caches the template side (with asymmetric attention, all of it: each frame
+computes the search tokens alone). Shapes are static and there is no
 data-dependent control flow, which keeps the graphs TensorRT-friendly.
 """
 
@@ -22,7 +25,7 @@ from track_core.net.config import HEAD_KINDS
 DEFAULT_OPSET = 17
 # Raised whenever the graphs written for the same checkpoint change (inputs, outputs, ops), so
 # graphs cached by an older track_core are exported again rather than run.
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 CENTER_OUTPUTS = ('score_map', 'size_map', 'offset_map')
 TOKEN_OUTPUTS = ('box', 'score')
 
@@ -43,7 +46,7 @@ class TemplateGraph(nn.Module):
         self.model = model
 
     def forward(self, template):
-        return self.model.embed_template(template)
+        return self.model.template_state(template)
 
 
 class SearchGraph(nn.Module):
@@ -54,7 +57,7 @@ class SearchGraph(nn.Module):
         self.names = output_names(model.cfg.head, model.cfg.score_head)
 
     def forward(self, z_tokens, search):
-        out = self.model.forward_search(z_tokens, search)
+        out = self.model.track_from_state(z_tokens, search)
         return tuple(out[k] for k in self.names)
 
 
@@ -83,7 +86,7 @@ def export_onnx(model, out_dir, batch: int = 1, opset: int = DEFAULT_OPSET
     model = copy.deepcopy(model).float().cpu().eval()
     template, search = example_inputs(model.cfg, batch)
     with torch.no_grad():
-        z_tokens = model.embed_template(template)
+        z_tokens = model.template_state(template)
     template_path = out_dir / 'template.onnx'
     search_path = out_dir / 'search.onnx'
     tmp_t, tmp_s = out_dir / 'template.onnx.tmp', out_dir / 'search.onnx.tmp'

@@ -1,7 +1,9 @@
 """Inference backends behind one small interface (numpy in, numpy out).
 
-``embed_template(z)``: (B, 3, Ht, Wt) float32 -> (B, Nz, C) float32 template tokens.
-``run(z_tokens, x)``: template tokens + (B, 3, Hs, Ws) search crops -> dict of arrays, either
+``embed_template(z)``: (B, 3, Ht, Wt) float32 -> (B, Nz, C * k) float32, the template state
+(``OneStreamTracker.template_state``: its tokens, and with asymmetric attention every block's
+template keys and values, so each frame runs the search side alone).
+``run(z_tokens, x)``: template state + (B, 3, Hs, Ws) search crops -> dict of arrays, either
 ``score_map``/``size_map``/``offset_map`` (center head) or ``box``/``score`` (token head), and
 ``confidence`` where the model has a score head.
 """
@@ -49,11 +51,11 @@ class TorchBackend:
 
     @torch.inference_mode()
     def embed_template(self, z: np.ndarray) -> np.ndarray:
-        return self.model.embed_template(self._in(z)).float().cpu().numpy()
+        return self.model.template_state(self._in(z)).float().cpu().numpy()
 
     @torch.inference_mode()
     def run(self, z_tokens: np.ndarray, x: np.ndarray) -> Dict[str, np.ndarray]:
-        out = self.model.forward_search(self._in(z_tokens), self._in(x))
+        out = self.model.track_from_state(self._in(z_tokens), self._in(x))
         return {k: out[k].float().cpu().numpy() for k in self.outputs}
 
 

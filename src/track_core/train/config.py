@@ -36,7 +36,9 @@ class DistillConfig:
     """Student side.
 
     method: 'compresstracker' (stages + replacement) or 'prune' (MixFormerV2 deep-to-shallow: fade
-    out the layers in ``remove``).
+    out the layers in ``remove``). ``attention`` (prune only): '' keeps the teacher's, or the
+    student's ('joint' / 'asymmetric'); a joint teacher distilled into an asymmetric student
+    gives a model whose template side runs once per target (``ModelConfig.attention``).
     """
 
     method: str = 'compresstracker'
@@ -50,6 +52,7 @@ class DistillConfig:
     constant_p: float = 0.5
     remove: Tuple[int, ...] = ()
     fade_fraction: float = 0.3
+    attention: str = ''
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,15 @@ def build_task(kind: str, cfg: TrainConfig, log=print
     d = cfg.distill
     if not d.teacher:
         raise ConfigError('distill.teacher: give the teacher checkpoint (distill.teacher=PATH)')
+    if d.attention not in ('', 'joint', 'asymmetric'):
+        raise ConfigError(f"distill.attention must be '', 'joint' or 'asymmetric', got "
+                          f'{d.attention!r}')
+    if d.attention and d.method != 'prune':
+        raise ConfigError("distill.attention: only the prune method sets the student's attention")
     teacher, pre = load_model(d.teacher)
     if d.method == 'prune':
-        task = DepthPruneTask(teacher, d.remove, cfg.losses, d.fade_fraction, cfg.freeze_stem)
+        task = DepthPruneTask(teacher, d.remove, cfg.losses, d.fade_fraction, cfg.freeze_stem,
+                              attention=d.attention)
         return task, task.pruned_model().cfg, pre
     if d.method != 'compresstracker':
         raise ConfigError(f"distill.method must be 'compresstracker' or 'prune', got "

@@ -288,11 +288,14 @@ class DepthPruneTask(TrainingTask):
     score-map distillation. ``freeze_stem`` keeps the student's stem fixed (weights and
     BatchNorm statistics), as in the other tasks. An empty ``remove`` is the control run: the
     same training with every layer kept, which tells what the data and losses do on their own.
+    ``attention`` ('joint' / 'asymmetric', '' for the teacher's) sets the student's attention:
+    the same weights with the template tokens no longer attending to the search tokens, so
+    that the template side runs once per target, trained back to the teacher's predictions.
     """
 
     def __init__(self, teacher: OneStreamTracker, remove: Sequence[int],
                  weights: LossWeights = LossWeights(feature=0.0, logit=1.0),
-                 fade_fraction: float = 0.3, freeze_stem: bool = False):
+                 fade_fraction: float = 0.3, freeze_stem: bool = False, attention: str = ''):
         super().__init__()
         depth = teacher.cfg.depth
         self.remove = sorted({int(i) for i in remove})
@@ -301,6 +304,9 @@ class DepthPruneTask(TrainingTask):
             raise ValueError(f'remove must name some (not all) of the {depth} layers or none '
                              f'(the control run), got {list(remove)}')
         self.student = copy.deepcopy(teacher)
+        if attention and attention != teacher.cfg.attention:
+            self.student = OneStreamTracker(replace(teacher.cfg, attention=attention))
+            self.student.load_state_dict(teacher.state_dict())
         self.student.requires_grad_(True)
         self.freeze_stem = freeze_stem
         if freeze_stem:
