@@ -50,7 +50,7 @@ def session(ort, path, opts_tuple):
 
 
 def calibration_inputs(tracker, data: str, sequences: int = 12, frames: int = 60):
-    """The search graph's inputs (every 5th frame) while ``tracker`` follows train sequences."""
+    """Record the search graph's inputs (every 5th frame) while ``tracker`` tracks."""
     from track_core.data.build import data_root
     from track_core.data.sequences import find_sequences
     root = pathlib.Path(data.replace('${data}', str(data_root())))

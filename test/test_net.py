@@ -88,7 +88,7 @@ SHIPPED = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safe
 
 
 def _asymmetric(name):
-    """A model with asymmetric attention: random weights, or the shipped default's ('shipped')."""
+    """Make a model with asymmetric attention: random weights, or the shipped default's."""
     if name == 'shipped':
         cfg, _, state, _ = read_checkpoint(SHIPPED)
         model = create_model(dataclasses.replace(cfg, attention='asymmetric'))

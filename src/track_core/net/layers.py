@@ -100,7 +100,7 @@ class Block(nn.Module):
         return x + s * self.drop_path(self.mlp(self.norm2(x)))
 
     def prefix_keys_values(self, prefix):
-        """The keys and values this block's attention takes from ``prefix`` (its input)."""
+        """Compute the keys and values this block's attention takes from ``prefix`` (its input)."""
         return self.attn.keys_values(self.norm1(prefix))
 
     def forward_after_prefix(self, x, k_prefix, v_prefix):

@@ -161,7 +161,7 @@ class OneStreamTracker(nn.Module):
 
     # ----------------------------------------------------------------- the runtime's pair
     def template_state(self, template: torch.Tensor) -> torch.Tensor:
-        """What every frame needs of a template, computed once per target: (B, Nz, C * k).
+        """Compute what every frame needs of a template, once per target: (B, Nz, C * k).
 
         Joint attention: the template tokens (``embed_template``), k = 1. Asymmetric attention
         (template tokens attend only to template tokens, so nothing on the template side
