@@ -303,10 +303,11 @@ class DepthPruneTask(TrainingTask):
                             len(self.remove) >= depth):
             raise ValueError(f'remove must name some (not all) of the {depth} layers or none '
                              f'(the control run), got {list(remove)}')
-        self.student = copy.deepcopy(teacher)
         if attention and attention != teacher.cfg.attention:
             self.student = OneStreamTracker(replace(teacher.cfg, attention=attention))
             self.student.load_state_dict(teacher.state_dict())
+        else:
+            self.student = copy.deepcopy(teacher)
         self.student.requires_grad_(True)
         self.freeze_stem = freeze_stem
         if freeze_stem:
