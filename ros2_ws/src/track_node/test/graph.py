@@ -11,7 +11,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from sensor_msgs.msg import Image
 from track_interfaces.msg import TrackingState
 from track_interfaces.srv import ClearTarget, SetTarget
@@ -70,8 +70,14 @@ class Harness:
         self.client.create_subscription(TrackingState, 'track_node/state', self.states.append,
                                         10)
         self.pub = self.client.create_publisher(Image, 'image', qos_profile_sensor_data)
-        self.set_target = self.client.create_client(SetTarget, 'track_node/set_target')
-        self.clear = self.client.create_client(ClearTarget, 'track_node/clear_target')
+        # a deep queue for the replies as well as for the node's requests: the default depth
+        # of 10 lets the middleware drop answers to a burst of requests before this executor,
+        # shared with the node, takes them (the node answered all of them)
+        replies = QoSProfile(depth=1000)
+        self.set_target = self.client.create_client(SetTarget, 'track_node/set_target',
+                                                    qos_profile=replies)
+        self.clear = self.client.create_client(ClearTarget, 'track_node/clear_target',
+                                               qos_profile=replies)
         self.executor = SingleThreadedExecutor(context=self.context)   # as main() runs it
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
