@@ -145,12 +145,12 @@ def test_run_time_parameters_validated(harness):
 
 
 def _change(h, transition_id):
-    client = h.client.create_client(ChangeState, 'track_node/change_state')
+    client = h.service(ChangeState, 'track_node/change_state')
     return h.call(client, ChangeState.Request(transition=Transition(id=transition_id))).success
 
 
 def _state(h):
-    client = h.client.create_client(GetState, 'track_node/get_state')
+    client = h.service(GetState, 'track_node/get_state')
     return h.call(client, GetState.Request()).current_state.id
 
 
