@@ -277,6 +277,27 @@ def test_lost_after_k_low_frames_then_reacquired(make_frame):
     assert back.frames_below_threshold == 0
 
 
+@pytest.mark.parametrize('rollback', [False, True])
+def test_lost_holds_the_last_confident_box_with_rollback(make_frame, rollback):
+    # size control off, so each frame's decoded box moves the target (untrained network)
+    cfg = TrackerConfig(lost_threshold=0.3, lost_frames=3, hann_window=False,
+                        size_smoothing=0.0, size_by_confidence=False, size_penalty=0.0,
+                        lost_rollback=rollback)
+    tracker = make_tracker(config=cfg)
+    frames = [make_frame() for _ in range(6)]
+    tracker.initialize(frames[0], (150, 100, 30, 40))
+    _set_confidence(tracker, 8.0)
+    confident = tracker.track(frames[1])
+    _set_confidence(tracker, -8.0)
+    low = [tracker.track(f) for f in frames[2:6]]
+    assert [r.state for r in low] == [TrackState.TRACKING] * 2 + [TrackState.LOST] * 2
+    assert low[1].box != pytest.approx(confident.box)           # the low frames moved it
+    if rollback:                 # LOST holds the box of the last frame at or above 0.3
+        assert low[2].box == pytest.approx(confident.box) and low[3].box == low[2].box
+    else:                        # LOST holds the box where the low frames took it
+        assert low[2].box == low[1].box and low[3].box == low[1].box
+
+
 def test_score_gated_template_update_changes_later_results(make_frame):
     frames = [make_frame() for _ in range(4)]
     results = {}

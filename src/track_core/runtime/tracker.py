@@ -35,6 +35,10 @@ class TrackerConfig:
     of holding the last confident position (the size is held either way): a target that is
     still there at low confidence keeps being followed; one that has gone is looked for
     wherever the best match wanders.
+    lost_rollback: when the target becomes LOST, hold (and search around) its box of the last
+    frame at or above ``lost_threshold`` instead of the box of the LOST frame: the
+    ``lost_frames`` low frames before it have followed whatever matched best once the target
+    had gone, often something else.
     hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
     window_blend: 0 multiplies the score map by the window; b > 0 ranks cells by
     (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).
@@ -69,6 +73,7 @@ class TrackerConfig:
     search_growth: float = 1.2
     max_search_scale: float = 2.0
     lost_follow: bool = False
+    lost_rollback: bool = False
     hann_window: bool = True
     window_blend: float = 0.0
     update_interval: int = 0
@@ -150,7 +155,7 @@ def check_setting(name: str, value, kind) -> Optional[str]:
 
 class _Target:
     __slots__ = ('center', 'size', 'z_tokens', 'state', 'below', 'scale', 'score',
-                 'since_update', 'scan_next', 'pending', 'pending_hits')
+                 'since_update', 'scan_next', 'pending', 'pending_hits', 'confident')
 
     def __init__(self, center, size, z_tokens):
         self.center = center
@@ -164,6 +169,7 @@ class _Target:
         self.scan_next = 0          # the next tile of the frame scan while LOST
         self.pending = None         # a scan candidate being confirmed, and on how many frames
         self.pending_hits = 0
+        self.confident = (center, size)     # the box of the last confident frame
 
     def result(self) -> TrackResult:
         box = cxcywh_to_xywh([self.center[0], self.center[1], self.size[0], self.size[1]])
@@ -282,6 +288,7 @@ class Tracker:
         cx, cy, w, h = xywh_to_cxcywh(box)
         t.center, t.size = np.array([cx, cy]), np.array([w, h])
         t.state, t.below, t.scale = TrackState.TRACKING, 0, 1.0
+        t.confident = (t.center, t.size)
 
     def reacquire(self, target_id: str, image: np.ndarray, candidates,
                   min_score: Optional[float] = None, min_iou: float = 0.5
@@ -463,6 +470,8 @@ class Tracker:
         elif t.below >= cfg.lost_frames:
             t.state = TrackState.LOST
             t.scale = min(cfg.search_growth, cfg.max_search_scale)
+            if cfg.lost_rollback:
+                t.center, t.size = t.confident
             return
         rate = 1.0 - cfg.size_smoothing
         if cfg.size_by_confidence:
@@ -472,6 +481,8 @@ class Tracker:
         box = clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width, height)
         t.center = np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
         t.size = np.array([box[2], box[3]])
+        if confidence >= cfg.lost_threshold:
+            t.confident = (t.center, t.size)
         t.since_update += 1
         if (cfg.update_interval and t.since_update >= cfg.update_interval
                 and confidence >= cfg.update_threshold):

@@ -52,6 +52,7 @@ _TRACKER_TEXT = {
     'search_growth': 'search region growth per frame while LOST',
     'max_search_scale': 'largest search region while LOST, as a multiple of the normal one',
     'lost_follow': 'while LOST, centre the search on the best match (false: hold the last box)',
+    'lost_rollback': 'on LOST, hold the box of the last confident frame, not of the LOST one',
     'hann_window': 'motion prior on the score map while tracking',
     'update_interval': 'frames between template updates (0: never)',
     'update_threshold': 'confidence needed for a template update',
