@@ -269,7 +269,7 @@ def test_lost_after_k_low_frames_then_reacquired(make_frame):
     states = [tracker.track(f) for f in frames[1:5]]
     assert [r.state for r in states] == [TrackState.TRACKING] * 2 + [TrackState.LOST] * 2
     assert [r.frames_below_threshold for r in states] == [1, 2, 3, 4]
-    # While lost the reported box stays at the last confident estimate.
+    # While lost the reported box stays where it was when LOST was declared.
     assert states[3].box == states[2].box
     _set_confidence(tracker, 8.0)
     back = tracker.track(frames[5])

@@ -30,15 +30,16 @@ class TrackerConfig:
     lost_frames: low-confidence frames in a row before the target is LOST.
     recover_threshold: while LOST, a confidence at or above this re-acquires the target.
     search_growth / max_search_scale: while LOST the search crop grows by this factor per frame
-    up to this multiple of the normal crop, around the last confident position.
+    up to this multiple of the normal crop, around the position held (the box of the frame
+    that declared LOST, or with ``lost_rollback`` of the last confident frame).
     lost_follow: while LOST, centre the next search crop on this frame's best match instead
-    of holding the last confident position (the size is held either way): a target that is
+    of holding the position (the size is held either way): a target that is
     still there at low confidence keeps being followed; one that has gone is looked for
     wherever the best match wanders.
     lost_rollback: when the target becomes LOST, hold (and search around) its box of the last
     frame at or above ``lost_threshold`` instead of the box of the LOST frame: the
-    ``lost_frames`` low frames before it have followed whatever matched best once the target
-    had gone, often something else.
+    low frames before it have followed whatever matched best once the target had gone,
+    often something else.
     hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
     window_blend: 0 multiplies the score map by the window; b > 0 ranks cells by
     (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).

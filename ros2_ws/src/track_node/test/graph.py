@@ -75,10 +75,8 @@ class Harness:
         # of 10 lets the middleware drop answers to a burst of requests before this executor,
         # shared with the node, takes them (the node answered all of them)
         replies = QoSProfile(depth=1000)
-        self.set_target = self.client.create_client(SetTarget, 'track_node/set_target',
-                                                    qos_profile=replies)
-        self.clear = self.client.create_client(ClearTarget, 'track_node/clear_target',
-                                               qos_profile=replies)
+        self.service(SetTarget, 'track_node/set_target', qos_profile=replies)
+        self.service(ClearTarget, 'track_node/clear_target', qos_profile=replies)
         self.executor = SingleThreadedExecutor(context=self.context)   # as main() runs it
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
@@ -104,6 +102,14 @@ class Harness:
             time.sleep(0.02)
         return False
 
+    @property
+    def set_target(self):
+        return self._clients[(SetTarget, 'track_node/set_target')]
+
+    @property
+    def clear(self):
+        return self._clients[(ClearTarget, 'track_node/clear_target')]
+
     def service(self, srv_type, name, **kwargs):
         """Return this harness's client of ``name``, made once (not one per call)."""
         key = (srv_type, name)
@@ -126,10 +132,6 @@ class Harness:
             for key, known in self._clients.items():
                 if known is client:
                     self._clients[key] = fresh
-            if client is self.set_target:
-                self.set_target = fresh
-            elif client is self.clear:
-                self.clear = fresh
             client = fresh
             seen = sorted(n for n, _ in self.client.get_service_names_and_types())
             assert client.wait_for_service(timeout_sec=timeout), \
