@@ -24,7 +24,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
-from track_interfaces.msg import TargetState, TrackingState
+from track_interfaces.msg import TrackingState
 from track_interfaces.srv import SetTarget
 from vision_msgs.msg import Detection2DArray
 
@@ -196,10 +196,11 @@ def write_outputs(client, out, first, args) -> dict:
             before += 1
         else:
             d = det.detections[0]
-            is_lost = state is not None and state.targets and \
-                state.targets[0].state == TargetState.STATE_LOST
+            is_lost = bool(state is not None and state.targets and not TrackState(
+                state.targets[0].state).present)
             results = {d.id: TrackResult(detection_to_xywh(d), d.results[0].hypothesis.score,
-                                         TrackState.LOST if is_lost else TrackState.TRACKING)}
+                                         TrackState.SEARCHING if is_lost
+                                         else TrackState.TRACKING)}
             scores.append(d.results[0].hypothesis.score)
             lost += int(is_lost)
             note = ''

@@ -143,14 +143,15 @@ elif ! stamp_ok torch "$TORCH_SPEC"; then
     echo "$TORCH_SPEC" > "$STATE/torch"
 fi
 
-# NumPy < 2.3 and OpenCV < 4.13: the PyPI cv-bridge still calls ndarray.tostring(). OpenCV is
-# the contrib build (CSRT and KCF baselines); it and the plain build both own cv2, so the
-# plain one is removed first if something installed it.
-PINS=('numpy>=2,<2.3' 'opencv-contrib-python-headless>=4.12,<4.13')
+# OpenCV is the contrib build (CSRT and KCF baselines); it and the plain build both own cv2, so
+# the plain one is removed first if something installed it. No NumPy or OpenCV ceiling: the
+# PyPI port of cv_bridge (which calls NumPy's removed tostring()) is not installed; the node
+# converts images with NumPy, and uses a system ROS 2's cv_bridge where there is one.
+PINS=('numpy>=2' 'opencv-contrib-python-headless>=4.12')
 if "$VENV/bin/python" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
     say 'replacing opencv-python-headless with opencv-contrib-python-headless (one cv2)'
     pipq uninstall -y -q opencv-python-headless
-    pipq install -q --force-reinstall --no-deps 'opencv-contrib-python-headless>=4.12,<4.13'
+    pipq install -q --force-reinstall --no-deps 'opencv-contrib-python-headless>=4.12'
 fi
 
 if [ $ROS_MODE = wheels ]; then
@@ -183,7 +184,7 @@ if [ $ROS_MODE = wheels ]; then
     KEY="$ROS_DISTRO ${REQS[*]}"
     if ! stamp_ok ros "$KEY"; then
         say "installing ROS 2 $ROS_DISTRO wheels (rclpy, Fast DDS, messages, ament/rosidl, colcon)"
-        pipq install -q "${REQS[@]}" 'colcon-common-extensions' 'colcon-ros' 'cv-bridge' \
+        pipq install -q "${REQS[@]}" 'colcon-common-extensions' 'colcon-ros' \
             "${PINS[@]}" 'setuptools>=64,<80'
         echo "$KEY" > "$STATE/ros"
     fi

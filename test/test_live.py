@@ -14,7 +14,8 @@ import pytest
 
 from track_core.boxes import iou_xywh
 from track_core.runtime import load_tracker, TrackerConfig
-from track_core.runtime.live import Frame, FrameCache, LiveEngine, RateMeter, StreamStats
+from track_core.runtime.live import Frame, LiveEngine, RateMeter, StreamStats
+from track_core.runtime.stamps import StampCache
 
 MODEL = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
 SEC = 1_000_000_000
@@ -220,34 +221,52 @@ def test_stop_answers_the_requests_still_queued(tracker_factory):
 
 
 # ----------------------------------------------------------------- its parts
-def frame(sec, nbytes=100):
-    return Frame(sec * SEC, None, nbytes)
+def add(cache, sec, nbytes=100):
+    return cache.add(sec * SEC, None, nbytes)
 
 
 def test_cache_finds_by_stamp_and_tells_evicted_from_never_received():
-    cache = FrameCache(max_frames=3, max_bytes=10_000)
+    cache = StampCache(max_items=3, max_bytes=10_000, what='frame')
     for sec in range(1, 6):
-        assert cache.add(frame(sec)) == (True, '')
+        assert add(cache, sec) == (True, '')
     assert cache.stamps() == [3 * SEC, 4 * SEC, 5 * SEC]
     assert cache.find(4 * SEC)[0].stamp_ns == 4 * SEC
     assert cache.find(0)[0].stamp_ns == 5 * SEC               # zero: the newest
     none, why = cache.find(1 * SEC)
-    assert none is None and 'no longer in the cache' in why
+    assert none is None and 'no longer kept' in why
     none, why = cache.find(42 * SEC)
     assert none is None and 'was received' in why and 'no longer' not in why
 
 
-def test_cache_is_bounded_in_bytes_and_refuses_a_frame_larger_than_itself():
-    cache = FrameCache(max_frames=100, max_bytes=1000)
+def test_cache_is_bounded_in_bytes_and_refuses_an_item_larger_than_itself():
+    cache = StampCache(max_items=100, max_bytes=1000, what='frame', limit='frame_cache_mb')
     for sec in range(10):
-        cache.add(frame(sec, nbytes=300))
+        add(cache, sec, nbytes=300)
     assert len(cache) == 3 and cache.nbytes == 900
-    kept, why = cache.add(frame(99, nbytes=5000))
+    kept, why = add(cache, 99, nbytes=5000)
     assert not kept and 'frame_cache_mb' in why and len(cache) == 3
-    empty = FrameCache(1, 1)
+    empty = StampCache(1, 1, what='frame')
     assert empty.find(0) == (None, 'no frame received yet')
     with pytest.raises(ValueError):
-        FrameCache(0, 10)
+        StampCache(0, 10)
+
+
+def test_nearest_takes_the_closest_within_tolerance_and_waits_for_a_late_one():
+    cache = StampCache(10, 10_000, what='depth image')
+    add(cache, 1)
+    assert cache.nearest(SEC + 10_000_000, 0.02)[0].stamp_ns == SEC
+    none, why = cache.nearest(2 * SEC, 0.02)
+    assert none is None and '1.000 s away' in why
+    # the depth of frame 2 arrives 50 ms after the lookup starts: a wait finds it
+    late = threading.Timer(0.05, lambda: add(cache, 2))
+    late.start()
+    found, why = cache.nearest(2 * SEC, 0.0, wait_s=5.0)
+    late.join()
+    assert found is not None and found.stamp_ns == 2 * SEC, why
+    # a newer item than the frame has arrived: nothing older will, so no wait
+    add(cache, 4)
+    none, _ = cache.nearest(3 * SEC, 0.0, wait_s=60.0)
+    assert none is None
 
 
 def test_rate_meter_and_stats():
@@ -325,13 +344,16 @@ def test_a_lost_target_is_reacquired_only_on_a_candidate_the_tracker_verifies(tr
             return result, float(iou_xywh(np.array(result.box), np.array(truth))[0]), truth
         for i in range(5, 17):
             result, overlap, truth = step(i)
-        assert result.state.name == 'LOST' and overlap == 0.0
-        offered['boxes'] = [(20, 150, 56, 48)]          # nothing there
+        assert result.state.name == 'SEARCHING' and overlap == 0.0
+        # nothing there: 500 boxes on the background, of which max_candidates are verified
+        offered['boxes'] = [(20 + i % 50, 150, 56, 48) for i in range(500)]
         result, overlap, _ = step(17)
-        assert result.state.name == 'LOST' and engine.reacquired == 0
+        assert result.state.name == 'SEARCHING' and engine.reacquired == 0
+        assert engine.stats['candidates_dropped'] == 500 - tracker.config.max_candidates
         offered['boxes'] = [(20, 150, 56, 48), truth]   # and the target
         result, overlap, _ = step(18)
-        assert result.state.name == 'TRACKING' and overlap > 0.7 and engine.reacquired == 1
+        assert result.state.name == 'REACQUIRED' and overlap > 0.7 and engine.reacquired == 1
+        assert engine.losses == 1 and engine.recoveries == 1
         offered['boxes'] = []
         result, overlap, _ = step(19)                   # and it keeps following it
         assert result.state.name == 'TRACKING' and overlap > 0.7
@@ -350,13 +372,13 @@ def test_the_frame_scan_finds_a_target_that_came_back_elsewhere(tracker_factory,
         tracker.track(scene(i)[0])
     gone = {'visible': False}
     states = [tracker.track(scene(i, **gone)[0]).state.name for i in range(5, 15)]
-    assert states[-1] == 'LOST'                        # it left (and nothing was taken)
+    assert states[-1] == 'SEARCHING'                   # it left (and nothing was taken)
     elsewhere = {'box': (240, 160, 56, 48), 'speed': (0, 0)}
     found = []
     for i in range(15, 30):
         frame, truth = scene(i, **elsewhere)
         result = tracker.track(frame)
-        found.append(result.state.name == 'TRACKING' and
+        found.append(result.present and
                      iou_xywh(np.array(result.box), np.array(truth))[0] > 0.5)
     if scan_tiles:
         assert any(found), 'the scan never found it'
@@ -381,3 +403,24 @@ def test_where_each_frames_time_goes_is_recorded(live):
     assert live.stats.median('overhead_ms') >= 20.0      # the publisher's time is the node's
     assert 0 < live.stats.median('tracker_ms') and live.stats.median('wait_ms') >= 0
     assert {'median_wait_ms', 'median_tracker_ms', 'median_overhead_ms'} <= set(snap)
+
+
+def test_candidates_are_verified_nearest_first_in_chunks_up_to_the_cap():
+    from track_core.runtime.search import CANDIDATE_CHUNK, verify_candidates
+    chunks = []
+
+    def probe(boxes, min_score, min_iou):       # passes the box at x = 500 only
+        chunks.append(list(boxes))
+        hit = [b for b in boxes if b[0] == 500]
+        return (0.9, hit[0]) if hit else None
+    boxes = [(float(x), 0.0, 10.0, 10.0) for x in range(1000, 0, -10)]
+    bad = [(float('nan'), 0, 10, 10), (1, 1, 0, 10), (1e300, 0, -5, 5)]
+    found, verified, dropped = verify_candidates(boxes + bad, (0.0, 5.0), probe, 0.5, 0.5, 64)
+    assert found == (0.9, (500.0, 0.0, 10.0, 10.0))
+    assert all(len(c) <= CANDIDATE_CHUNK for c in chunks)
+    assert [b[0] for c in chunks for b in c] == sorted(b[0] for c in chunks for b in c)
+    assert chunks[0][0][0] == 10.0 and verified == 56       # stopped at the chunk with it
+    assert dropped == 3 + 100 - 64
+    chunks.clear()
+    found, verified, dropped = verify_candidates(boxes, (0.0, 5.0), probe, 0.5, 0.5, 20)
+    assert found is None and verified == 20 and dropped == 80    # it is beyond the cap

@@ -104,10 +104,10 @@ def test_the_state_follows_the_confidence_and_the_boxes_do_not(backend, tmp_path
     np.testing.assert_allclose([r.box for r in runs['sure']], [r.box for r in runs['plain']],
                                atol=1e-6)
     assert all(r.score == pytest.approx(1 / (1 + np.exp(-8.0)), abs=1e-4) for r in runs['sure'])
-    # an unsure one: LOST on the third low frame, whatever the box head's peak says
+    # an unsure one: SEARCHING from the third low frame, whatever the box head's peak says
     states = [r.state for r in runs['unsure']]
     assert states[:2] == [TrackState.TRACKING] * 2
-    assert all(s == TrackState.LOST for s in states[2:])
+    assert all(s == TrackState.SEARCHING for s in states[2:])
     assert min(r.score for r in runs['plain']) < 0.5     # the peak alone would have lost it
 
 
@@ -125,7 +125,7 @@ def test_absent_threshold_reports_lost_at_once_and_leaves_the_boxes_alone(tmp_pa
         tracker.initialize(frames[0], boxes[0])
         runs[absent] = [tracker.track(f) for f in frames[1:]]
     assert all(r.state == TrackState.TRACKING for r in runs[0.0])    # 0.12 is above 0.05
-    assert all(r.state == TrackState.LOST for r in runs[0.2])        # not seen, said at once
+    assert all(r.state == TrackState.UNSURE for r in runs[0.2])      # not seen, said at once
     assert all(r.state == TrackState.TRACKING for r in runs[0.1])
     for absent in (0.2, 0.1):                                # still followed: the same boxes
         assert [r.box for r in runs[absent]] == [r.box for r in runs[0.0]]

@@ -98,7 +98,7 @@ def profile_stages(model: str, frames, box, threads: int, repeats: int = 50) -> 
     tracker.initialize(frames[0], box)
     for frame in frames[1:6]:
         tracker.track(frame)
-    t = tracker._targets['0']
+    t = tracker._targets[tracker.target_ids[0]]
     pre, cfg = tracker.preprocess, tracker.model_cfg
     frame = frames[min(6, len(frames) - 1)]
     side = crop_side(t.size[0], t.size[1], pre.search_factor, pre.context)

@@ -9,7 +9,6 @@ import numpy as np
 
 from track_core.data.sequences import Sequence
 from track_core.eval.metrics import concat, frame_errors, FrameErrors, summary
-from track_core.types import TrackState
 
 WARMUP_FRAMES = 5
 
@@ -56,7 +55,7 @@ def run_sequence(tracker, seq: Sequence) -> SequenceRun:
         times.append((time.perf_counter() - t0) * 1000.0)
         if reports_state:
             scores.append(tracker.last_result.score)
-            lost.append(tracker.last_result.state == TrackState.LOST)
+            lost.append(not tracker.last_result.state.present)
     # The initial frame is given, not predicted: evaluate from the next one.
     errors = frame_errors(boxes[start + 1:], seq.boxes[start + 1:])
     run = SequenceRun(tracker.name, seq.name, boxes, times, errors, summary(errors))

@@ -2,7 +2,7 @@
 
 ``LiveEngine`` owns a ``Tracker`` and one worker thread. The producer (a ROS image callback, a
 camera loop, a video reader) calls ``offer(frame)``, which never waits for inference: each frame
-enters a ``FrameCache`` (recent frames by stamp, for requests that name one) and replaces the
+enters a ``StampCache`` (recent frames by stamp, for requests that name one) and replaces the
 frame waiting in the one-frame slot, so a slow model never builds a backlog and every frame it
 skips is counted. Target changes (``select``, ``remove``, ``configure``) are queued and run by the
 worker between two frames; ``select`` and ``remove`` return a ``concurrent.futures.Future`` of
@@ -12,9 +12,11 @@ the worker, and the caller's thread (a ROS executor) never waits for it.
 The engine knows nothing of messages: ``decode(frame.data)`` turns a frame's payload into HxWx3
 uint8 RGB (raising ``ValueError`` for a frame that cannot be used), ``publish(frame, rgb,
 results)`` receives every answered frame, and ``warn(text)`` every problem the worker meets.
-``candidates(frame, lost_results)``, when given, offers boxes (a detector's) for the targets
-that are LOST after a frame; each is verified by the tracker (``Tracker.reacquire``) before a
-target moves to it.
+``candidates(frame, unseen_results)``, when given, offers boxes (a detector's) for the targets
+not seen on a frame (UNSURE or SEARCHING); each is verified by the tracker
+(``Tracker.reacquire``, at most ``max_candidates`` a target) before a target moves to it.
+Whether a target is there is the tracker's presence state (``TrackResult.state``); the engine
+only counts its transitions.
 """
 
 import collections
@@ -26,6 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Seque
 import numpy as np
 
 from track_core.errors import TooManyTargets
+from track_core.runtime.stamps import StampCache
 from track_core.runtime.tracker import check_target_id, Tracker, TrackerConfig
 from track_core.types import TrackResult, TrackState
 
@@ -70,80 +73,6 @@ def replied(success: bool, message: str, target_id: str = '') -> concurrent.futu
     return future
 
 
-# ----------------------------------------------------------------- recent frames by stamp
-class FrameCache:
-    """Recent frames by stamp, at most ``max_frames`` and ``max_bytes`` (oldest go first).
-
-    Tells a stamp it never saw from one it has already let go.
-    """
-
-    def __init__(self, max_frames: int, max_bytes: int):
-        if max_frames < 1 or max_bytes < 1:
-            raise ValueError('a frame cache needs room for at least one frame')
-        self.max_frames = int(max_frames)
-        self.max_bytes = int(max_bytes)
-        self._frames: Deque[Frame] = collections.deque()
-        self._bytes = 0
-        self._evicted: Deque[int] = collections.deque(maxlen=4096)   # stamps let go
-        self._lock = threading.Lock()
-
-    def add(self, frame: Frame) -> Tuple[bool, str]:
-        """Keep ``frame``; (False, why) when it alone is larger than the cache may hold."""
-        if frame.nbytes > self.max_bytes:
-            return False, (f'frame of {frame.nbytes / 2**20:.1f} MiB is larger than the frame '
-                           f'cache ({self.max_bytes / 2**20:.1f} MiB, frame_cache_mb)')
-        with self._lock:
-            self._frames.append(frame)
-            self._bytes += frame.nbytes
-            while len(self._frames) > self.max_frames or self._bytes > self.max_bytes:
-                old = self._frames.popleft()
-                self._bytes -= old.nbytes
-                self._evicted.append(old.stamp_ns)
-        return True, ''
-
-    def find(self, stamp_ns: int) -> Tuple[Optional[Frame], str]:
-        """Return (frame, '') for ``stamp_ns`` (0: the newest), else (None, why not)."""
-        with self._lock:
-            frames = list(self._frames)
-            evicted = stamp_ns in self._evicted
-            forgotten = len(self._evicted) == self._evicted.maxlen
-        if not frames:
-            return None, 'no frame received yet'
-        if stamp_ns == 0:
-            return frames[-1], ''
-        for frame in reversed(frames):
-            if frame.stamp_ns == stamp_ns:
-                return frame, ''
-        held = f'{len(frames)} frames kept, {_stamp(frames[0].stamp_ns)} .. ' \
-            f'{_stamp(frames[-1].stamp_ns)}'
-        if evicted:
-            return None, f'frame {_stamp(stamp_ns)} is no longer in the cache ({held})'
-        if forgotten and stamp_ns < frames[0].stamp_ns:
-            return None, f'frame {_stamp(stamp_ns)} is older than every frame kept ({held})'
-        return None, f'no frame with stamp {_stamp(stamp_ns)} was received ({held})'
-
-    def clear(self) -> None:
-        with self._lock:
-            self._frames.clear()
-            self._bytes = 0
-            self._evicted.clear()
-
-    def stamps(self) -> List[int]:
-        with self._lock:
-            return [f.stamp_ns for f in self._frames]
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-
-def _stamp(ns: int) -> str:
-    return f'{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}'
-
-
 # ----------------------------------------------------------------- counters and timing
 class RateMeter:
     """Events per second over the last ``window`` events (0 until there are two)."""
@@ -166,10 +95,12 @@ class StreamStats:
 
     received: offered; refused: larger than the cache; dropped: replaced in the slot before the
     worker took it; stale: older than ``max_frame_age`` when taken; bad: not decodable, or the
-    worker failed on it; processed: answered (published).
+    worker failed on it; processed: answered (published); candidates_dropped: a detector's
+    boxes left unverified (over ``max_candidates``, or unusable).
     """
 
-    COUNTERS = ('received', 'dropped', 'stale', 'bad', 'refused', 'processed')
+    COUNTERS = ('received', 'dropped', 'stale', 'bad', 'refused', 'processed',
+                'candidates_dropped')
 
     TIMES = ('wait_ms', 'tracker_ms', 'overhead_ms')
 
@@ -252,15 +183,15 @@ class LiveEngine:
         self._decode = decode
         self._publish = publish
         self._warn = warn
-        self.cache = FrameCache(cache_frames, cache_bytes)
+        self.cache = StampCache(cache_frames, cache_bytes, 'frame', 'frame_cache_mb')
         self.stats = StreamStats()
         self.max_frame_age = float(max_frame_age)
         self.max_queued = int(max_queued)
         self._candidates = candidates
         self.reacquired = 0                 # by the candidates (a detector's help)
-        self.losses = 0                     # TRACKING -> LOST, over all targets
-        self.recoveries = 0                 # LOST -> TRACKING, however found again
-        self._was_lost: Dict[str, bool] = {}
+        self.losses = 0                     # -> SEARCHING, over all targets
+        self.recoveries = 0                 # SEARCHING -> REACQUIRED, however found again
+        self._searching: Dict[str, bool] = {}
         self._last_seen: Dict[str, int] = {}
         self.status: Dict[str, Status] = {}     # of the frame being published
         self._cond = threading.Condition()
@@ -269,6 +200,7 @@ class LiveEngine:
                                    Optional[concurrent.futures.Future]]] = collections.deque()
         self._open = False
         self._worker: Optional[threading.Thread] = None
+        self._worker_thread: Optional[threading.Thread] = None
         self._ids: Tuple[str, ...] = tuple(tracker.target_ids)
         self._config = tracker.config
         self._max_targets = tracker.max_targets
@@ -293,6 +225,12 @@ class LiveEngine:
         return self._max_targets
 
     @property
+    def worker_alive(self) -> bool:
+        """Say whether the worker thread still runs (after ``stop``: it outlived the wait)."""
+        worker = self._worker_thread
+        return worker is not None and worker.is_alive()
+
+    @property
     def waiting(self) -> bool:
         """True while a frame waits in the slot for the worker."""
         with self._cond:
@@ -306,7 +244,7 @@ class LiveEngine:
             self._open = True
         worker = threading.Thread(target=self._work, name='track_worker', daemon=True)
         worker.start()
-        self._worker = worker        # only a started thread is ever joined
+        self._worker = self._worker_thread = worker     # only a started thread is joined
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the worker and wait for it; queued requests are answered as refused."""
@@ -377,42 +315,46 @@ class LiveEngine:
                           ((done - taken) - (tracked - start)) * 1000.0)
 
     def _transitions(self, stamp_ns: int, results) -> Dict[str, 'Status']:
-        """Count losses and recoveries; each target's status for this frame."""
+        """Count losses and recoveries (the states say them); each target's status."""
         out = {}
         for tid, result in results.items():
-            lost = result.state == TrackState.LOST
-            was_lost = self._was_lost.get(tid, False)
-            if lost and not was_lost:
+            searching = result.state == TrackState.SEARCHING
+            if searching and not self._searching.get(tid, False):
                 self.losses += 1
-            recovered = was_lost and not lost
-            self.recoveries += recovered
-            if not lost:
+            self.recoveries += result.state == TrackState.REACQUIRED
+            if result.present:
                 self._last_seen[tid] = stamp_ns
             seen = self._last_seen.get(tid, stamp_ns)
-            out[tid] = Status(recovered, max(0.0, (stamp_ns - seen) / 1e9))
-            self._was_lost[tid] = lost
-        for tid in list(self._was_lost):
+            out[tid] = Status(result.state == TrackState.REACQUIRED,
+                              max(0.0, (stamp_ns - seen) / 1e9))
+            self._searching[tid] = searching
+        for tid in list(self._searching):
             if tid not in results:          # removed: forget it
-                self._was_lost.pop(tid, None)
+                self._searching.pop(tid, None)
                 self._last_seen.pop(tid, None)
         return out
 
     def _reacquire(self, frame: Frame, rgb, results) -> None:
-        lost = {tid: r for tid, r in results.items() if r.state == TrackState.LOST}
-        if not lost:
+        """Offer the targets not seen on this frame the candidates given; each is verified."""
+        unseen = {tid: r for tid, r in results.items() if not r.present}
+        if not unseen:
             return
-        for tid, boxes in self._candidates(frame, lost).items():
-            if tid in lost and boxes:
-                found = self._tracker.reacquire(tid, rgb, boxes)
+        before = self._tracker.candidates_dropped
+        for tid, boxes in self._candidates(frame, unseen).items():
+            if not self._open:
+                break                       # stopping: the rest can wait for no one
+            if tid in unseen and boxes:
+                found = self._tracker.reacquire(tid, rgb, boxes, stop=lambda: not self._open)
                 if found is not None:
                     results[tid] = found
                     self.reacquired += 1
+        self.stats.count('candidates_dropped', self._tracker.candidates_dropped - before)
 
     # ----------------------------------------------------------------- producer side
     def offer(self, frame: Frame) -> Tuple[bool, str]:
         """Hand a frame to the engine; (False, why) when it was refused (too large)."""
         self.stats.count('received')
-        kept, why = self.cache.add(frame)
+        kept, why = self.cache.add(frame.stamp_ns, frame, frame.nbytes)
         if not kept:
             self.stats.count('refused')
             return False, why
@@ -440,16 +382,19 @@ class LiveEngine:
         return future
 
     # ----------------------------------------------------------------- requests
-    def select(self, stamp_ns: int, box, target_id: str = '') -> concurrent.futures.Future:
+    def select(self, stamp_ns: int, box, target_id: str = '', label: str = ''
+               ) -> concurrent.futures.Future:
         """Start (or restart) ``target_id`` on ``box`` (x, y, w, h) in frame ``stamp_ns``.
 
         The frame comes from the cache (0: the newest); an empty id gets the next free number.
-        An invalid id (``check_target_id``) is refused at once.
+        An invalid id (``check_target_id``) is refused at once. ``label``: what the target is
+        (a detector's class), kept with the target (``TrackResult.label``).
         """
         why = _id_problem(target_id)
         if why:
             return replied(False, why)
-        return self._queue(lambda tracker: self._select(tracker, stamp_ns, box, target_id))
+        return self._queue(lambda tracker: self._select(tracker, stamp_ns, box, target_id,
+                                                        label))
 
     def remove(self, target_id: str = '') -> concurrent.futures.Future:
         """Stop tracking ``target_id``; an empty id removes every target."""
@@ -479,16 +424,18 @@ class LiveEngine:
             else:                   # no worker to race with
                 change(self._tracker)
 
-    def _select(self, tracker: Tracker, stamp_ns: int, box, target_id: str) -> Reply:
-        frame, why = self.cache.find(stamp_ns)
-        if frame is None:
+    def _select(self, tracker: Tracker, stamp_ns: int, box, target_id: str,
+                label: str = '') -> Reply:
+        item, why = self.cache.find(stamp_ns)
+        if item is None:
             return Reply(False, why, target_id)
+        frame = item.value
         try:
             rgb = self._decode(frame.data)
         except ValueError as exc:
             return Reply(False, f'that frame is unusable: {exc}', target_id)
         try:
-            prepared = tracker.prepare_target(rgb, box)
+            prepared = tracker.prepare_target(rgb, box, label)
         except ValueError as exc:
             shown = tuple(round(float(v), 2) for v in box)
             return Reply(False, f'invalid box {shown}: {exc}', target_id)

@@ -10,7 +10,7 @@ from track_core.config import ConfigError, from_dict, to_dict
 from track_core.errors import CheckpointError
 from track_core.net.onnx_graphs import export_onnx, GRAPH_VERSION
 from track_core.runtime.backends import onnx_cache_dir, OnnxBackend, TorchBackend
-from track_core.runtime.tracker import Tracker, TrackerConfig
+from track_core.runtime.tracker import RETIRED_SETTINGS, Tracker, TrackerConfig
 
 BACKENDS = ('torch', 'onnx')
 
@@ -37,6 +37,12 @@ def model_runtime(path, overrides: Optional[Dict[str, Any]] = None) -> TrackerCo
     stored = dict(read_extra(path).get(RUNTIME_KEY) or {})
     # Checkpoints shipped before it became a deployment limit (Tracker.max_targets) store it.
     stored.pop('max_targets', None)
+    for name, off in RETIRED_SETTINGS.items():
+        if name in stored:
+            value = stored.pop(name)
+            if off is not None and value != off:
+                raise CheckpointError(f'{path}: the model relies on {name}={value!r}, a setting '
+                                      'this version no longer has (docs/evaluation.md)')
     try:
         base = from_dict(TrackerConfig, stored, 'runtime')
     except ConfigError as exc:
@@ -56,10 +62,12 @@ def with_runtime(extra: Dict[str, Any], config: TrackerConfig) -> Dict[str, Any]
 
 def load_tracker(path, device: str = 'auto', backend: str = 'torch',
                  config: Optional[TrackerConfig] = None, fp16: Optional[bool] = None,
-                 threads: Optional[int] = None, max_targets: int = 8) -> Tracker:
+                 threads: Optional[int] = None, max_targets: int = 8,
+                 overrides: Optional[Dict[str, Any]] = None) -> Tracker:
     """Load a checkpoint and wrap it in a Tracker.
 
-    ``config``: the run-time settings; None takes the model's own (``model_runtime``).
+    ``config``: the run-time settings; None takes the model's own (``model_runtime``) with
+    ``overrides`` on top. The tracker keeps the model's own in ``model_settings``.
     ``max_targets``: how many targets may be tracked at once (a deployment limit).
 
     backend 'torch': PyTorch on ``device`` ('auto', 'cpu', 'cuda', 'cuda:1', ...; fp16 on CUDA
@@ -71,8 +79,9 @@ def load_tracker(path, device: str = 'auto', backend: str = 'torch',
         raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, got {backend!r}')
     path = pathlib.Path(path)
     model, preprocess = load_model(path, device='cpu')
+    own = model_runtime(path)
     if config is None:
-        config = model_runtime(path)
+        config = model_runtime(path, overrides) if overrides else own
     if backend == 'torch':
         engine = TorchBackend(model, device=device, fp16=fp16, threads=threads)
     else:
@@ -83,4 +92,6 @@ def load_tracker(path, device: str = 'auto', backend: str = 'torch',
         engine = OnnxBackend(template_path, search_path, model.cfg.head,
                              device='auto' if device in (None, 'auto') else device,
                              threads=threads)
-    return Tracker(engine, model.cfg, preprocess, config, max_targets)
+    tracker = Tracker(engine, model.cfg, preprocess, config, max_targets)
+    tracker.model_settings = own
+    return tracker

@@ -4,7 +4,7 @@ One model serves any number of targets; all targets of a frame run in one batche
 pass. Images are HxWx3 uint8 RGB; boxes are (x, y, w, h) in pixels.
 """
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields
 import itertools
 import math
 from typing import Dict, List, Optional, Tuple
@@ -14,78 +14,69 @@ import numpy as np
 from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, iou_xywh, xywh_to_cxcywh
 from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
+from track_core.runtime import search
 from track_core.runtime.decode import decode_output
 from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
                                            hann2d, Normalizer)
-from track_core.types import TrackResult, TrackState
+from track_core.runtime.presence import Presence
+from track_core.runtime.search import SearchState
+from track_core.types import TrackResult
+
+
+def _setting(default, text: str, limits: Optional[Tuple[float, float]] = None):
+    """Make a TrackerConfig field: its default, its one description and its finite range."""
+    return field(default=default, metadata={'help': text, 'limits': limits})
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
     """Run-time behaviour (everything that is not a property of the trained network).
 
-    The confidence these settings compare is the model's score head where it has one
-    (``ModelConfig.score_head``), else the box head's peak score; it is the score reported.
-    lost_threshold: a confidence under this counts as a low-confidence frame.
-    lost_frames: low-confidence frames in a row before the target is LOST.
-    recover_threshold: while LOST, a confidence at or above this re-acquires the target.
-    search_growth / max_search_scale: while LOST the search crop grows by this factor per frame
-    up to this multiple of the normal crop, around the position held (the box of the frame
-    that declared LOST, or with ``lost_rollback`` of the last confident frame).
-    lost_follow: while LOST, centre the next search crop on this frame's best match instead
-    of holding the position (the size is held either way): a target that is
-    still there at low confidence keeps being followed; one that has gone is looked for
-    wherever the best match wanders.
-    lost_rollback: when the target becomes LOST, hold (and search around) its box of the last
-    frame at or above ``lost_threshold`` instead of the box of the LOST frame: the
-    low frames before it have followed whatever matched best once the target had gone,
-    often something else.
-    hann_window: weight the score map by a Hann window (a motion prior) while TRACKING.
-    window_blend: 0 multiplies the score map by the window; b > 0 ranks cells by
-    (1 - b) x score + b x window instead (SiamRPN's window influence, NanoTrack v3's 0.455).
-    update_interval / update_threshold: replace the template every ``update_interval`` frames
-    when the score is at least ``update_threshold`` (0 = never; the first frame's template).
-    scan_tiles / scan_confirm: while LOST, also search the whole frame, ``scan_tiles`` search
-    crops a frame (tiles of the normal search crop's side, nearest the last position first,
-    round the frame in turn; 0 = off), taking a candidate only once its confidence is at least
-    ``scan_threshold`` on ``scan_confirm`` frames in a row at the same place (far from where
-    the target was lost, a look-alike is likelier than near it: this may be stricter than
-    ``recover_threshold``).
-    absent_threshold: report a TRACKING target as LOST on a frame whose confidence is under
-    this, while the tracker goes on following it as before (0 = off): what the target reports
-    falls at once, the box and the LOST rule's behaviour do not change, so the boxes are
-    exactly those without it. The LOST rule waits ``lost_frames`` before it stops following
-    (an unsure target may still be there); this says on the first frame that it is not seen.
-    size_penalty: rank score-map cells down by how far their box's scale and aspect differ from
-    the current size (SiamRPN's penalty, exp(-k (change - 1)); 0 = off; score-map heads only:
-    center and ban).
-    size_smoothing: 0..1, weight of the previous size in the new box (0 = none).
-    size_by_confidence: scale the new size's weight (1 - size_smoothing) by the peak's score (the
-    box head's, which ranked the cells) and size penalty, so unsure frames barely change the
-    size (SiamRPN's update rate).
+    Each field's description is in its metadata (``setting_help``); the node's parameter table
+    and the docs read it from there. The confidence these settings compare is the model's score
+    head where it has one (``ModelConfig.score_head``), else the box head's peak score; it is
+    the score reported. Presence (is the target there?) is decided in ``presence.py``, the
+    search for a lost target in ``search.py``.
     These are the library defaults; a model brings its own values in its checkpoint (the
     settings chosen for it on dev, ``track_core.runtime.model_runtime``). How many targets may
     be tracked at once is not among them: it is a deployment limit (``Tracker.max_targets``).
     """
 
-    lost_threshold: float = 0.3
-    lost_frames: int = 5
-    recover_threshold: float = 0.5
-    search_growth: float = 1.2
-    max_search_scale: float = 2.0
-    lost_follow: bool = False
-    lost_rollback: bool = False
-    hann_window: bool = True
-    window_blend: float = 0.0
-    update_interval: int = 0
-    update_threshold: float = 0.8
-    size_penalty: float = 1.0
-    size_smoothing: float = 0.5
-    size_by_confidence: bool = True
-    scan_tiles: int = 0
-    scan_confirm: int = 2
-    scan_threshold: float = 0.5
-    absent_threshold: float = 0.0
+    lost_threshold: float = _setting(
+        0.3, 'confidence under which a frame counts as low-confidence', (0.0, 1.0))
+    lost_frames: int = _setting(
+        5, 'low-confidence frames in a row before the target is lost (SEARCHING)', (1, 10_000))
+    recover_threshold: float = _setting(
+        0.5, 'confidence at which the local search re-acquires a SEARCHING target', (0.0, 1.0))
+    search_growth: float = _setting(
+        1.2, 'growth of the local search region per frame while SEARCHING', (1.0, 4.0))
+    max_search_scale: float = _setting(
+        2.0, 'largest local search region while SEARCHING, as a multiple of the normal one',
+        (1.0, 8.0))
+    hann_window: bool = _setting(True, 'motion prior on the score map while following')
+    window_blend: float = _setting(
+        0.0, 'mix the motion prior in: (1 - b) x score + b x window (0: multiply the score '
+        "map by it; SiamRPN's window influence)", (0.0, 1.0))
+    size_penalty: float = _setting(
+        1.0, "rank boxes that change scale or aspect down (SiamRPN's penalty k; 0: off; "
+        'score-map heads only)', (0.0, 10.0))
+    size_smoothing: float = _setting(0.5, 'weight of the previous box size', (0.0, 0.99))
+    size_by_confidence: bool = _setting(
+        True, "low-score frames change the box size less (SiamRPN's update rate)")
+    scan_tiles: int = _setting(
+        0, 'while SEARCHING, search crops of the whole frame scanned per frame, nearest the '
+        'held box first (0: off)', (0, 64))
+    scan_confirm: int = _setting(
+        2, 'frames in a row a frame-scan candidate must be verified on, at one place',
+        (1, 10))
+    scan_threshold: float = _setting(
+        0.5, 'confidence a frame-scan candidate needs on each of those frames', (0.0, 1.0))
+    absent_threshold: float = _setting(
+        0.0, 'report UNSURE (not seen) at once on a frame under this confidence while the '
+        'target is still followed (0: off)', (0.0, 1.0))
+    max_candidates: int = _setting(
+        16, "a detector's boxes verified per frame for a target not seen, nearest first "
+        '(the rest are dropped and counted)', (1, 1024))
 
     def __post_init__(self):
         problems = [check_setting(f.name, getattr(self, f.name), f.type) for f in fields(self)]
@@ -94,24 +85,22 @@ class TrackerConfig:
             raise ValueError('; '.join(problems))
 
 
+def setting_help(name: str) -> str:
+    """Return the description of ``TrackerConfig.<name>``."""
+    return _FIELDS[name].metadata['help']
+
+
+_FIELDS = {f.name: f for f in fields(TrackerConfig)}
 # Finite bounds of every numeric setting (the node declares them as parameter ranges).
 TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
-    'lost_threshold': (0.0, 1.0),
-    'lost_frames': (1, 10_000),
-    'recover_threshold': (0.0, 1.0),
-    'search_growth': (1.0, 4.0),
-    'max_search_scale': (1.0, 8.0),
-    'window_blend': (0.0, 1.0),
-    'update_interval': (0, 100_000),
-    'update_threshold': (0.0, 1.0),
-    'size_penalty': (0.0, 10.0),
-    'size_smoothing': (0.0, 0.99),
-    'scan_tiles': (0, 64),
-    'scan_confirm': (1, 10),
-    'scan_threshold': (0.0, 1.0),
-    'absent_threshold': (0.0, 1.0),
-}
+    name: f.metadata['limits'] for name, f in _FIELDS.items() if f.metadata['limits']}
+# Settings that were measured, left off and removed (docs/evaluation.md has the figures): a
+# checkpoint that stores them at these values loads; any other value is refused.
+RETIRED_SETTINGS = {'lost_follow': False, 'lost_rollback': False, 'update_interval': 0,
+                    'update_threshold': None}
 MAX_TARGETS_LIMITS = (1, 64)
+# The id of the single-target API's target (initialize / track).
+SINGLE_ID = '1'
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
 # to the template crop: nothing to track. Ids are copied into every message at frame rate.
 MIN_TARGET_SIDE = 4.0
@@ -155,27 +144,27 @@ def check_setting(name: str, value, kind) -> Optional[str]:
 
 
 class _Target:
-    __slots__ = ('center', 'size', 'z_tokens', 'state', 'below', 'scale', 'score',
-                 'since_update', 'scan_next', 'pending', 'pending_hits', 'confident')
+    """One target: where it is, its template, what it is, and whether it is there."""
 
-    def __init__(self, center, size, z_tokens):
+    __slots__ = ('center', 'size', 'z_tokens', 'score', 'label', 'presence', 'search')
+
+    def __init__(self, center, size, z_tokens, label: str = ''):
         self.center = center
         self.size = size
         self.z_tokens = z_tokens
-        self.state = TrackState.TRACKING
-        self.below = 0
-        self.scale = 1.0
         self.score = 1.0
-        self.since_update = 0
-        self.scan_next = 0          # the next tile of the frame scan while LOST
-        self.pending = None         # a scan candidate being confirmed, and on how many frames
-        self.pending_hits = 0
-        self.confident = (center, size)     # the box of the last confident frame
+        self.label = label              # its class, where it came from a detection
+        self.presence = Presence()
+        self.search = SearchState()
+
+    def move(self, box) -> None:
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        self.center, self.size = np.array([cx, cy]), np.array([w, h])
 
     def result(self) -> TrackResult:
         box = cxcywh_to_xywh([self.center[0], self.center[1], self.size[0], self.size[1]])
-        return TrackResult(tuple(float(v) for v in box), float(self.score), self.state,
-                           self.below)
+        return TrackResult(tuple(float(v) for v in box), float(self.score),
+                           self.presence.state, self.presence.below, self.label)
 
 
 class Tracker:
@@ -184,7 +173,8 @@ class Tracker:
     Single target: ``initialize(image, box)`` then ``track(image) -> TrackResult``.
     Several: ``add_target(image, box, target_id=None) -> id``, ``track_all(image) -> {id:
     TrackResult}``, ``remove_target(id)``. ``reset()`` forgets every target. ``max_targets``
-    bounds how many are tracked at once.
+    bounds how many are tracked at once. ``candidates_dropped`` counts the detector boxes left
+    unverified (over ``max_candidates``, or unusable).
     """
 
     def __init__(self, backend, model_cfg: ModelConfig, preprocess: PreprocessConfig,
@@ -194,8 +184,10 @@ class Tracker:
         self.model_cfg = model_cfg
         self.preprocess = preprocess
         self.config = config
+        self.model_settings = config        # the model's own (load_tracker sets them)
         self.normalize = Normalizer.for_preprocess(preprocess)
         self.window = hann2d(model_cfg.score_feat) if model_cfg.head_kind.score_map else None
+        self.candidates_dropped = 0
         self._targets: Dict[str, _Target] = {}
         self._ids = itertools.count(1)
 
@@ -215,6 +207,14 @@ class Tracker:
     def target_ids(self) -> List[str]:
         return list(self._targets)
 
+    def label(self, target_id: str) -> str:
+        """Return the class of ``target_id`` where it came from a detection, else ''."""
+        return self._target(target_id).label
+
+    def result(self, target_id: str = SINGLE_ID) -> TrackResult:
+        """Return ``target_id``'s latest estimate (its box, confidence and state)."""
+        return self._target(target_id).result()
+
     def reset(self) -> None:
         self._targets.clear()
 
@@ -222,17 +222,16 @@ class Tracker:
         """Change thresholds at run time (targets keep their state)."""
         self.config = config
 
-    def _template_tokens(self, image, center, size) -> np.ndarray:
-        side = crop_side(size[0], size[1], self.preprocess.template_factor,
-                         self.preprocess.context)
-        crop = crop_square(image, center[0], center[1], side, self.model_cfg.template_size)
-        return self.backend.embed_template(self.normalize([crop]))
+    def add_target(self, image: np.ndarray, box, target_id: Optional[str] = None,
+                   label: str = '') -> str:
+        """Start (or restart, for an existing id) tracking ``box`` on ``image``; return its id.
 
-    def add_target(self, image: np.ndarray, box, target_id: Optional[str] = None) -> str:
-        """Start (or restart, for an existing id) tracking ``box`` on ``image``; return its id."""
-        return self.commit_target(self.prepare_target(image, box), target_id)
+        ``label``: what the target is (a detector's class), kept with it and forgotten with
+        it; a detector's candidates for it are then of that class only.
+        """
+        return self.commit_target(self.prepare_target(image, box, label), target_id)
 
-    def prepare_target(self, image: np.ndarray, box) -> '_Target':
+    def prepare_target(self, image: np.ndarray, box, label: str = '') -> '_Target':
         """Validate ``box`` on ``image`` and embed its template, changing no tracker state.
 
         The slow half of ``add_target``; it may run in another thread while ``track_all``
@@ -245,8 +244,10 @@ class Tracker:
             raise ValueError(f'box of {box[2]:g}x{box[3]:g} pixels (in the image) is too small '
                              f'to track: at least {MIN_TARGET_SIDE:g} pixels a side')
         cx, cy, w, h = xywh_to_cxcywh(box)
-        target = _Target(np.array([cx, cy]), np.array([w, h]), None)
-        target.z_tokens = self._template_tokens(image, target.center, target.size)
+        target = _Target(np.array([cx, cy]), np.array([w, h]), None, str(label))
+        side = crop_side(w, h, self.preprocess.template_factor, self.preprocess.context)
+        crop = crop_square(image, cx, cy, side, self.model_cfg.template_size)
+        target.z_tokens = self.backend.embed_template(self.normalize([crop]))
         return target
 
     def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
@@ -267,62 +268,63 @@ class Tracker:
         return target_id
 
     def remove_target(self, target_id: str) -> None:
-        if target_id not in self._targets:
-            raise KeyError(f'no target with id {target_id!r} (tracking: '
-                           f'{", ".join(self._targets) or "none"})')
+        self._target(target_id)
         del self._targets[target_id]
 
-    def relocate(self, box, target_id: str = '0', image_size=None) -> None:
-        """Move a target to ``box`` (x, y, w, h) and mark it TRACKING, keeping its template.
-
-        For a correction from elsewhere (another sensor, an operator) that should not replace
-        the appearance the tracker holds; ``image_size`` (w, h) clips the box when given.
-        """
+    def _target(self, target_id: str) -> _Target:
         if target_id not in self._targets:
             raise KeyError(f'no target with id {target_id!r} (tracking: '
                            f'{", ".join(self._targets) or "none"})')
+        return self._targets[target_id]
+
+    def relocate(self, box, target_id: str = SINGLE_ID, image_size=None) -> None:
+        """Move a target to ``box`` (x, y, w, h), keeping its template: it is there.
+
+        For a correction from elsewhere (another sensor, an operator) that should not replace
+        the appearance the tracker holds; ``image_size`` (w, h) clips the box when given. A
+        SEARCHING target becomes REACQUIRED, any other TRACKING.
+        """
+        t = self._target(target_id)
         width, height = image_size if image_size is not None else (float('inf'),) * 2
         box = check_box(box, width, height)
         if image_size is not None:
             box = clip_box(box, width, height)
-        t = self._targets[target_id]
-        cx, cy, w, h = xywh_to_cxcywh(box)
-        t.center, t.size = np.array([cx, cy]), np.array([w, h])
-        t.state, t.below, t.scale = TrackState.TRACKING, 0, 1.0
-        t.confident = (t.center, t.size)
+        t.move(box)
+        t.presence.found()
+        t.search.reset()
 
     def reacquire(self, target_id: str, image: np.ndarray, candidates,
-                  min_score: Optional[float] = None, min_iou: float = 0.5
-                  ) -> Optional[TrackResult]:
+                  min_score: Optional[float] = None, min_iou: float = 0.5,
+                  stop=lambda: False) -> Optional[TrackResult]:
         """Verify candidate boxes (from a detector) for a target; move it to the best one.
 
         Each candidate is searched with the target's own template, in a search crop centred
-        on it and sized from it, all in one batch. A candidate is accepted only when the
-        network finds the target there: its score reaches ``min_score`` (default the
-        ``recover_threshold``) and its box overlaps the candidate at IoU >= ``min_iou``;
-        the best accepted one becomes the target's box (TRACKING, template kept) and its
-        result is returned. None when no candidate passes: nothing changes, never a blind
-        jump to a detection.
+        on it and sized from it, nearest the target's box first, at most ``max_candidates``
+        (in chunks; the rest are counted in ``candidates_dropped``). A candidate is accepted
+        only when the network finds the target there: its score reaches ``min_score``
+        (default the ``recover_threshold``) and its box overlaps the candidate at IoU >=
+        ``min_iou``; the target moves to it (template kept) and its result is returned. None
+        when no candidate passes: nothing changes, never a blind jump to a detection.
+        ``stop()``: checked between chunks; True ends the verification (shutting down).
         """
-        if target_id not in self._targets:
-            raise KeyError(f'no target with id {target_id!r}')
+        t = self._target(target_id)
         height, width = check_image(image)
         min_score = self.config.recover_threshold if min_score is None else min_score
-        t = self._targets[target_id]
-        best = self._verify(t, image, candidates, min_score, min_iou)
-        if best is None:
+        found, _, dropped = search.verify_candidates(
+            list(candidates), t.center, self._probe(t, image), min_score, min_iou,
+            self.config.max_candidates, stop)
+        self.candidates_dropped += dropped
+        if found is None:
             return None
-        score, found = best
-        self.relocate(found, target_id, (width, height))
-        t.score = float(score)
-        t.pending, t.pending_hits = None, 0
-        return self._reported(t)
+        self.relocate(found[1], target_id, (width, height))
+        t.score = found[0]
+        return t.result()
 
     def initialize(self, image: np.ndarray, box) -> None:
         """Forget all targets and start tracking ``box`` (the single-target API)."""
         check_image(image)
         self.reset()
-        self.add_target(image, box, '0')
+        self.add_target(image, box, SINGLE_ID)
 
     def track(self, image: np.ndarray) -> TrackResult:
         """Track the single target set by ``initialize``."""
@@ -334,79 +336,72 @@ class Tracker:
 
     # ----------------------------------------------------------------- per frame
     def track_all(self, image: np.ndarray) -> Dict[str, TrackResult]:
-        """One batched forward pass for all targets on ``image``."""
+        """One frame for every target: crop, run, decode, presence, search.
+
+        All targets' search crops run in one batched forward pass. Each target's decoded box
+        and confidence go to its presence state machine, which says whether the box is
+        followed; a target that is lost (SEARCHING) is looked for by ``search``.
+        """
         height, width = check_image(image)
         if not self._targets:
             return {}
         cfg = self.config
         ids = list(self._targets)
         targets = [self._targets[i] for i in ids]
-        sides, crops = [], []
-        for t in targets:
-            side = crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.scale,
-                             self.preprocess.context)
-            sides.append(side)
-            crops.append(crop_square(image, t.center[0], t.center[1], side,
-                                     self.model_cfg.search_size))
-        z = np.concatenate([t.z_tokens for t in targets])
-        out = self.backend.run(z, self.normalize(crops))
+        # crop: around the box held, widened while searching
+        sides = [crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.search.scale,
+                           self.preprocess.context) for t in targets]
+        crops = [crop_square(image, t.center[0], t.center[1], side, self.model_cfg.search_size)
+                 for t, side in zip(targets, sides)]
+        # run
+        out = self.backend.run(np.concatenate([t.z_tokens for t in targets]),
+                               self.normalize(crops))
         results = {}
         for i, (tid, t, side) in enumerate(zip(ids, targets, sides)):
-            window = self.window if (cfg.hann_window and t.state == TrackState.TRACKING) \
-                else None
-            prior = t.size / side
-            box_norm, score, penalty = decode_output(out, i, window, prior,
+            # decode: the motion prior only while the target is followed
+            window = self.window if cfg.hann_window and not t.presence.searching else None
+            box_norm, score, penalty = decode_output(out, i, window, t.size / side,
                                                      cfg.size_penalty, cfg.window_blend)
             cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
-            self._update(t, image, (width, height), np.array([cx, cy]), np.array([w, h]),
-                         score, penalty, _confidence(out, i, score))
-            if t.state == TrackState.LOST and cfg.scan_tiles:
-                self._scan(tid, t, image, (width, height))
-            results[tid] = self._reported(t)
+            t.score = _confidence(out, i, score)
+            # presence: is it there, and is this box followed?
+            if t.presence.step(t.score, cfg):
+                t.search.scale = 1.0
+                self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
+                             score, penalty)
+            else:
+                # search: widen the local crop, scan the frame
+                search.widen(t.search, cfg)
+                if cfg.scan_tiles:
+                    found = search.scan(t.search, t.center, t.size, (width, height),
+                                        self.preprocess, cfg, self._probe(t, image))
+                    if found is not None:
+                        self.relocate(found[1], tid, (width, height))
+                        t.score = found[0]
+            results[tid] = t.result()
         return results
 
-    def _reported(self, t: _Target) -> TrackResult:
-        """``t``'s result; LOST on a frame under ``absent_threshold`` though still followed."""
-        result = t.result()
-        if result.state == TrackState.TRACKING and t.score < self.config.absent_threshold:
-            return replace(result, state=TrackState.LOST)
-        return result
+    def _follow(self, t: _Target, image_size, center, size, score: float,
+                penalty: float) -> None:
+        """Move ``t`` to this frame's box; the size moves by the smoothed, gated rate.
 
-    def _scan(self, tid: str, t: _Target, image, image_size) -> None:
-        """One step of the frame scan of a LOST target (confirm a candidate, or look on)."""
+        ``score`` (the box head's peak, which ranked the cells) and ``penalty`` weigh the size
+        update with ``size_by_confidence``.
+        """
         cfg = self.config
-        if t.pending is not None:
-            found = self._verify(t, image, [t.pending], cfg.scan_threshold, 0.5)
-            if found is None:
-                t.pending, t.pending_hits = None, 0
-                return
-            t.pending, t.pending_hits = found[1], t.pending_hits + 1
-        else:
-            width, height = image_size
-            tiles = self._tiles(t, width, height)
-            picked = [tiles[(t.scan_next + k) % len(tiles)]
-                      for k in range(min(cfg.scan_tiles, len(tiles)))]
-            t.scan_next = (t.scan_next + len(picked)) % len(tiles)
-            found = self._verify(t, image, picked, cfg.scan_threshold, 0.0)
-            if found is None:
-                return
-            t.pending, t.pending_hits = found[1], 1
-        if t.pending_hits >= cfg.scan_confirm:
-            box, score = t.pending, found[0]
-            t.pending, t.pending_hits, t.scan_next = None, 0, 0
-            self.relocate(box, tid, image_size)
-            t.score = float(score)
+        width, height = image_size
+        rate = 1.0 - cfg.size_smoothing
+        if cfg.size_by_confidence:
+            rate *= min(max(score, 0.0), 1.0) * penalty
+        if rate < 1.0:
+            size = rate * size + (1.0 - rate) * t.size
+        t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
+                        height))
 
-    def _tiles(self, t: _Target, width: int, height: int):
-        """Candidate boxes of the target's size covering the frame, nearest the last first."""
-        w, h = float(t.size[0]), float(t.size[1])
-        side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
-        step = max(side * 0.5, 1.0)       # every point within a quarter crop of a centre
-        xs = np.arange(step / 2, width + step / 2, step).clip(0, width - 1)
-        ys = np.arange(step / 2, height + step / 2, step).clip(0, height - 1)
-        centres = [(float(x), float(y)) for y in ys for x in xs]
-        centres.sort(key=lambda c: (c[0] - t.center[0]) ** 2 + (c[1] - t.center[1]) ** 2)
-        return [(cx - w / 2, cy - h / 2, w, h) for cx, cy in centres]
+    def _probe(self, t: _Target, image):
+        """Return the search's probe for ``t`` on ``image`` (``search.Probe``)."""
+        return lambda boxes, min_score, min_iou: self._verify(t, image, boxes, min_score,
+                                                              min_iou)
 
     def _verify(self, t: _Target, image, candidates, min_score: float, min_iou: float):
         """Search ``t``'s template around each candidate; the best (score, box) that passes.
@@ -445,50 +440,6 @@ class Tracker:
             if score >= min_score and overlap >= min_iou and (best is None or score > best[0]):
                 best = (float(score), tuple(float(v) for v in found))
         return best
-
-    def _update(self, t: _Target, image, image_size, center, size, score,
-                penalty: float = 1.0, confidence: Optional[float] = None) -> None:
-        """Move ``t`` to the decoded box, or not: the state follows ``confidence``.
-
-        ``score`` (the box head's peak) weighs the size update; ``confidence`` (the score
-        head's, or ``score``) decides low-confidence frames, LOST, re-acquisition and
-        template updates, and is what the target reports.
-        """
-        cfg = self.config
-        width, height = image_size
-        confidence = score if confidence is None else confidence
-        t.score = confidence
-        t.below = t.below + 1 if confidence < cfg.lost_threshold else 0
-        if t.state == TrackState.LOST:
-            if confidence < cfg.recover_threshold:
-                t.scale = min(t.scale * cfg.search_growth, cfg.max_search_scale)
-                if cfg.lost_follow:
-                    cx = min(max(float(center[0]), 0.0), width - 1.0)
-                    cy = min(max(float(center[1]), 0.0), height - 1.0)
-                    t.center = np.array([cx, cy])
-                return
-            t.state, t.scale, t.below = TrackState.TRACKING, 1.0, 0
-        elif t.below >= cfg.lost_frames:
-            t.state = TrackState.LOST
-            t.scale = min(cfg.search_growth, cfg.max_search_scale)
-            if cfg.lost_rollback:
-                t.center, t.size = t.confident
-            return
-        rate = 1.0 - cfg.size_smoothing
-        if cfg.size_by_confidence:
-            rate *= min(max(score, 0.0), 1.0) * penalty
-        if rate < 1.0:
-            size = rate * size + (1.0 - rate) * t.size
-        box = clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width, height)
-        t.center = np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0])
-        t.size = np.array([box[2], box[3]])
-        if confidence >= cfg.lost_threshold:
-            t.confident = (t.center, t.size)
-        t.since_update += 1
-        if (cfg.update_interval and t.since_update >= cfg.update_interval
-                and confidence >= cfg.update_threshold):
-            t.z_tokens = self._template_tokens(image, t.center, t.size)
-            t.since_update = 0
 
 
 def _confidence(out: Dict[str, np.ndarray], i: int, score: float) -> float:

@@ -5,8 +5,9 @@ ros2 launch track_node track_node.launch.py image:=/camera/color/image_raw
     [params_file:=my.yaml]
     [namespace:=tracker] [use_sim_time:=true] [log_level:=debug] [rviz:=true]
 
-Before anything starts, a params_file that is missing, names unknown parameters or has no key
-that applies to the node under its namespace is refused;
+Before anything starts, a params_file that is missing, that rcl would refuse, names unknown
+parameters or has no key that applies to the node under its namespace is refused, and so is an
+input remapped onto one of the node's own outputs (launch_checks.remappings);
 rviz:=true without rviz2 installed carries on without it (and says so); the Fast DDS profile
 for large images is used unless the environment names one (track_node/launch_checks.py).
 """
@@ -29,9 +30,10 @@ def _start(context):
     problem = launch_checks.params_file_problem(params_file, 'track_node', namespace)
     if problem:
         raise RuntimeError(problem)          # nothing has been started yet
-    image = LaunchConfiguration('image').perform(context)
-    depth = LaunchConfiguration('depth').perform(context)
-    depth_info = depth.rsplit('/', 1)[0] + '/camera_info'   # its camera_info beside it
+    remaps = launch_checks.remappings(
+        LaunchConfiguration('image').perform(context),
+        LaunchConfiguration('depth').perform(context),
+        LaunchConfiguration('detections').perform(context), namespace)
     actions = [SetEnvironmentVariable(name, value) for name, value in
                launch_checks.middleware_environment(share).items()]
     actions.append(Node(
@@ -42,9 +44,7 @@ def _start(context):
         # exit_with_parent: a launch killed without passing the signal on leaves no orphan
         parameters=[params_file, {'use_sim_time': LaunchConfiguration('use_sim_time'),
                                   'exit_with_parent': True}],
-        remappings=[('image', image), ('image/compressed', image + '/compressed'),
-                    ('depth/image', depth), ('depth/camera_info', depth_info),
-                    ('detector/detections', LaunchConfiguration('detections'))],
+        remappings=remaps,
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         output='screen',
     ))
@@ -67,12 +67,14 @@ def generate_launch_description():
                               description='parameter file of track_node'),
         DeclareLaunchArgument('image', default_value='/image',
                               description='camera image topic to track on'),
-        DeclareLaunchArgument('depth', default_value='/depth/image',
+        DeclareLaunchArgument('depth', default_value='',
                               description='registered depth topic (with use_depth: true in '
-                              'the params file); its camera_info is the sibling topic'),
-        DeclareLaunchArgument('detections', default_value='/detections',
+                              'the params file); its camera_info is the sibling topic; '
+                              'empty: depth/image in the namespace'),
+        DeclareLaunchArgument('detections', default_value='',
                               description="a detector's Detection2DArray (with use_detector: "
-                              'true in the params file)'),
+                              'true in the params file); empty: detector/detections in the '
+                              "namespace (never the node's own detections output)"),
         DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
         DeclareLaunchArgument('use_sim_time', default_value='false'),
         DeclareLaunchArgument('log_level', default_value='info'),

@@ -97,9 +97,11 @@ def test_detections_carry_header_centre_size_id_and_score():
     header = Header(frame_id='cam')
     header.stamp.sec, header.stamp.nanosec = 12, 34
     results = {'3': TrackResult((10.0, 20.0, 30.0, 40.0), 0.75, TrackState.TRACKING),
-               'b': TrackResult((0.0, 0.0, 5.0, 6.0), 0.1, TrackState.LOST)}
+               'b': TrackResult((0.0, 0.0, 5.0, 6.0), 0.1, TrackState.SEARCHING),
+               'c': TrackResult((0.0, 0.0, 5.0, 6.0), 0.3, TrackState.UNSURE)}
     msg = detections_msg(header, results, 'person')
     assert msg.header.frame_id == 'cam' and msg.header.stamp.nanosec == 34
+    assert len(msg.detections) == 1                        # the target seen only
     d = msg.detections[0]
     assert (d.id, d.bbox.center.position.x, d.bbox.center.position.y) == ('3', 25.0, 40.0)
     assert (d.bbox.size_x, d.bbox.size_y) == (30.0, 40.0)
@@ -111,9 +113,9 @@ def test_detections_carry_header_centre_size_id_and_score():
 
 def test_state_message():
     from track_interfaces.msg import TargetState
-    results = {'1': TrackResult((1.0, 2.0, 3.0, 4.0), 0.2, TrackState.LOST, 7)}
+    results = {'1': TrackResult((1.0, 2.0, 3.0, 4.0), 0.2, TrackState.SEARCHING, 7)}
     msg = state_msg(Header(frame_id='f'), results, 12.5, 29.0, 3)
-    assert msg.targets[0].state == TargetState.STATE_LOST
+    assert msg.targets[0].state == TargetState.STATE_SEARCHING == TargetState.STATE_LOST
     assert msg.targets[0].frames_below_threshold == 7
     assert (msg.latency_ms, msg.fps, msg.dropped_frames) == (12.5, 29.0, 3)
 
@@ -205,3 +207,11 @@ def test_diagnostics_message():
     assert {kv.key: kv.value for kv in status.values} == {'fps': '12.0', 'received': '40'}
     inactive = diagnostics_msg(Time(), 'n', '', False, {}).status[0]
     assert inactive.level == DiagnosticStatus.WARN and inactive.message == 'inactive'
+
+
+def test_the_core_states_are_the_messages_constants():
+    from track_interfaces.msg import TargetState
+    for state in TrackState:
+        assert getattr(TargetState, f'STATE_{state.name}') == int(state)
+        msg = state_msg(Header(), {'1': TrackResult((1.0, 2.0, 3.0, 4.0), 0.5, state)}, 0, 0, 0)
+        assert msg.targets[0].state == int(state)

@@ -4,8 +4,11 @@ launch_ros is not installable here, so the launch file is parsed and what it nam
 """
 
 import ast
+import json
 import pathlib
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -79,6 +82,7 @@ def test_parameter_files_are_the_tables_defaults(node_name):
     ('/robot/track_node:\n  ros__parameters:\n    threads: 2.5\n', 'threads'),
     ('track_node:\n  ros__parameters:\n    threads: 2\n', 'none of its keys (track_node)'),
     ('/track_node:\n  ros__parameters:\n    threads: 2\n', 'applies to /robot/track_node'),
+    ('/robot/track_no*:\n  ros__parameters:\n    threads: 2\n', 'ROS 2 would refuse'),
     ('/other/track_node:\n  ros__parameters:\n    threads: 2\n', 'key it /**/track_node:'),
 ])
 def test_launch_refuses_a_bad_params_file_with_the_reason(tmp_path, content, words):
@@ -95,6 +99,75 @@ def test_parameter_file_keys_follow_ros_2_name_matching():
     assert applies('/**', '/x/y/track_node') and applies('/**/track_node', '/track_node')
     assert applies('/**/track_node', '/x/y/track_node') and applies('/x/*', '/x/track_node')
     assert not applies('/x/*', '/x/y/track_node') and not applies('/**/other', '/track_node')
+
+
+# Key forms, and whether rcl refuses the file, applies it to /tracker/track_node, or ignores it.
+KEY_FORMS = {
+    'nested': 'tracker:\n  track_node:\n    ros__parameters:\n      threads: 1\n',
+    'nested absolute': '/tracker:\n  track_node:\n    ros__parameters:\n      threads: 1\n',
+    'nested wildcard': '/**:\n  track_node:\n    ros__parameters:\n      threads: 1\n',
+    'partial wildcard': '/tracker/track_no*:\n  ros__parameters:\n    threads: 1\n',
+    'partial namespace': '/trac*er/track_node:\n  ros__parameters:\n    threads: 1\n',
+    'token wildcard': '/tracker/*:\n  ros__parameters:\n    threads: 1\n',
+    'leading digit': '/tracker/9track_node:\n  ros__parameters:\n    threads: 1\n',
+    'trailing slash': '/tracker/track_node/:\n  ros__parameters:\n    threads: 1\n',
+    'dash': 'trac-ker:\n  track_node:\n    ros__parameters:\n      threads: 1\n',
+    'relative': 'tracker/track_node:\n  ros__parameters:\n    threads: 1\n',
+    'elsewhere': '/other/track_node:\n  ros__parameters:\n    threads: 1\n',
+    'any': '/**:\n  ros__parameters:\n    threads: 1\n',
+}
+RCL_VERDICT = '''
+import json, sys
+import rclpy
+from rclpy.node import Node
+out = {}
+for name, path in json.loads(sys.argv[1]).items():
+    try:
+        rclpy.init(args=['--ros-args', '--params-file', path, '-r', '__ns:=/tracker'])
+    except Exception:
+        out[name] = 'refused'
+        continue
+    node = Node('track_node', automatically_declare_parameters_from_overrides=True)
+    out[name] = 'applies' if node.has_parameter('threads') else 'ignored'
+    node.destroy_node()
+    rclpy.shutdown()
+print(json.dumps(out))
+'''
+
+
+def test_the_params_file_check_agrees_with_rcl(tmp_path):
+    files = {}
+    for name, text in KEY_FORMS.items():
+        files[name] = str(tmp_path / f'{len(files)}.yaml')
+        pathlib.Path(files[name]).write_text(text)
+    run = subprocess.run([sys.executable, '-c', RCL_VERDICT, json.dumps(files)],
+                         capture_output=True, text=True, timeout=120)
+    rcl = json.loads(run.stdout.strip().splitlines()[-1])
+    ours = {}
+    for name, path in files.items():
+        problem = launch_checks.params_file_problem(path, 'track_node', 'tracker')
+        ours[name] = 'applies' if problem is None else \
+            'refused' if 'would refuse' in problem else 'ignored'
+    assert ours == rcl
+    assert {'refused', 'applies', 'ignored'} == set(rcl.values())      # every verdict tried
+
+
+def test_no_input_is_remapped_onto_an_output_of_the_node():
+    remap = launch_checks.remappings
+    assert remap('/cam/image_raw') == [('image', '/cam/image_raw'),
+                                       ('image/compressed', '/cam/image_raw/compressed')]
+    full = dict(remap('/cam/image', '/cam/depth/image', '/yolo/detections'))
+    assert full['depth/camera_info'] == '/cam/depth/camera_info'
+    assert full['detector/detections'] == '/yolo/detections'
+    for args, namespace in ((('/image', '', '/detections'), ''),
+                            (('/image', '', 'detections'), 'robot'),
+                            (('/image', '', '/robot/detections'), 'robot'),
+                            (('/robot/debug_image',), 'robot')):
+        with pytest.raises(ValueError, match='output of track_node'):
+            remap(*args, namespace=namespace)
+    # the old default, /detections, is no output of a node in another namespace
+    last = remap('/image', '', '/detections', 'robot')[-1]
+    assert last == ('detector/detections', '/detections')
 
 
 def test_launch_accepts_integers_for_doubles_in_a_params_file(tmp_path):

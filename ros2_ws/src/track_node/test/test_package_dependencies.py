@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 PKG = pathlib.Path(__file__).resolve().parents[1]
 # Python module -> rosdep key, where they differ.
 ROSDEP_KEYS = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-yaml',
-               'pytest': 'python3-pytest'}
+               'pytest': 'python3-pytest', 'hypothesis': 'python3-hypothesis'}
 # Installed by `make setup` with pip, not a ROS package; and this package's own test helpers.
 NOT_ROS = {'track_core', 'track_node', 'graph'}
 # Needed at run time without an import of their own: rclpy's lifecycle node serves

@@ -8,7 +8,6 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from track_core.types import TrackState
 
 # encoding -> (channels, index order to get R, G, B)
 ENCODINGS = {
@@ -242,13 +241,14 @@ def rgb_to_image_msg(rgb: np.ndarray, header):
 def detections_msg(header, results: Dict[str, object], class_id: str):
     """Detection2DArray: one Detection2D per target seen (bbox centre + size in pixels, id, score).
 
-    A LOST target has no detection: its last box is not where it is (``~/state`` says LOST).
+    A target not seen (UNSURE, SEARCHING) has no detection: its box is not known to be the
+    target (``~/state`` says which).
     """
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
     out = Detection2DArray()
     out.header = header
     for target_id, result in results.items():
-        if result.state == TrackState.LOST:
+        if not result.state.present:
             continue
         x, y, w, h = result.box
         det = Detection2D()
@@ -286,12 +286,7 @@ def state_msg(header, results: Dict[str, object], latency_ms: float, fps: float,
         t = TargetState()
         t.id = str(target_id)
         extra = (status or {}).get(target_id)
-        if result.state == TrackState.LOST:
-            t.state = TargetState.STATE_LOST
-        elif extra is not None and extra.reacquired:
-            t.state = TargetState.STATE_REACQUIRED
-        else:
-            t.state = TargetState.STATE_TRACKING
+        t.state = int(result.state)         # TrackState's values are the message's constants
         if extra is not None:
             t.seconds_since_seen = float(extra.seconds_since_seen)
         t.score = float(result.score)

@@ -11,15 +11,21 @@ box centre back-projected with the camera matrix: X = (u - cx) Z / fx, Y = (v - 
 with u, v the centre in ROS pixel coordinates (pixel i's centre at i, so u = x + w / 2 - 0.5).
 
 The look-ups return (value, why): a value only when it is right, else None and the reason.
+A camera matrix whose focal lengths are not a camera's, and a point that is not finite or lies
+beyond ``MAX_RANGE_M``, are refused with the reason: never a wrong point.
 """
 
-import collections
-import threading
-from typing import Deque, NamedTuple, Optional, Sequence, Tuple
+import math
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 MIN_VALID_FRACTION = 0.1       # of the inner box's pixels, for a depth to be trusted
+# A point farther than this (metres) is no camera's reading: refused with the reason.
+MAX_RANGE_M = 1000.0
+# A focal length under a pixel, or a principal point this far outside the image, is no camera.
+MIN_FOCAL_PX = 1.0
+MAX_FOCAL_PX = 1e7
 
 
 class Position(NamedTuple):
@@ -29,32 +35,6 @@ class Position(NamedTuple):
     frame: str
     status: str
     size: Tuple[float, float] = (0.0, 0.0)
-
-
-class DepthBook:
-    """Recent depth images by stamp and the newest camera_info, from the callbacks."""
-
-    def __init__(self, keep: int = 10):
-        self._lock = threading.Lock()
-        self._depth: Deque[Tuple[int, object]] = collections.deque(maxlen=keep)
-        self.info = None
-
-    def add_depth(self, stamp_ns: int, msg) -> None:
-        with self._lock:
-            self._depth.append((int(stamp_ns), msg))
-
-    def nearest(self, stamp_ns: int, tolerance_s: float) -> Tuple[Optional[object], str]:
-        """Return (the depth message nearest ``stamp_ns`` within the tolerance, '') or why."""
-        with self._lock:
-            held = list(self._depth)
-        if not held:
-            return None, 'no depth image received'
-        stamp, msg = min(held, key=lambda item: abs(item[0] - stamp_ns))
-        gap = abs(stamp - stamp_ns) / 1e9
-        if gap > tolerance_s + 1e-9:
-            return None, (f'no depth image within {tolerance_s:g} s of the frame (nearest '
-                          f'{gap:.3f} s away: stale or not synchronised)')
-        return msg, ''
 
 
 def depth_in_metres(msg) -> Tuple[Optional[np.ndarray], str]:
@@ -100,9 +80,24 @@ def camera_matrix(info) -> Tuple[Optional[Tuple[float, float, float, float]], st
     """(fx, fy, cx, cy) of a sensor_msgs/CameraInfo, or why not."""
     k = [float(v) for v in info.k]
     fx, cx, fy, cy = k[0], k[2], k[4], k[5]
-    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
-        return None, 'camera_info has no valid camera matrix (K)'
+    if not np.isfinite([fx, fy, cx, cy]).all():
+        return None, 'camera_info has no valid camera matrix (K is not finite)'
+    if not (MIN_FOCAL_PX <= fx <= MAX_FOCAL_PX and MIN_FOCAL_PX <= fy <= MAX_FOCAL_PX):
+        return None, (f'camera_info focal lengths fx={fx:g}, fy={fy:g} are not a camera '
+                      f'(outside [{MIN_FOCAL_PX:g}, {MAX_FOCAL_PX:g}] pixels)')
+    span = 10.0 * max(int(info.width), int(info.height), 1)
+    if abs(cx) > span or abs(cy) > span:
+        return None, f'camera_info principal point ({cx:g}, {cy:g}) is far outside the image'
     return (fx, fy, cx, cy), ''
+
+
+def point_problem(point) -> str:
+    """Return why ``point`` (X, Y, Z metres) is not a plausible position, or ''."""
+    if not all(math.isfinite(v) for v in point):
+        return 'the back-projected point is not finite'
+    if point[2] <= 0 or math.sqrt(sum(v * v for v in point)) > MAX_RANGE_M:
+        return f'the point lies beyond {MAX_RANGE_M:g} m (or behind the camera): not a reading'
+    return ''
 
 
 def target_points(boxes, rgb_size: Tuple[int, int], depth_msg, info):
@@ -138,7 +133,9 @@ def target_points(boxes, rgb_size: Tuple[int, int], depth_msg, info):
             continue
         x, y, w, h = (float(v) for v in box)
         u, v = x + w / 2.0 - 0.5, y + h / 2.0 - 0.5
-        out[tid] = (((u - cx) * z / fx, (v - cy) * z / fy, z), '')
+        point = ((u - cx) * z / fx, (v - cy) * z / fy, z)
+        why = point_problem(point)
+        out[tid] = (None, why) if why else (point, '')
     return out
 
 

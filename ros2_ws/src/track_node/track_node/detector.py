@@ -1,16 +1,29 @@
 """A detector's help: its detections by frame, to select targets and to re-acquire them (no rclpy).
 
 A detector (yolo_ros, Isaac ROS, most others) publishes ``vision_msgs/Detection2DArray`` with
-the stamp of the image it ran on. ``DetectionBook`` keeps the latest sets by stamp; ``choose``
-picks one detection for a selection request (by id, by class, or nearest a point);
-``candidates`` gives, for a LOST target, the detections of the frame just tracked that may be
-it: those of its class when its class is known (it was selected from a detection), else all.
+the stamp of the image it ran on. The node takes these messages serialized (a subscription
+with ``raw=True``): ``peek`` reads the stamp and the number of detections from the bytes
+without building a Python object per detection, so a flood of boxes costs the executor thread a
+copy of bytes, not seconds. A set with more than ``max_detections`` is refused there and
+counted. The kept sets (a ``StampCache``, bounded in count and bytes) are turned into
+``Detected`` only when someone looks one up: ``DetectionSet.detections()`` deserializes once,
+on the thread that needs it (the engine's worker, a service), and keeps only the usable boxes
+(four finite numbers of sane size).
+
+``choose`` picks one detection for a selection request (by id, by class, or nearest a point);
+``candidates`` gives, for a target not seen, the detections of the frame just tracked that may
+be it: those of its class when its class is known (it was selected from a detection), else all.
 Every candidate is then verified by the tracker before the target moves (never a blind jump).
 """
 
-import collections
+import math
+import struct
 import threading
-from typing import Deque, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+
+# Coordinates beyond this many pixels are not a camera's: such a box or point is refused.
+MAX_COORDINATE = 1e6
+MAX_TEXT = 256                  # characters of an id or class kept
 
 
 class Detected(NamedTuple):
@@ -22,67 +35,124 @@ class Detected(NamedTuple):
     box: Tuple[float, float, float, float]
 
 
-def from_message(msg) -> List[Detected]:
-    """Detection2DArray -> [Detected], the best hypothesis of each (class '' when none)."""
-    out = []
+def sane_box(box) -> bool:
+    """Say whether ``box`` is (x, y, w, h) of finite numbers within MAX_COORDINATE, w, h > 0."""
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return False
+    values = (x, y, w, h)
+    return all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in values) and w > 0 < h
+
+
+def point_problem(x, y) -> str:
+    """Return why (x, y) is not a usable pixel position, or ''."""
+    try:
+        x, y = float(x), float(y)
+    except (TypeError, ValueError):
+        return 'the point must be two numbers'
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return f'the point ({x}, {y}) is not finite'
+    if abs(x) > MAX_COORDINATE or abs(y) > MAX_COORDINATE:
+        return f'the point ({x:g}, {y:g}) is beyond {MAX_COORDINATE:g} pixels'
+    return ''
+
+
+def from_message(msg) -> Tuple[List[Detected], int]:
+    """Detection2DArray -> ([Detected], how many were unusable), the best hypothesis of each.
+
+    A detection whose box is not finite, of non-positive size or beyond MAX_COORDINATE is left
+    out; ids and classes are cut to MAX_TEXT characters; a missing score is 0.
+    """
+    out, bad = [], 0
     for det in msg.detections:
         b = det.bbox
-        box = (b.center.position.x - b.size_x / 2.0, b.center.position.y - b.size_y / 2.0,
-               float(b.size_x), float(b.size_y))
-        best = max(det.results, key=lambda r: r.hypothesis.score, default=None)
-        out.append(Detected(str(det.id), best.hypothesis.class_id if best else '',
-                            float(best.hypothesis.score) if best else 0.0, box))
-    return out
+        w, h = float(b.size_x), float(b.size_y)
+        box = (float(b.center.position.x) - w / 2.0, float(b.center.position.y) - h / 2.0, w, h)
+        if not sane_box(box):
+            bad += 1
+            continue
+        best = None
+        for r in det.results:
+            score = float(r.hypothesis.score)
+            if math.isfinite(score) and (best is None or score > best[1]):
+                best = (str(r.hypothesis.class_id)[:MAX_TEXT], score)
+        cls, score = best if best is not None else ('', 0.0)
+        out.append(Detected(str(det.id)[:MAX_TEXT], cls, score, box))
+    return out, bad
 
 
-class DetectionBook:
-    """The latest detection sets by stamp (bounded), from the detector's callback."""
+def peek(raw: bytes) -> Tuple[int, int]:
+    """Return (stamp in ns, number of detections) of a serialized Detection2DArray.
 
-    def __init__(self, keep: int = 30):
+    Reads the CDR bytes (4-byte encapsulation, then header.stamp, header.frame_id, and the
+    length of ``detections``) without deserializing; ValueError when they do not hold that.
+    """
+    if len(raw) < 16 or raw[0] != 0 or raw[1] not in (0, 1):
+        raise ValueError('not a CDR-serialized message')
+    order = '<' if raw[1] == 1 else '>'
+    body = memoryview(raw)[4:]
+    sec, nanosec, text = struct.unpack_from(order + 'iII', body, 0)
+    at = 12 + text
+    at += -at % 4
+    if text > len(body) or at + 4 > len(body):
+        raise ValueError('truncated Detection2DArray')
+    (count,) = struct.unpack_from(order + 'I', body, at)
+    return sec * 1_000_000_000 + nanosec, count
+
+
+class DetectionSet:
+    """One kept Detection2DArray, serialized; its detections made on first use (thread-safe)."""
+
+    def __init__(self, raw: bytes, deserialize: Callable[[bytes], object]):
+        self.raw = raw
+        self._deserialize = deserialize
         self._lock = threading.Lock()
-        self._sets: Deque[Tuple[int, List[Detected]]] = collections.deque(maxlen=keep)
+        self._made: Optional[Tuple[List[Detected], int]] = None
 
-    def add(self, stamp_ns: int, detections: List[Detected]) -> None:
-        with self._lock:
-            self._sets.append((int(stamp_ns), detections))
+    def detections(self) -> List[Detected]:
+        return self._make()[0]
 
-    def find(self, stamp_ns: int) -> Tuple[Optional[int], List[Detected], str]:
-        """Return (stamp, detections, '') of frame ``stamp_ns`` (0: the newest), or why not."""
+    def unusable(self) -> int:
+        return self._make()[1]
+
+    def _make(self):
         with self._lock:
-            sets = list(self._sets)
-        if not sets:
-            return None, [], 'no detections received from the detector'
-        if stamp_ns == 0:
-            return sets[-1][0], sets[-1][1], ''
-        for stamp, dets in reversed(sets):
-            if stamp == stamp_ns:
-                return stamp, dets, ''
-        return None, [], (f'no detections for stamp {stamp_ns / 1e9:.9f} (the detector '
-                          'stamps its output with its image; kept: the last '
-                          f'{len(sets)} sets)')
+            if self._made is None:
+                try:
+                    self._made = from_message(self._deserialize(self.raw))
+                except Exception:  # noqa: BLE001 - a set that does not deserialize is none
+                    self._made = ([], 0)
+                self.raw = b''
+            return self._made
 
 
 def choose(detections: List[Detected], detection_id: str = '', class_id: str = '',
            point: Optional[Tuple[float, float]] = None) -> Tuple[Optional[Detected], str]:
     """Pick one detection for a request, or say why none (the first criterion given decides)."""
     if not detections:
-        return None, 'that frame has no detections'
+        return None, 'that frame has no usable detections'
     if detection_id:
         for det in detections:
             if det.id == detection_id:
                 return det, ''
         have = ', '.join(sorted({d.id or '(no id)' for d in detections}))
-        return None, f'no detection with id {detection_id!r} in that frame (have: {have[:200]})'
+        return None, f'no detection with id {detection_id[:64]!r} in that frame ' \
+            f'(have: {have[:200]})'
     if class_id:
         same = [d for d in detections if d.class_id == class_id]
         if not same:
             have = ', '.join(sorted({d.class_id for d in detections}))
-            return None, f'no detection of class {class_id!r} in that frame (have: {have[:200]})'
+            return None, f'no detection of class {class_id[:64]!r} in that frame ' \
+                f'(have: {have[:200]})'
         return max(same, key=lambda d: d.score), ''
     if point is not None:
-        px, py = point
+        why = point_problem(*point)
+        if why:
+            return None, why
+        px, py = float(point[0]), float(point[1])
 
-        def distance(d):
+        def distance(d):        # boxes and point within MAX_COORDINATE: no overflow
             x, y, w, h = d.box
             dx = max(x - px, 0.0, px - (x + w))
             dy = max(y - py, 0.0, py - (y + h))
@@ -91,11 +161,10 @@ def choose(detections: List[Detected], detection_id: str = '', class_id: str = '
     return None, 'say which detection: detection_id, class_id or use_point with x, y'
 
 
-def candidates(detections: List[Detected], target_classes: Dict[str, str],
-               lost_ids) -> Dict[str, List[Tuple[float, float, float, float]]]:
-    """For each LOST target, the boxes that may be it: its class's, or all when unknown."""
-    out = {}
-    for tid in lost_ids:
-        cls = target_classes.get(tid, '')
-        out[tid] = [d.box for d in detections if not cls or d.class_id == cls]
-    return out
+def candidates(detections: List[Detected], unseen) -> Dict[str, List[Tuple[float, ...]]]:
+    """For each target not seen ({id: TrackResult}), the boxes that may be it.
+
+    Those of its class (``TrackResult.label``) where it has one, else all.
+    """
+    return {tid: [d.box for d in detections if not r.label or d.class_id == r.label]
+            for tid, r in unseen.items()}

@@ -5,7 +5,6 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from track_core.types import TrackState
 
 COLORS = [(0, 200, 255), (255, 120, 0), (120, 255, 0), (255, 0, 180), (0, 255, 255)]
 LOST_COLOR = (255, 40, 40)
@@ -23,11 +22,11 @@ def draw_results(rgb: np.ndarray, results: Dict[str, object], fps: float = 0.0,
                 cv2.LINE_AA)
     for k, (target_id, r) in enumerate(results.items()):      # boxes and labels on top
         x, y, w, h = (int(round(v)) for v in r.box)
-        lost = r.state == TrackState.LOST
+        lost = not r.state.present
         color = LOST_COLOR if lost else COLORS[k % len(COLORS)]
         thickness = 1 if lost else 2
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
-        label = f'{target_id} {r.score:.2f}' + (' LOST' if lost else '')
+        label = f'{target_id} {r.score:.2f}' + (f' {r.state.name}' if lost else '')
         label_y = max(12, y - 4)
         if label_y - 12 < height + 12 and x < width + 12:   # it would sit under the band
             label_y = max(y, 0) + 16                          # inside the box instead

@@ -7,6 +7,7 @@ node really has.
 """
 
 from dataclasses import dataclass
+import functools
 import pathlib
 import re
 import sys
@@ -104,9 +105,20 @@ def endpoints_markdown() -> str:
     return '\n'.join(lines) + '\n'
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_settings():
+    """Return the shipped default model's own tracker settings (None where it is missing)."""
+    from track_core.runtime import model_runtime
+    path = pathlib.Path(params.default_model_path())
+    return model_runtime(path) if path.is_file() else None
+
+
 def _shown(p: params.Param) -> str:
-    value = params.yaml_value(p.default)
-    return f'model ({value})' if p.tracker else value
+    if not p.tracker:
+        return params.yaml_value(p.default)
+    shipped = shipped_settings()
+    value = getattr(shipped, p.name) if shipped is not None else p.default
+    return f'model ({params.yaml_value(value)})'
 
 
 def _range(p: params.Param) -> str:

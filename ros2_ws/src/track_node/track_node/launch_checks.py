@@ -10,10 +10,10 @@
   environment names one already.
 """
 
-import fnmatch
 import os
 import pathlib
-from typing import Dict, Mapping, Optional
+import re
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -38,7 +38,8 @@ def key_applies(key: str, fqn: str) -> bool:
     ROS 2's rule: a key is a node name, made absolute if it is not ('track_node' is
     '/track_node', the root namespace only); ``*`` stands for one name token, ``**`` for any
     number of them ('/**' applies to every node, '/**/track_node' to track_node in any
-    namespace).
+    namespace). Nested keys join with '/' (``tracker:`` -> ``track_node:`` is
+    '/tracker/track_node').
     """
     pattern = [t for t in str(key).split('/') if t]
     tokens = [t for t in fqn.split('/') if t]
@@ -48,15 +49,61 @@ def key_applies(key: str, fqn: str) -> bool:
             return not t
         if p[0] == '**':
             return any(match(p[1:], t[k:]) for k in range(len(t) + 1))
-        return bool(t) and fnmatch.fnmatchcase(t[0], p[0]) and match(p[1:], t[1:])
+        return bool(t) and (p[0] == '*' or p[0] == t[0]) and match(p[1:], t[1:])
     return match(pattern, tokens)
+
+
+_TOKEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+
+
+def key_problem(key: str) -> str:
+    """Return why rcl refuses ``key`` (a node's full name in a params file), or ''.
+
+    rcl's parser: every namespace token and the node name are letters, digits and '_' not
+    starting with a digit, or a whole-token wildcard ``*`` / ``**``; the name is not empty
+    (no trailing '/'). A partial wildcard ('track_no*') is refused.
+    """
+    key = str(key)
+    tokens = key.split('/')
+    if key.startswith('/'):
+        tokens = tokens[1:]
+    if not tokens or not tokens[-1]:
+        return f'key {key!r}: the node name is empty'
+    for token in tokens:
+        if token in ('*', '**'):
+            continue
+        if not token:
+            return f"key {key!r}: an empty name token ('//')"
+        if not _TOKEN.match(token):
+            return (f'key {key!r}: {token!r} is not a name (letters, digits and _ not starting '
+                    'with a digit, or a whole-token wildcard * or **)')
+    return ''
+
+
+def node_sections(data, prefix: str = '') -> List[Tuple[str, object]]:
+    """Return [(full key, that node's ros__parameters)] of a params file's mapping.
+
+    Keys nest as rcl reads them: a mapping without ``ros__parameters`` is a namespace level,
+    its keys continue the name.
+    """
+    out = []
+    for key, value in data.items():
+        name = f'{prefix}/{key}' if prefix else str(key)
+        if not isinstance(value, dict):
+            out.append((name, None))
+        elif 'ros__parameters' in value:
+            out.append((name, value['ros__parameters']))
+        else:
+            out.extend(node_sections(value, name))
+    return out
 
 
 def params_file_problem(path: str, node_name: str = 'track_node', namespace: str = ''
                         ) -> Optional[str]:
     """Return why ``path`` cannot serve as ``node_name``'s parameter file, or None.
 
-    ``namespace``: where the node will run; the keys must apply to its full name there.
+    ``namespace``: where the node will run; the keys must apply to its full name there. A file
+    rcl would refuse (it then fails the node's start with a traceback) is refused here first.
     """
     file = pathlib.Path(path)
     if not file.is_file():
@@ -67,17 +114,21 @@ def params_file_problem(path: str, node_name: str = 'track_node', namespace: str
         return f'params_file {path!r} is not readable YAML: {exc}'
     if not isinstance(data, dict):
         return f'params_file {path!r} holds no parameters (expected a mapping)'
+    sections = node_sections(data)
+    for key, _ in sections:
+        why = key_problem(key)
+        if why:
+            return f'params_file {path!r}: ROS 2 would refuse the file: {why}'
     fqn = full_name(node_name, namespace)
-    applying = [key for key in data if key_applies(key, fqn)]
+    applying = [(key, values) for key, values in sections if key_applies(key, fqn)]
     if not applying:
-        return (f'params_file {path!r}: none of its keys ({", ".join(map(str, data))}) applies '
+        keys = ', '.join(key for key, _ in sections) or 'none'
+        return (f'params_file {path!r}: none of its keys ({keys}) applies '
                 f'to {fqn}, so ROS 2 would ignore the file; key it /**/{node_name}: (any '
                 f'namespace) or {fqn}:')
     rows = params.table(node_name)
-    for key in applying:
-        section = data[key]
-        values = (section or {}).get('ros__parameters', {}) if isinstance(section, dict) \
-            else {}
+    for key, values in applying:
+        values = values if isinstance(values, dict) else {}
         unknown = sorted(set(values) - set(rows) - {'use_sim_time'})
         if unknown:
             return (f'params_file {path!r}: {node_name} has no parameter(s) '
@@ -87,6 +138,41 @@ def params_file_problem(path: str, node_name: str = 'track_node', namespace: str
         if problems:
             return f'params_file {path!r}: ' + '; '.join(problems)
     return None
+
+
+# Topics track_node publishes (relative to its namespace): no input may be remapped onto one.
+OUTPUTS = ('detections', 'detections_3d', 'debug_image')
+
+
+def absolute(topic: str, namespace: str = '') -> str:
+    """Return ``topic`` as a full name: relative names are in ``namespace``."""
+    if topic.startswith('/'):
+        return '/' + topic.strip('/')
+    ns = namespace.strip('/')
+    return f'/{ns}/{topic.strip("/")}' if ns else f'/{topic.strip("/")}'
+
+
+def remappings(image: str, depth: str = '', detections: str = '', namespace: str = ''
+               ) -> List[Tuple[str, str]]:
+    """Return the launch's remappings of track_node's inputs to the given topics.
+
+    ``image``: the camera topic (its ``/compressed`` sibling too); ``depth``: the registered
+    depth topic (its ``camera_info`` sibling too), '' leaves depth/image as it is;
+    ``detections``: the detector's output, '' leaves detector/detections as it is. An input
+    remapped onto one of the node's own outputs (in ``namespace``) is a ValueError saying so.
+    """
+    out = [('image', image), ('image/compressed', image.rstrip('/') + '/compressed')]
+    if depth:
+        out += [('depth/image', depth),
+                ('depth/camera_info', depth.rsplit('/', 1)[0] + '/camera_info')]
+    if detections:
+        out.append(('detector/detections', detections))
+    mine = {absolute(o, namespace) for o in OUTPUTS}
+    for name, topic in out:
+        if absolute(topic, namespace) in mine:
+            raise ValueError(f'{name} remapped to {topic!r}: that is an output of track_node '
+                             'itself; give the topic its producer publishes')
+    return out
 
 
 def package_available(name: str, environ: Mapping[str, str] = os.environ) -> bool:

@@ -7,6 +7,10 @@ With ``autostart`` (default true) the node configures and activates itself, so i
 a lifecycle manager. The target services exist in every state, so an unconfigured node answers
 "model not loaded" instead of leaving callers waiting.
 
+No callback ends the process: each is guarded (``_guarded``), so one that fails logs the reason
+(once per kind of failure) and a service answers with it; the node stays up. In every lifecycle
+state the inputs are either subscribed with an engine to take them, or not subscribed at all.
+
 Threads: one executor thread runs every callback and none of them waits for inference. Image
 callbacks hand frames to the engine (``LiveEngine.offer``); target requests (services, clicks,
 published boxes) are queued there and run by the engine's worker between two frames; a service
@@ -19,6 +23,8 @@ purpose: on this project's test machine rclpy's MultiThreadedExecutor let 26 of 
 
 import concurrent.futures
 import dataclasses
+import functools
+import inspect
 from typing import Callable, Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -34,14 +40,14 @@ from track_interfaces.srv import ClearTarget, SelectDetection, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray
 
 from track_core.errors import CheckpointError
-from track_core.runtime import load_tracker, model_runtime
+from track_core.runtime import load_tracker
 from track_core.runtime.live import Frame, LiveEngine, replied, Reply
+from track_core.runtime.stamps import StampCache
 from track_node import params
 from track_node.conversions import (detection_to_xywh, detections_3d_msg, detections_msg,
                                     diagnostics_msg, ImageDecoder, message_bytes,
                                     rgb_to_image_msg, stamp_to_ns, state_msg)
-from track_node.depth import DepthBook
-from track_node.detector import candidates, choose, DetectionBook, from_message
+from track_node.detector import candidates, choose, DetectionSet, peek
 from track_node.drawing import draw_results
 from track_node.positions import Locator
 from track_node.process import run_until_signalled
@@ -50,6 +56,42 @@ from track_node.process import run_until_signalled
 # before the executor takes them (the engine answers "busy" past its own bound).
 REQUEST_QOS = QoSProfile(depth=1000)
 NO_TARGET_HINT = 'no target: select one (click, ~/select_box or ~/set_target)'
+
+
+def _guarded(method):
+    """Wrap a callback so that no exception ends the process: log it, answer with it.
+
+    A service callback's response gets ``success = False`` and the reason; a subscription's
+    message is dropped. Each kind of failure is logged once (then counted in /diagnostics).
+    """
+    def fail(self, exc, args):
+        self.callback_failures += 1
+        why = f'{method.__name__}: {type(exc).__name__}: {exc}'[:500]
+        if why not in self._failures_said:
+            self._failures_said.add(why)
+            self.get_logger().error(f'callback failed, node stays up: {why}')
+        response = args[1] if len(args) == 2 else None
+        if response is not None and hasattr(response, 'success'):
+            response.success = False
+            response.message = f'failed: {type(exc).__name__}: {exc}'[:500]
+        return response
+
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def guarded_async(self, *args):
+            try:
+                return await method(self, *args)
+            except Exception as exc:  # noqa: BLE001 - no request may end the process
+                return fail(self, exc, args)
+        return guarded_async
+
+    @functools.wraps(method)
+    def guarded(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as exc:  # noqa: BLE001 - no message may end the process
+            return fail(self, exc, args)
+    return guarded
 
 
 class _Reply:
@@ -81,9 +123,13 @@ class TrackNode(LifecycleNode):
         self.pubs = None
         self.diag_timer = None
         self.selection_message = ''
-        self.depth = DepthBook()
-        self.detections = DetectionBook()
-        self.target_classes: Dict[str, str] = {}    # class of targets chosen from detections
+        self.callback_failures = 0
+        self._stopped: Optional[LiveEngine] = None      # the last engine stopped
+        self._failures_said = set()
+        self.depth: Optional[StampCache] = None         # depth images by stamp (use_depth)
+        self.camera_info = None
+        self.detections: Optional[StampCache] = None    # detection sets by stamp
+        self.detections_refused = 0
         self.locator = None             # 3D positions (use_depth)
         self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         # The worker triggers it when a reply is ready: the executor wakes and resumes the
@@ -126,15 +172,22 @@ class TrackNode(LifecycleNode):
         except ValueError as exc:
             self.get_logger().error(f'configure failed: invalid parameters: {exc}')
             return TransitionCallbackReturn.FAILURE
+        if s.use_detector:
+            mine = self._resolved('detections')
+            if self._resolved('detector/detections') == mine:
+                self.get_logger().error(
+                    f'configure failed: use_detector: detector/detections resolves to {mine}, '
+                    "the node's own output; remap it to the detector's topic "
+                    '(ros2 launch ... detections:=/your/detector/topic)')
+                return TransitionCallbackReturn.FAILURE
         try:
-            model_own = model_runtime(s.model_path)
             tracker = load_tracker(s.model_path, device=s.device, backend=s.backend,
-                                   config=s.tracker(model_own), threads=s.threads or None,
+                                   overrides=s.tracker_given, threads=s.threads or None,
                                    max_targets=s.max_targets)
         except (CheckpointError, RuntimeError, ValueError, ImportError, OSError) as exc:
             self.get_logger().error(f'configure failed: cannot load the model: {exc}')
             return TransitionCallbackReturn.FAILURE
-        self.settings, self.model_own = s, model_own
+        self.settings, self.model_own = s, tracker.model_settings
         self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
         self.engine = LiveEngine(
             tracker, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
@@ -162,21 +215,31 @@ class TrackNode(LifecycleNode):
             + (', given: ' + ', '.join(f'{k}={v}' for k, v in given.items()) if given else ''))
         return TransitionCallbackReturn.SUCCESS
 
+    def _resolved(self, topic: str) -> str:
+        resolve = getattr(self, 'resolve_topic_name', None)     # rclpy >= Humble
+        return resolve(topic) if resolve is not None else topic
+
     def on_activate(self, state) -> TransitionCallbackReturn:
-        qos = qos_profile_sensor_data if self.settings.best_effort else QoSProfile(depth=5)
+        s = self.settings
+        qos = qos_profile_sensor_data if s.best_effort else QoSProfile(depth=5)
         overrides = QoSOverridingOptions.with_default_policies()
         self.subs = [self.create_subscription(Image, 'image', self._on_image, qos,
                                               qos_overriding_options=overrides)]
-        if self.settings.use_compressed:
+        if s.use_compressed:
             self.subs.append(self.create_subscription(
                 CompressedImage, 'image/compressed', self._on_compressed, qos,
                 qos_overriding_options=overrides))
-        if self.settings.use_detector:
-            self.detections = DetectionBook(self.settings.frame_cache_size)
+        if s.use_detector:
+            self.detections = StampCache(s.frame_cache_size,
+                                         int(s.detection_cache_mb * 2 ** 20), 'detection set',
+                                         'detection_cache_mb')
+            # serialized: a set is peeked at here and made into Python only when looked up
             self.subs.append(self.create_subscription(
-                Detection2DArray, 'detector/detections', self._on_detections, REQUEST_QOS))
-        if self.settings.use_depth:
-            self.depth = DepthBook()
+                Detection2DArray, 'detector/detections', self._on_detections,
+                QoSProfile(depth=10), raw=True))
+        if s.use_depth:
+            self.depth = StampCache(10, int(s.depth_cache_mb * 2 ** 20), 'depth image',
+                                    'depth_cache_mb')
             self.subs.append(self.create_subscription(
                 Image, 'depth/image', self._on_depth, qos, qos_overriding_options=overrides))
             self.subs.append(self.create_subscription(
@@ -188,9 +251,7 @@ class TrackNode(LifecycleNode):
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
         self.stop_worker()
-        for sub in self.subs:
-            self.destroy_subscription(sub)
-        self.subs = []
+        self._unsubscribe()
         self.get_logger().info('inactive: unsubscribed')
         return super().on_deactivate(state)
 
@@ -200,13 +261,33 @@ class TrackNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state) -> TransitionCallbackReturn:
+        # from any state: nothing may be left subscribed that would call into what goes
         self.stop_worker()
+        self._unsubscribe()
+        self._release()
+        self.get_logger().info('shut down: unsubscribed, model released')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state) -> TransitionCallbackReturn:
+        self.stop_worker()
+        self._unsubscribe()
         self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def _unsubscribe(self) -> None:
+        for sub in self.subs:
+            self.destroy_subscription(sub)
+        self.subs = []
+        self.depth = self.detections = self.camera_info = None
+
+    def worker_alive(self) -> bool:
+        """Say whether the engine's worker thread still runs (a stop timed out)."""
+        return any(e is not None and e.worker_alive for e in (self.engine, self._stopped))
 
     def stop_worker(self) -> None:
         """Stop the engine's worker and wait for it (nothing is published after this)."""
         if self.engine is not None:
+            self._stopped = self.engine
             self.engine.stop()
 
     def _release(self):
@@ -222,17 +303,17 @@ class TrackNode(LifecycleNode):
     # ----------------------------------------------------------------- parameters
     def _on_set_parameters(self, changes):
         values = {p.name: p.value for p in changes}
-        rows = params.table('track_node')
-        for name, value in values.items():
-            why = params.problem(rows[name], value) if name in rows else None
-            if why:
-                return SetParametersResult(successful=False, reason=why)
         if self.settings is None:
+            rows = params.table('track_node')
+            for name, value in values.items():
+                why = params.problem(rows[name], value) if name in rows else None
+                if why:
+                    return SetParametersResult(successful=False, reason=why)
             for name in values:
                 self.param_problems.pop(name, None)
             return SetParametersResult(successful=True)
         engine = self.engine
-        try:
+        try:        # validated once, against the table, with every other value
             new = params.apply_changes(self.settings, values, engine is not None)
             config = new.tracker(self.model_own) if engine is not None else None
         except ValueError as exc:
@@ -245,33 +326,77 @@ class TrackNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # ----------------------------------------------------------------- frames in, results out
+    @_guarded
     def _on_image(self, msg):
         self._offer(msg, False)
 
+    @_guarded
     def _on_compressed(self, msg):
         self._offer(msg, True)
 
     def _offer(self, msg, compressed: bool):
+        engine = self.engine
+        if engine is None:          # a message already taken when the node was shut down
+            return
         frame = Frame(stamp_to_ns(msg.header.stamp), (msg, compressed), message_bytes(msg))
-        kept, why = self.engine.offer(frame)
+        kept, why = engine.offer(frame)
         if not kept:
             self.get_logger().warning(f'image refused: {why}', throttle_duration_sec=2.0)
 
-    def _on_detections(self, msg):
-        self.detections.add(stamp_to_ns(msg.header.stamp), from_message(msg))
+    @_guarded
+    def _on_detections(self, raw: bytes):
+        book, s = self.detections, self.settings
+        if book is None or s is None:
+            return
+        try:
+            stamp, count = peek(raw)
+        except ValueError as exc:
+            why = str(exc)
+        else:
+            why = '' if count <= s.max_detections else \
+                f'{count} detections in one set, more than max_detections ({s.max_detections})'
+        if not why:
+            kept, why = book.add(stamp, DetectionSet(bytes(raw), self._deserialize_detections),
+                                 len(raw))
+        if why:
+            self.detections_refused += 1
+            self.get_logger().warning(f'detection set refused: {why}',
+                                      throttle_duration_sec=2.0)
 
-    def _candidates(self, frame: Frame, lost) -> dict:
-        """Boxes that may be the LOST targets: the detector's, for the frame just tracked."""
+    @staticmethod
+    def _deserialize_detections(raw: bytes):
+        from rclpy.serialization import deserialize_message
+        return deserialize_message(raw, Detection2DArray)
+
+    def _detections_of(self, stamp_ns: int):
+        """Return (stamp, usable detections, '') of frame ``stamp_ns`` (0: newest), or why not."""
+        book = self.detections
+        if book is None:
+            return None, [], 'no detector input (not active)'
+        item, why = book.find(stamp_ns)
+        if item is None:
+            return None, [], f'{why} (the detector stamps its output with its image)'
+        return item.stamp_ns, item.value.detections(), ''
+
+    def _candidates(self, frame: Frame, unseen) -> dict:
+        """Boxes that may be the targets not seen: the detector's, for the frame just tracked."""
         if not self.settings.reacquire_with_detector:
             return {}
-        stamp, dets, _ = self.detections.find(frame.stamp_ns)
-        return candidates(dets, self.target_classes, lost) if stamp is not None else {}
+        stamp, dets, _ = self._detections_of(frame.stamp_ns)
+        return candidates(dets, unseen) if stamp is not None else {}
 
+    @_guarded
     def _on_depth(self, msg):
-        self.depth.add_depth(stamp_to_ns(msg.header.stamp), msg)
+        book = self.depth
+        if book is None:
+            return
+        kept, why = book.add(stamp_to_ns(msg.header.stamp), msg, message_bytes(msg))
+        if not kept:
+            self.get_logger().warning(f'depth image refused: {why}', throttle_duration_sec=2.0)
 
+    @_guarded
     def _on_camera_info(self, msg):
-        self.depth.info = msg
+        self.camera_info = msg
 
     def _publish(self, frame: Frame, rgb, results):
         """Publish the results of one answered frame (runs on the engine's worker)."""
@@ -280,8 +405,10 @@ class TrackNode(LifecycleNode):
             return
         header = frame.data[0].header
         pubs['detections'].publish(detections_msg(header, results, s.class_id))
-        positions = self.locator.positions(header, rgb, results, self.depth,
-                                           s.depth_tolerance) if s.use_depth else None
+        depth = self.depth
+        positions = self.locator.positions(header, rgb, results, depth, self.camera_info,
+                                           s.depth_tolerance, s.depth_wait) \
+            if s.use_depth and depth is not None else None
         if positions is not None:
             frame_id = next((p.frame for p in positions.values() if p.point is not None), '')
             pubs['detections_3d'].publish(detections_3d_msg(header, frame_id, results,
@@ -303,7 +430,9 @@ class TrackNode(LifecycleNode):
         values = {**engine.stats.snapshot(), 'targets': str(len(engine.target_ids)),
                   'max_targets': str(engine.max_targets),
                   'losses': str(engine.losses), 'reacquisitions': str(engine.recoveries),
-                  'reacquired_by_detector': str(engine.reacquired)}
+                  'reacquired_by_detector': str(engine.reacquired),
+                  'detection_sets_refused': str(self.detections_refused),
+                  'callback_failures': str(self.callback_failures)}
         values.update({k: str(v) for k, v in dataclasses.asdict(engine.config).items()})
         self.pubs['diagnostics'].publish(diagnostics_msg(
             self.get_clock().now().to_msg(), f'{self.get_name()}: tracker',
@@ -341,24 +470,26 @@ class TrackNode(LifecycleNode):
         future.add_done_callback(done)
         return future
 
-    def select(self, stamp_ns: int, box, target_id: str = '', source: str = 'set_target'
-               ) -> concurrent.futures.Future:
+    def select(self, stamp_ns: int, box, target_id: str = '', source: str = 'set_target',
+               label: str = '') -> concurrent.futures.Future:
         """Start (or restart) ``target_id`` on ``box`` in the cached frame ``stamp_ns``."""
-        return self._ask(lambda engine: engine.select(stamp_ns, box, target_id), source)
+        return self._ask(lambda engine: engine.select(stamp_ns, box, target_id, label), source)
 
+    @_guarded
     async def _on_set_target(self, request, response):
         box = (request.x, request.y, request.width, request.height)
         reply = await _Reply(self.select(stamp_to_ns(request.stamp), box, request.target_id))
         response.success, response.message, response.target_id = reply
         return response
 
+    @_guarded
     async def _on_select_detection(self, request, response):
         if self.settings is None or not self.settings.use_detector:
             response.success = False
             response.message = 'no detector input: set use_detector (configure)'
             self.selection_message = f'select_detection: {response.message}'
             return response
-        stamp, dets, why = self.detections.find(stamp_to_ns(request.stamp))
+        stamp, dets, why = self._detections_of(stamp_to_ns(request.stamp))
         det = None
         if stamp is not None:
             point = (request.x, request.y) if request.use_point else None
@@ -369,12 +500,12 @@ class TrackNode(LifecycleNode):
             self.get_logger().warning(self.selection_message)
             return response
         target_id = request.target_id or det.id
-        reply = await _Reply(self.select(stamp, det.box, target_id, 'select_detection'))
-        if reply.success:
-            self.target_classes[reply.target_id] = det.class_id
+        reply = await _Reply(self.select(stamp, det.box, target_id, 'select_detection',
+                                         det.class_id))
         response.success, response.message, response.target_id = reply
         return response
 
+    @_guarded
     async def _on_clear(self, request, response):
         if self.engine is None:
             response.success, response.message = False, 'model not loaded'
@@ -388,15 +519,18 @@ class TrackNode(LifecycleNode):
         size = float(self.settings.select_box_size) if self.settings else 0.0
         return (x - size / 2.0, y - size / 2.0, size, size)
 
+    @_guarded
     def _on_select_point(self, msg: PointStamped):
         self.select(stamp_to_ns(msg.header.stamp), self._click_box(msg.point.x, msg.point.y),
                     '', 'select_point')
 
+    @_guarded
     def _on_select_click(self, msg: Point):
         # rqt_image_view (ROS 2) publishes a bare Point: the click was on the debug image the
         # viewer shows, the newest one published (else the newest frame).
         self.select(self.last_shown_ns, self._click_box(msg.x, msg.y), '', 'select_click')
 
+    @_guarded
     def _on_select_box(self, msg: Detection2D):
         self.select(stamp_to_ns(msg.header.stamp), detection_to_xywh(msg), msg.id,
                     'select_box')

@@ -19,7 +19,8 @@ import pathlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from track_core.runtime import TrackerConfig
-from track_core.runtime.tracker import check_setting, MAX_TARGETS_LIMITS, TRACKER_LIMITS
+from track_core.runtime.tracker import (check_setting, MAX_TARGETS_LIMITS, setting_help,
+                                        TRACKER_LIMITS)
 
 DEFAULT_MODEL_NAME = 'default.safetensors'
 # When a change to a parameter takes effect.
@@ -45,27 +46,6 @@ class Param:
         return type(self.default)
 
 
-_TRACKER_TEXT = {
-    'lost_threshold': 'confidence under which a frame counts as low-confidence',
-    'lost_frames': 'low-confidence frames in a row before LOST',
-    'recover_threshold': 'confidence that re-acquires a LOST target',
-    'search_growth': 'search region growth per frame while LOST',
-    'max_search_scale': 'largest search region while LOST, as a multiple of the normal one',
-    'lost_follow': 'while LOST, centre the search on the best match (false: hold the last box)',
-    'lost_rollback': 'on LOST, hold the box of the last confident frame, not of the LOST one',
-    'hann_window': 'motion prior on the score map while tracking',
-    'update_interval': 'frames between template updates (0: never)',
-    'update_threshold': 'confidence needed for a template update',
-    'size_penalty': 'rank boxes that change scale or aspect down (0: off)',
-    'size_smoothing': 'weight of the previous box size',
-    'size_by_confidence': 'low-score frames change the box size less',
-    'window_blend': 'mix the motion prior in (0: multiply the score map by it)',
-    'scan_tiles': 'while LOST, search crops of the whole frame scanned per frame (0: off)',
-    'scan_confirm': 'frames in a row a frame-scan candidate must be verified on',
-    'scan_threshold': 'confidence a frame-scan candidate needs on each of those frames',
-    'absent_threshold': 'report LOST at once on a frame under this confidence while still '
-                        'following the target (0: off)',
-}
 MODEL_OWN = "unless given, the model's own value"
 
 
@@ -77,7 +57,7 @@ def _tracker_params() -> List[Param]:
         limits = TRACKER_LIMITS.get(f.name)
         if isinstance(default, float) and limits:
             limits = (float(limits[0]), float(limits[1]))
-        rows.append(Param(f.name, default, f'{_TRACKER_TEXT[f.name]}; {MODEL_OWN}', limits,
+        rows.append(Param(f.name, default, f'{setting_help(f.name)}; {MODEL_OWN}', limits,
                           tracker=True))
     return rows
 
@@ -118,12 +98,21 @@ TRACK_NODE: Tuple[Param, ...] = (
     Param('use_detector', False, "subscribe to detector/detections (a detector's "
           'Detection2DArray): ~/select_detection, and re-acquisition of LOST targets',
           applies=CONFIGURE),
-    Param('reacquire_with_detector', True, 'offer a LOST target the detections of its frame '
-          "(its class's, or all when unknown), each verified by the tracker"),
+    Param('reacquire_with_detector', True, 'offer a target not seen the detections of its '
+          "frame (its class's, or all when unknown), each verified by the tracker"),
+    Param('max_detections', 1000, 'detections a detector set may hold; a larger set is '
+          'refused whole and counted (a flood must not stall tracking)', (1, 100_000)),
+    Param('detection_cache_mb', 16.0, 'memory the kept detection sets may hold, MiB (older '
+          'sets go first)', (0.1, 4096.0), applies=CONFIGURE),
     Param('use_depth', False, 'subscribe to depth/image + depth/camera_info (registered to '
           "the colour camera) and publish each target's 3D position", applies=CONFIGURE),
     Param('depth_tolerance', 0.02, "seconds between a colour frame's stamp and the depth "
           'image used for it (0: the same stamp only)', (0.0, 1.0)),
+    Param('depth_wait', 0.05, 'seconds to wait for the depth image of a frame that has not '
+          'arrived yet (drivers often publish it just after the colour frame; 0: never)',
+          (0.0, 1.0)),
+    Param('depth_cache_mb', 64.0, 'memory the kept depth images may hold, MiB (older ones go '
+          'first; a larger one is refused)', (1.0, 4096.0), applies=CONFIGURE),
     Param('target_frame', '', 'frame of the 3D positions (tf2 where installed); empty: the '
           "depth camera's optical frame", applies=CONFIGURE),
 ) + tuple(_tracker_params())

@@ -4,7 +4,6 @@ The geometry is ``depth.py``'s (pure); this adds what needs ROS: the optional tr
 points into ``target_frame`` with tf2, said once where tf2_ros is not installed.
 """
 
-from track_core.types import TrackState
 from track_node.conversions import stamp_to_ns
 from track_node.depth import extent, Position, target_points, transform_point
 
@@ -27,16 +26,25 @@ class Locator:
         self.tf_buffer = tf2_ros.Buffer()
         self._listener = tf2_ros.TransformListener(self.tf_buffer, node)
 
-    def positions(self, header, rgb, results, depth_book, tolerance: float) -> dict:
-        """Return each target's 3D position for this frame, or why there is none."""
-        depth_msg, why = depth_book.nearest(stamp_to_ns(header.stamp), tolerance)
-        seen = {tid: r.box for tid, r in results.items() if r.state != TrackState.LOST}
-        out = {tid: Position(None, '', 'target lost: no position') for tid in results
-               if tid not in seen}
-        if depth_msg is None:
+    def positions(self, header, rgb, results, depth_cache, info, tolerance: float,
+                  wait: float = 0.0) -> dict:
+        """Return each target's 3D position for this frame, or why there is none.
+
+        The depth image is the one in ``depth_cache`` (a StampCache) nearest the frame's stamp
+        within ``tolerance`` s; when none is there yet and none newer has come, wait up to
+        ``wait`` s for it (drivers often publish depth just after colour). ``info``: the newest
+        camera_info (None: none received).
+        """
+        seen = {tid: r.box for tid, r in results.items() if r.state.present}
+        out = {tid: Position(None, '', f'target {r.state.name}: no position')
+               for tid, r in results.items() if tid not in seen}
+        if not seen:
+            return out
+        item, why = depth_cache.nearest(stamp_to_ns(header.stamp), tolerance, wait)
+        if item is None:
             return {**out, **{tid: Position(None, '', why) for tid in seen}}
+        depth_msg = item.value
         frame = depth_msg.header.frame_id
-        info = depth_book.info
         for tid, (point, why) in target_points(seen, (rgb.shape[1], rgb.shape[0]), depth_msg,
                                                info).items():
             if point is None:
