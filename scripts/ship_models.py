@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
-from track_core.config import ConfigError, load_config
+from track_core.config import ConfigError, load_config, to_dict
 from track_core.runtime import TrackerConfig
 from track_core.runtime.loader import with_runtime
 
@@ -29,6 +29,28 @@ SHIP = [
      'config/runtime/nt3_ban2.yaml'),
 ]
 LIMIT_MB = 25.0
+
+
+def resolve_records(extra, model_cfg, pre):
+    """Return ``extra`` with its training records naming the network and input it holds.
+
+    Runs that started from a checkpoint (a score head on a trained tracker) recorded their
+    config's unused ``model`` / ``preprocess`` defaults; what the file holds is this model.
+    """
+    out = dict(extra)
+    for key in ('config', 'tracker_training'):
+        record = out.get(key)
+        if not isinstance(record, dict):
+            continue
+        record = dict(record)
+        if key == 'tracker_training' and isinstance(record.get('config'), dict):
+            record['config'] = {**record['config'], 'model': model_cfg.name,
+                                'model_overrides': {}, 'preprocess': to_dict(pre)}
+        elif key == 'config':
+            record.update(model=model_cfg.name, model_overrides={}, preprocess=to_dict(pre),
+                          model_config=to_dict(model_cfg))
+        out[key] = record
+    return out
 
 
 def main(argv=None):
@@ -54,8 +76,9 @@ def main(argv=None):
         _, _, _, extra = read_checkpoint(src)
         shipped_from = extra.get('shipped_from', str(src.relative_to(ROOT))) \
             if args.settings_only else str(src.relative_to(ROOT))
-        extra = with_runtime({**extra, 'shipped_from': shipped_from,
-                              'float16': half, 'runtime_from': settings}, runtime)
+        extra = with_runtime({**resolve_records(extra, model.cfg, pre),
+                              'shipped_from': shipped_from, 'float16': half,
+                              'runtime_from': settings}, runtime)
         save_checkpoint(dst, model, pre, extra, half=half)
         size = dst.stat().st_size / 1e6
         print(f'{dst.relative_to(ROOT)}: {model.cfg.name}, {size:.1f} MB')

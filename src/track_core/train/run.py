@@ -112,8 +112,7 @@ def build_task(kind: str, cfg: TrainConfig, log=print
     log(f'[train] stages {ranges}; student initialised from the teacher: {len(copied)} parts')
     if student_cfg.stem != teacher.cfg.stem and cfg.pretrained_stem and \
             student_cfg.stem_kind.pretrained:
-        student.stem.load_state_dict(
-            create_model(student_cfg, pretrained_stem=True).stem.state_dict())
+        student.stem.load_pretrained()
         log(f'[train] student stem: pretrained {student_cfg.stem} (the teacher has '
             f'{teacher.cfg.stem})')
     student_pre = stem_preprocess(student_cfg, pre)
@@ -123,6 +122,19 @@ def build_task(kind: str, cfg: TrainConfig, log=print
                        train_stem_projection=cfg.train_stem_projection,
                        teacher_input=None if teacher_input.identity else teacher_input)
     return task, student.cfg, student_pre
+
+
+def resolved_record(cfg: TrainConfig, model_cfg: ModelConfig, pre: PreprocessConfig
+                    ) -> Dict[str, Any]:
+    """Return the run's config as it was resolved: the model and preprocessing it trained.
+
+    A run that starts from a checkpoint (``init``, a teacher) takes its network and input
+    from that file, not from ``model`` / ``preprocess``: the record names what was trained.
+    """
+    record = to_dict(cfg)
+    record.update(model=model_cfg.name, model_overrides={}, preprocess=to_dict(pre),
+                  model_config=to_dict(model_cfg))
+    return record
 
 
 def cnn_teacher(cfg: TrainConfig, model_cfg: ModelConfig) -> Optional[CnnTeacher]:
@@ -175,7 +187,8 @@ def run(kind: str, cfg: TrainConfig, resume: bool = True, progress: bool = True
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / 'config.yaml').write_text(yaml.safe_dump(
         {'command': kind, **to_dict(cfg)}, sort_keys=False))
-    extra = {'command': kind, 'commit': git_commit(), 'config': to_dict(cfg)}
+    extra = {'command': kind, 'commit': git_commit(),
+             'config': resolved_record(cfg, model_cfg, pre)}
     # A model trained on from another (init) or compressed from a teacher starts from the
     # run-time settings that one brings; re-choose them on dev before shipping.
     # (A score head keeps the tracker's settings, but its confidence needs its own thresholds.)
