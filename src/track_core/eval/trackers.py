@@ -8,9 +8,6 @@ import pathlib
 import time
 from typing import List, Optional, Tuple
 
-import numpy as np
-
-from track_core.foreign.baselines import NAN_BOX
 from track_core.runtime import load_tracker, TrackerConfig
 
 
@@ -52,7 +49,3 @@ class CoreTracker:
     def track(self, rgb) -> Tuple[float, float, float, float]:
         self.last_result = self.tracker.track(rgb)      # score and state for the report
         return self.last_result.box
-
-
-def nan_box() -> np.ndarray:
-    return np.array(NAN_BOX)

@@ -275,9 +275,6 @@ class NanoTrackV3(nn.Module):
         self.backbone = MobileNetV3SmallFeatures()
         self.ban_head = BanHead()
 
-    def template_features(self, z):
-        return self.backbone(z)
-
     def forward(self, z, x) -> Dict[str, torch.Tensor]:
         """(B, 3, 127, 127), (B, 3, 255, 255) -> {'cls': (B, 2, 15, 15), 'reg': (B, 4, ...)}."""
         cls, reg = self.ban_head(self.backbone(z), self.backbone(x))

@@ -195,8 +195,3 @@ class OneStreamTracker(nn.Module):
         tokens = self.join(self.embed_template(template), self.embed_search(search))
         tokens, hidden = self.run_blocks(tokens, blocks, indices)
         return self.predict(tokens), hidden
-
-    def split_tokens(self, tokens):
-        """(template, search) parts of a joint token sequence."""
-        nz, nx = self.cfg.num_template_tokens, self.cfg.num_search_tokens
-        return tokens[:, :nz], tokens[:, nz:nz + nx]

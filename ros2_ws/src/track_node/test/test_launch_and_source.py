@@ -222,7 +222,6 @@ def test_frame_source_reads_folders_and_rejects_nonsense(frame_folder, tmp_path)
     source = FrameSource(frame_folder, rate=10.0)
     frames = list(source.frames())
     assert len(frames) == 6 and frames[2][1] == pytest.approx(0.2)
-    assert source.first_box() == (1.0, 2.0, 10.0, 8.0)
     with pytest.raises(SourceError, match='no such file'):
         FrameSource(tmp_path / 'nope.mp4', 10.0)
     (tmp_path / 'junk.mp4').write_bytes(b'junk')

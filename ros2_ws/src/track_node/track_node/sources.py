@@ -5,7 +5,7 @@ Python; yields (RGB frame, seconds from start).
 """
 
 import pathlib
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 import cv2
 import numpy as np
@@ -40,17 +40,6 @@ class FrameSource:
             cap.release()
             if not ok:
                 raise SourceError(f'{self.path}: cannot decode as a video')
-
-    def first_box(self) -> Optional[Tuple[float, float, float, float]]:
-        """Return the first ground-truth box of a sequence folder, if it has one."""
-        gt = self.path / 'groundtruth.txt'
-        if not self.path.is_dir() or not gt.is_file():
-            return None
-        values = [float(v) for v in gt.read_text().splitlines()[0].replace(',', ' ').split()]
-        if len(values) == 8:
-            xs, ys = values[0::2], values[1::2]
-            return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-        return tuple(values[:4])
 
     def frames(self) -> Iterator[Tuple[np.ndarray, float]]:
         """(RGB frame, media time in seconds); media time follows the video's own clock."""
