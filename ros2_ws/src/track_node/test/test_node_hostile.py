@@ -41,7 +41,7 @@ def detections(sec, boxes, cls='person'):
 
 
 class Streams:
-    """Colour, depth, camera_info and detections at about 30 Hz from a thread, until stopped."""
+    """Colour, depth, camera_info and detections at about 15 Hz from a thread, until stopped."""
 
     def __init__(self, h, boxes=1):
         self.h, self.boxes = h, boxes
@@ -66,7 +66,7 @@ class Streams:
                                          k=[300.0, 0.0, 160.0, 0.0, 300.0, 120.0, 0, 0, 1.0]))
             self.dets.publish(detections(sec, [box] * self.boxes))
             sec += 1
-            time.sleep(0.03)
+            time.sleep(0.066)               # about 15 Hz
 
     def __enter__(self):
         self.thread.start()
