@@ -302,7 +302,36 @@ def main(argv=None):
     lines += ['', '## Limits and what would raise them', '', LIMITS, '']
     out.write_text('\n'.join(lines))
     print(f'wrote {out}')
+    readme = ROOT / 'README.md'
+    if readme.is_file():
+        readme.write_text(readme_with_card(readme.read_text(), out.read_text()))
+        print(f'wrote {readme} (its figures from the card)')
     return 0
+
+
+# The README's names of the card's rows (test/test_docs.py holds the two equal).
+README_NAMES = {'student': '**default (nt3_ban2)**', 'CSRT': 'OpenCV CSRT', 'KCF': 'OpenCV KCF',
+                'NanoTrack v2': 'NanoTrack v2 (OpenCV)', 'NanoTrack v3': 'NanoTrack v3',
+                'LightTrack-Mobile': 'LightTrack-Mobile',
+                'VitTrack (OpenCV)': 'VitTrack (OpenCV `TrackerVit`)'}
+README_HEADER = '| tracker | AUC | precision@20 px | fps end-to-end |'
+
+
+def readme_with_card(readme: str, card: str) -> str:
+    """Return ``readme`` with its parameter count and figures table taken from ``card``."""
+    params = re.search(r'([\d.]+) M parameters', card).group(1)
+    readme = re.sub(r'[\d.]+ M parameters', f'{params} M parameters', readme, count=1)
+    section = card[card.index('## Figures on dev'):].split('\n## ')[0]
+    rows = [README_HEADER, '|---|---:|---:|---:|']
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if len(cells) == 5 and cells[0] in README_NAMES and re.match(r'[\d.]+$', cells[1]):
+            bold = cells[0] == 'student'
+            fig = [f'**{c}**' if bold else c for c in (cells[1], cells[2], cells[4])]
+            rows.append(f'| {README_NAMES[cells[0]]} | ' + ' | '.join(fig) + ' |')
+    start = readme.index(README_HEADER)
+    end = readme.index('\n\n', start)
+    return readme[:start] + '\n'.join(rows) + readme[end:]
 
 
 VITTRACK_TEXT = '''What it says (figures in the table; this machine, dev, one run):
