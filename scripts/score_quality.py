@@ -19,8 +19,8 @@ import numpy as np
 
 from track_core.data.build import resolve
 from track_core.data.sequences import find_sequences
-from track_core.eval.cli import leave_return_splices, LONGTERM_VARIANTS
 from track_core.eval.ope import run_sequence
+from track_core.eval.protocols import leave_return_splices, LONGTERM_VARIANTS
 from track_core.eval.trackers import CoreTracker
 from track_core.runtime import model_runtime
 

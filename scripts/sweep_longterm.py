@@ -18,7 +18,7 @@ import pathlib
 import sys
 
 from track_core.config import ConfigError, parse_overrides
-from track_core.eval.cli import evaluate, evaluate_longterm
+from track_core.eval.protocols import evaluate, evaluate_longterm
 from track_core.eval.report import paired_comparison
 from track_core.runtime import model_runtime
 

@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 from track_core.config import ConfigError, load_config, parse_overrides
-from track_core.eval.cli import evaluate
+from track_core.eval.protocols import evaluate
 from track_core.eval.report import paired_comparison
 from track_core.runtime import TrackerConfig
 

@@ -2,16 +2,12 @@
 
 import pytest
 
-from track_core.data.build import data_root
-from track_core.data.sequences import DataError
+from track_core.data.build import find_shared
 
 
 def shared(*parts):
     """Return the path ``parts`` under the data root; skip the test, saying why, without it."""
-    try:
-        path = data_root().joinpath(*parts)
-    except DataError as exc:
-        pytest.skip(f'no ../shared/data ({exc})')
-    if not path.exists():
-        pytest.skip(f'{path} is absent')
+    path, why = find_shared(*parts)
+    if path is None:
+        pytest.skip(why)
     return path

@@ -7,10 +7,9 @@ LightTrack-Mobile also needs the optional ``openvino`` package (skipped without 
 import cv2
 import numpy as np
 import pytest
+from shared_data import shared
 import torch
 
-from track_core.data.build import data_root
-from track_core.data.sequences import DataError
 from track_core.foreign.teacher import CnnTeacher, CnnTeacherConfig, resample
 from track_core.runtime.preprocess import crop_side, crop_square
 from track_core.train.task import LossWeights, supervision_terms
@@ -18,12 +17,7 @@ from track_core.train.task import LossWeights, supervision_terms
 
 def _folder(kind):
     name = {'lighttrack': 'lighttrack_mobile', 'nanotrack_v3': 'nanotrack_v3'}[kind]
-    try:
-        folder = data_root() / 'baselines' / name
-    except DataError as exc:
-        pytest.skip(f'no ../shared/data ({exc})')
-    if not folder.is_dir():
-        pytest.skip(f'{folder} is absent')
+    folder = shared('baselines', name)
     if kind == 'lighttrack':
         pytest.importorskip('openvino', reason='openvino is an optional extra (lighttrack)')
     return folder
@@ -41,7 +35,7 @@ def test_resampling_a_ramp_is_exact_inside_and_holds_the_border():
 @pytest.mark.parametrize('kind', ['nanotrack_v3', 'lighttrack'])
 def test_teacher_maps_peak_on_the_target_in_a_real_pair(kind):
     folder = _folder(kind)
-    seq = data_root() / 'sot' / 'dev' / 'Crossing'
+    seq = shared('sot', 'dev', 'Crossing')
     boxes = [[float(v) for v in line.split(',')]
              for line in (seq / 'groundtruth.txt').read_text().split()]
     frames = [cv2.cvtColor(cv2.imread(str(seq / 'img' / f'{i:08d}.jpg')), cv2.COLOR_BGR2RGB)

@@ -6,8 +6,8 @@ import pytest
 from track_core.checkpoint import save_checkpoint
 from track_core.data.sequences import DataError
 from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
-from track_core.eval.cli import evaluate
 from track_core.eval.metrics import curves, frame_errors, summary
+from track_core.eval.protocols import evaluate
 from track_core.net import create_model
 
 GT = np.array([[10, 10, 20, 20], [30, 30, 20, 40], [50, 50, 10, 10], [5, 5, 10, 10]], float)
@@ -265,7 +265,7 @@ def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
 
 
 def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
-    from track_core.eval.cli import evaluate_longterm
+    from track_core.eval.protocols import evaluate_longterm
     for k in range(2):
         frames, boxes = moving_object_sequence(20, seed=k)
         write_uniform_sequence(tmp_path / 'data', f'syn{k}', frames, boxes)

@@ -25,6 +25,20 @@ def data_root() -> pathlib.Path:
     raise DataError(f'no data root: set {DATA_ENV} or place the data at ../shared/data')
 
 
+def find_shared(*parts: str) -> Tuple[Optional[pathlib.Path], str]:
+    """Return (the path ``parts`` under the data root, '') or (None, why it is not there).
+
+    For whatever uses real material and skips cleanly without it (tests, scripts).
+    """
+    try:
+        path = data_root().joinpath(*parts)
+    except DataError as exc:
+        return None, f'no ../shared/data ({exc})'
+    if not path.exists():
+        return None, f'{path} is absent'
+    return path, ''
+
+
 def resolve(path: str) -> pathlib.Path:
     """Expand ``${data}`` (the data root), ``~`` and environment variables in a path."""
     if '${data}' in path:

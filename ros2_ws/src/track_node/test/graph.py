@@ -17,6 +17,7 @@ from track_interfaces.msg import TrackingState
 from track_interfaces.srv import ClearTarget, SetTarget
 from vision_msgs.msg import Detection2DArray
 
+from track_core.data.build import find_shared
 from track_node.node import TrackNode
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
@@ -40,6 +41,15 @@ def scene(frame_index: int, size=(240, 320), box=(60, 70, 56, 48), speed=(3, 1),
         cv2.rectangle(patch, (0, 0), (bw - 1, bh - 1), (255, 255, 0), 3)
         frame[y:y + bh, x:x + bw] = patch
     return frame, (float(x), float(y), float(bw), float(bh))
+
+
+def shared(*parts):
+    """Return the path ``parts`` under ../shared/data; skip the test, saying why, without it."""
+    import pytest
+    path, why = find_shared(*parts)
+    if path is None:
+        pytest.skip(why)
+    return path
 
 
 def image_msg(rgb, sec, frame_id='camera'):

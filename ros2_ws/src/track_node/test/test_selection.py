@@ -156,13 +156,8 @@ def test_invalid_selections_are_refused_with_the_reason(operator, kind, change, 
 
 
 def _real_sequence():
-    try:
-        from track_core.data.build import data_root
-        folder = data_root() / 'sot' / 'dev' / 'davis_blackswan'
-    except Exception as exc:  # noqa: BLE001 - any reason means: no data here
-        pytest.skip(f'no ../shared/data here ({exc})')
-    if not folder.is_dir():
-        pytest.skip(f'{folder} is absent')
+    from graph import shared
+    folder = shared('sot', 'dev', 'davis_blackswan')
     boxes = [tuple(float(v) for v in line.split(','))
              for line in (folder / 'groundtruth.txt').read_text().split()]
     frames = sorted((folder / 'img').glob('*.jpg'))

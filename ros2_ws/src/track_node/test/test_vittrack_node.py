@@ -6,27 +6,19 @@ generated target; without it a network in VitTrack's layout with random weights 
 same way (``save_vittrack``), which shows the node loads and runs the layout, not that it tracks.
 """
 
-from graph import Harness, image_msg, scene
+from graph import Harness, image_msg, scene, shared
 import numpy as np
 import pytest
 from track_interfaces.srv import SetTarget
 
 from track_core.boxes import iou_xywh
 from track_core.checkpoint import read_extra
-from track_core.data.build import data_root
-from track_core.data.sequences import DataError
 from track_core.net import create_model
 from track_node.conversions import detection_to_xywh
 
 
 def _published_vittrack():
-    try:
-        path = data_root() / 'baselines' / 'vittrack' / 'vitTracker.onnx'
-    except DataError as exc:
-        pytest.skip(f'no ../shared/data ({exc})')
-    if not path.is_file():
-        pytest.skip(f'{path} is absent')
-    return path
+    return shared('baselines', 'vittrack', 'vitTracker.onnx')
 
 
 def _follow(h, frames, first_sec):
