@@ -424,3 +424,19 @@ def test_candidates_are_verified_nearest_first_in_chunks_up_to_the_cap():
     chunks.clear()
     found, verified, dropped = verify_candidates(boxes, (0.0, 5.0), probe, 0.5, 0.5, 20)
     assert found is None and verified == 20 and dropped == 80    # it is beyond the cap
+
+
+def test_a_stop_that_outlives_its_wait_says_the_worker_still_runs(live):
+    # A worker held past the stop's wait (a long batch): stop() returns at its timeout and
+    # says so, so a process can leave without finalising under it (process.py exits 0);
+    # the worker then finishes the frame it held and ends by itself.
+    offer(live, 0)
+    assert live.sink.wait_for(1)
+    live.sink.gate.clear()
+    offer(live, 1)
+    assert live.sink.inside.wait(30)
+    start = time.monotonic()
+    live.stop(timeout=0.2)
+    assert time.monotonic() - start < 5 and live.worker_alive
+    live.sink.gate.set()
+    assert eventually(lambda: not live.worker_alive, 30)
