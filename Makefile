@@ -80,6 +80,12 @@ eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --leave-return 30 \
 	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/longterm
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --leave-return 60 \
+	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/longterm60
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --small-target 16 \
+	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --out reports/scale
 

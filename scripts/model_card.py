@@ -74,14 +74,41 @@ def _cut_away(path: pathlib.Path) -> list:
             f'{report["summary"]["student"]["auc"]:.3f}.']
 
 
-def _long_term(path: pathlib.Path) -> list:
+def _small_target(path: pathlib.Path) -> list:
+    """Return the card's small-target section (a track-eval --small-target report), if any."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    side = report['meta'].get('small_target')
+    if not side:
+        return []
+    lines = ['', '## Small targets', '',
+             f'Each dev sequence replayed with its target about {side:g} px (sqrt(w h) on the '
+             'first frame): every frame downscaled by that factor and centred on a canvas of '
+             "its own size in the frame's mean colour, boxes scaled and shifted alike "
+             '(`track-eval run --small-target`, all trackers in one run). Box side / true: the '
+             "median over frames of sqrt(the box's area / the true area); inflated: the share "
+             f'of frames whose box side is over 1.5x the true one. Machine: '
+             f'{report["meta"]["hardware"]}.', '',
+             '| tracker | AUC | precision@20 | box side / true (median) | box inflated > 1.5x '
+             '| not reported (LOST) |', '|---|---:|---:|---:|---:|---:|']
+    for name, m in report['summary'].items():
+        c = m.get('confidence') or {}
+        lost = f'{100 * c["lost_share"]:.0f} %' if 'lost_share' in c else 'n/a'
+        lines.append(f'| {name} | {m["auc"]:.3f} | {m["precision"]:.3f} | '
+                     f'{m.get("size_ratio", float("nan")):.2f} | '
+                     f'{100 * m.get("size_inflated", float("nan")):.0f} % | {lost} |')
+    return lines
+
+
+def _long_term(path: pathlib.Path, title: str = 'Long-term: leave and return') -> list:
     """Return the card's long-term section (a track-eval --leave-return report), if any."""
     if not path.is_file():
         return []
     from track_core.eval.longterm import markdown
     report = json.loads(path.read_text())
     meta = report['meta']
-    return ['', '## Long-term: leave and return', '',
+    return ['', f'## {title}', '',
             f'Each dev sequence cut {100 * meta["leave_at"]:.0f} % of the way through by '
             f'{meta["absent_frames"]} frames of the next one (the target away), then the rest '
             '(`track-eval run --leave-return`, docs/evaluation.md says what each figure '
@@ -296,6 +323,10 @@ def main(argv=None):
             lines += ['', f'## {heading}', '', md[md.index(title):].split('\n\n')[0]]
     lines += _cut_away(pathlib.Path(args.cut_away))
     lines += _long_term(pathlib.Path(args.long_term))
+    reports = pathlib.Path(args.report).parents[1]
+    lines += _long_term(reports / 'longterm60' / 'longterm.json',
+                        'Motion while away: a longer absence (60 frames)')
+    lines += _small_target(reports / 'small' / 'report.json')
     out = ROOT / 'models' / 'MODEL_CARD.md'
     lines += _vittrack(pathlib.Path(args.report).parents[1],
                        out.read_text() if out.is_file() else '')

@@ -1,5 +1,6 @@
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -283,3 +284,32 @@ def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
     assert 'The target returns where it left (6 frames away)' in text and '| tiny |' in text
     data = json.loads((tmp_path / 'lt' / 'longterm.json').read_text())
     assert data['meta']['absent_frames'] == 6 and data['meta']['sequences'] == ['syn0', 'syn1']
+
+
+def test_a_small_target_replay_shrinks_the_scene_and_its_boxes_alike():
+    from track_core.data.sequences import Sequence, with_small_target
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (120, 160, 3), np.uint8) for _ in range(3)]
+    boxes = np.array([[40, 30, 64, 36], [44, 32, 60, 40], [np.nan] * 4])
+    seq = Sequence('s', boxes, np.isfinite(boxes).all(axis=1), source=lambda i: frames[i])
+    small = with_small_target(seq, 12.0)
+    scale = 12.0 / np.sqrt(64 * 36)
+    assert small.frame(0).shape == (120, 160, 3)
+    side = np.sqrt(small.boxes[0, 2] * small.boxes[0, 3])
+    assert abs(side - 12.0) < 0.5 and np.isnan(small.boxes[2]).all()
+    # the box still frames the same pixels: the downscaled patch sits where the box says
+    x, y, w, h = small.boxes[1]
+    patch = cv2.resize(frames[1], (round(160 * scale), round(120 * scale)),
+                       interpolation=cv2.INTER_AREA)
+    ox, oy = (160 - patch.shape[1]) // 2, (120 - patch.shape[0]) // 2
+    assert np.array_equal(small.frame(1)[oy:oy + patch.shape[0], ox:ox + patch.shape[1]], patch)
+    assert abs(x - (ox + 44 * patch.shape[1] / 160)) < 1e-6
+    assert with_small_target(seq, 1000.0).boxes[0].tolist() == boxes[0].tolist()   # s <= 1
+
+
+def test_returns_are_broken_down_by_how_far_the_target_travelled():
+    from track_core.eval.longterm import travelled
+    gt = np.array([[0, 0, 10, 10], [2, 0, 10, 10], [np.nan] * 4, [np.nan] * 4,
+                   [32, 0, 10, 10]], float)
+    assert travelled(gt, 4) == pytest.approx(3.0)            # 30 px for a 10 px target
+    assert travelled(gt, 3) is None and travelled(gt, 9) is None

@@ -440,3 +440,28 @@ def test_a_stop_that_outlives_its_wait_says_the_worker_still_runs(live):
     assert time.monotonic() - start < 5 and live.worker_alive
     live.sink.gate.set()
     assert eventually(lambda: not live.worker_alive, 30)
+
+
+@pytest.mark.parametrize('motion_decay', [0.0, 1.0])
+def test_the_search_follows_a_lost_target_that_keeps_moving(tracker_factory, motion_decay):
+    # A target moving 10 px a frame is hidden for 30 frames while it goes on (300 px, beyond
+    # the widest search around the held box) and shows up ahead: the motion model's search
+    # meets it there; without it (and without the frame scan) it is not found. While hidden
+    # nothing is reported, and the reported box stays where the target was lost.
+    tracker = tracker_factory()
+    tracker.set_config(dataclasses.replace(tracker.config, scan_tiles=0,
+                                           motion_decay=motion_decay))
+    road = {'size': (480, 640), 'box': (40, 200, 24, 24), 'speed': (10, 0)}
+    rgb, box = scene(0, **road)
+    tracker.initialize(rgb, box)
+    for i in range(1, 7):
+        assert tracker.track(scene(i, **road)[0]).present
+    hidden = [tracker.track(scene(i, **road, visible=False)[0]) for i in range(7, 37)]
+    assert not any(r.present for r in hidden)
+    assert hidden[-1].state.name == 'SEARCHING' and hidden[-1].box == hidden[-2].box
+    found = []
+    for i in range(37, 45):
+        rgb, truth = scene(i, **road)
+        r = tracker.track(rgb)
+        found.append(r.present and iou_xywh(np.array(r.box), np.array(truth))[0] > 0.5)
+    assert any(found) == (motion_decay > 0), found

@@ -257,6 +257,46 @@ def with_leave_and_return(seq: Sequence, other: Sequence, leave_at: int, count: 
     return Sequence(seq.name, boxes, visible, source=frame)
 
 
+def with_small_target(seq: Sequence, side: float = 16.0) -> Sequence:
+    """``seq`` replayed so that its target is about ``side`` pixels (sqrt(w h) on frame 1).
+
+    Each frame is downscaled by s = side / sqrt(w h) of the first box (s <= 1: a target
+    already that small is left as it is), with area interpolation, and pasted in the middle of
+    a canvas of the original size filled with the frame's mean colour; the boxes are scaled by
+    s and shifted by the same offset. The camera sees the same scene from farther away, so the
+    target and everything around it shrink together, as for a small target in a real video.
+    """
+    first = np.flatnonzero(np.isfinite(seq.boxes).all(axis=1))
+    if not len(first):
+        raise ValueError(f'{seq.name}: no box to size the target by')
+    w0, h0 = seq.boxes[first[0], 2:]
+    scale = min(1.0, side / float(np.sqrt(max(w0 * h0, 1e-9))))
+    size = {}
+
+    def geometry():
+        if 'hw' not in size:
+            h, w = seq.frame(0).shape[:2]
+            sw, sh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+            size['hw'] = (h, w, sw, sh, (w - sw) // 2, (h - sh) // 2)
+        return size['hw']
+
+    def frame(index):
+        h, w, sw, sh, ox, oy = geometry()
+        image = seq.frame(index)
+        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+        canvas = np.empty((h, w, 3), np.uint8)
+        canvas[:] = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        canvas[oy:oy + sh, ox:ox + sw] = small
+        return canvas
+    h, w, sw, sh, ox, oy = geometry()
+    boxes = seq.boxes.astype(np.float64).copy()     # at the rounded scale the frames get
+    boxes[:, [0, 2]] *= sw / w
+    boxes[:, [1, 3]] *= sh / h
+    boxes[:, 0] += ox
+    boxes[:, 1] += oy
+    return Sequence(seq.name, boxes, seq.visible.copy(), source=frame)
+
+
 # ---------------------------------------------------------------- discovery
 def detect_format(root: pathlib.Path) -> str:
     """Guess a dataset root's layout from what is inside it."""

@@ -84,6 +84,9 @@ def main(argv=None):
                      help='follow each sequence with N frames of the next one (another scene, '
                      'the target absent) to measure whether a model says LOST when its target '
                      'is gone; accuracy figures skip those frames, frame rates include them')
+    run.add_argument('--small-target', type=float, default=0.0, metavar='PX',
+                     help='replay each sequence with its target about PX pixels (frames '
+                     'downscaled and centred on a canvas of their size, boxes scaled alike)')
     run.add_argument('--leave-return', type=int, default=0, metavar='N',
                      help='instead, the long-term protocol: each sequence is cut 40 %% of the '
                      'way through by N frames of the next one (the target away) and goes on, '
@@ -141,7 +144,7 @@ def main(argv=None):
         summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,
                                    runtime=runtime, baseline_dirs=dirs,
-                                   cut_away=args.cut_away)
+                                   cut_away=args.cut_away, small_target=args.small_target)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -23,6 +23,26 @@ import numpy as np
 from track_core.boxes import iou_xywh
 
 WINDOW = 30
+# How far the target moved while away, in target sizes (sqrt(w h) when it left): the bins of
+# the re-acquisition breakdown.
+TRAVEL_BINS = ((0.0, 1.0, '< 1'), (1.0, 3.0, '1-3'), (3.0, float('inf'), '>= 3'))
+
+
+def travelled(gt: np.ndarray, back: int) -> Optional[float]:
+    """Return how far the target moved while away, in its sizes (None when unknown).
+
+    From the centre of the last box before the absence to the centre at the return
+    (``back``), divided by the side sqrt(w h) of the box it left with.
+    """
+    if back >= len(gt) or not np.isfinite(gt[back]).all():
+        return None
+    before = np.flatnonzero(np.isfinite(gt[:back]).all(axis=1))
+    if not len(before):
+        return None
+    x, y, w, h = gt[before[-1]]
+    bx, by, bw, bh = gt[back]
+    side = float(np.sqrt(max(w * h, 1e-9)))
+    return float(np.hypot(bx + bw / 2 - x - w / 2, by + bh / 2 - y - h / 2)) / side
 
 
 def _iou_per_frame(run, gt: np.ndarray) -> np.ndarray:
@@ -53,6 +73,7 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
     """
     absent_reported, absent_total = 0, 0
     delays, returned = [], 0
+    by_travel = {label: [0, 0] for _, _, label in TRAVEL_BINS}     # [re-acquired, returns]
     per_seq = []
     pooled = []                           # (iou, present, reported, score) per sequence
     for run, gt, back in zip(runs, truths, returns):
@@ -68,6 +89,11 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
             hit = np.flatnonzero((iou[i0:i0 + window] >= 0.5) & reported[i0:i0 + window])
             if len(hit):
                 delays.append(int(hit[0]))
+            moved = travelled(gt, back)
+            for low, high, label in TRAVEL_BINS:
+                if moved is not None and low <= moved < high:
+                    by_travel[label][0] += int(len(hit) > 0)
+                    by_travel[label][1] += 1
         per_seq.append(_prf(iou, present, reported))
         if run.scores is not None:
             pooled.append((iou, present, run.scores, ~run.lost))
@@ -78,7 +104,7 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
            'reacquired': len(delays) / returned if returned else None,
            'frames_to_reacquire': float(np.median(delays)) if delays else None,
            'precision': precision, 'recall': recall, 'f': f,
-           'f_best': None, 'f_best_threshold': None}
+           'f_best': None, 'f_best_threshold': None, 'reacquired_by_travel': by_travel}
     if pooled:
         best = (-1.0, None)
         for tau in np.linspace(0.0, 1.0, 101):
@@ -100,16 +126,20 @@ def markdown(figures: Dict[str, Dict[str, Dict]], absent: int) -> str:
     for variant, rows in figures.items():
         lines += [f'### The target returns {variant} ({absent} frames away)', '',
                   '| tracker | absent frames reported present | returns re-acquired '
-                  f'(IoU >= 0.5 within {WINDOW}) | median frames to re-acquire | LT precision '
+                  f'(IoU >= 0.5 within {WINDOW}) | by distance travelled away (< 1 / 1-3 / '
+                  '>= 3 target sizes) | median frames to re-acquire | LT precision '
                   '| LT recall | LT F | best F over the score (threshold) |',
-                  '|---|---:|---:|---:|---:|---:|---:|---:|']
+                  '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
         for name, m in rows.items():
             best = 'n/a' if m['f_best'] is None else \
                 f'{m["f_best"]:.3f} ({m["f_best_threshold"]:.2f})'
             delay = 'n/a' if m['frames_to_reacquire'] is None else \
                 f'{m["frames_to_reacquire"]:.0f}'
+            travel = ' / '.join(f'{a}/{b}' for a, b in
+                                (m.get('reacquired_by_travel') or {}).values()) or 'n/a'
             lines.append(f'| {name} | {cell(m["absent_reported"], True)} | '
-                         f'{cell(m["reacquired"], True)} | {delay} | {cell(m["precision"])} | '
+                         f'{cell(m["reacquired"], True)} | {travel} | {delay} | '
+                         f'{cell(m["precision"])} | '
                          f'{cell(m["recall"])} | {cell(m["f"])} | {best} |')
         lines.append('')
     return '\n'.join(lines)

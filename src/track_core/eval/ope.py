@@ -26,6 +26,8 @@ class SequenceRun:
     scores: Optional[np.ndarray] = None
     lost: Optional[np.ndarray] = None
     present: Optional[np.ndarray] = None
+    # per frame with both boxes: sqrt(predicted area / true area)
+    size_ratio: Optional[np.ndarray] = None
     # per frame after the first, every tracker: did it report the target (not LOST, or a
     # finite box for trackers without states), and the first frame's index
     reported: Optional[np.ndarray] = None
@@ -59,6 +61,7 @@ def run_sequence(tracker, seq: Sequence) -> SequenceRun:
     # The initial frame is given, not predicted: evaluate from the next one.
     errors = frame_errors(boxes[start + 1:], seq.boxes[start + 1:])
     run = SequenceRun(tracker.name, seq.name, boxes, times, errors, summary(errors))
+    run.size_ratio = size_ratios(boxes[start + 1:], seq.boxes[start + 1:])
     run.start = start
     run.reported = np.isfinite(boxes[start + 1:]).all(axis=1)
     if reports_state:
@@ -116,4 +119,20 @@ def aggregate(runs: List[SequenceRun]) -> Dict[str, float]:
     times = [t for r in runs for t in r.frame_ms[WARMUP_FRAMES:]]
     out['e2e_ms'] = statistics.median(times) if times else float('nan')
     out['fps'] = 1000.0 / out['e2e_ms'] if times else float('nan')
+    ratios = np.concatenate([r.size_ratio for r in runs if r.size_ratio is not None] or
+                            [np.zeros(0)])
+    out['size_ratio'] = float(np.median(ratios)) if len(ratios) else float('nan')
+    out['size_inflated'] = float((ratios > INFLATED).mean()) if len(ratios) else float('nan')
     return out
+
+
+# A box whose side sqrt(w h) is this many times the true one counts as inflated.
+INFLATED = 1.5
+
+
+def size_ratios(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Return sqrt(area predicted / area true) for the frames where both boxes exist."""
+    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
+    ok = np.isfinite(pred).all(axis=1) & np.isfinite(truth).all(axis=1) & \
+        (truth[:, 2] > 0) & (truth[:, 3] > 0) & (pred[:, 2] > 0) & (pred[:, 3] > 0)
+    return np.sqrt(pred[ok, 2] * pred[ok, 3] / (truth[ok, 2] * truth[ok, 3]))

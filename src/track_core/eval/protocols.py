@@ -13,7 +13,7 @@ import torch
 
 from track_core.data.build import resolve
 from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
-                                       with_leave_and_return)
+                                       with_leave_and_return, with_small_target)
 from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
@@ -33,12 +33,15 @@ def model_spec(spec: str):
 
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
-             runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0):
+             runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0,
+             small_target: float = 0.0):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: run-time settings changed on top of each track_core model's own (baselines
     have theirs). ``cut_away``: follow each sequence with that many frames of the next one in
     the set (``with_cut_away``: the target absent), for the confidence figures.
+    ``small_target``: replay each sequence with its target about that many pixels
+    (``with_small_target``; 0: as recorded).
     """
     from tqdm import tqdm
     skipped_data = []
@@ -47,6 +50,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         seqs = [s for s in seqs if s.name in set(sequences)]
     if not seqs:
         raise DataError(f'{data}: no sequences to evaluate')
+    if small_target:
+        seqs = [with_small_target(s, small_target) for s in seqs]
     if cut_away:
         if len(seqs) < 2:
             raise DataError(f'{data}: a cut-away needs at least two sequences')
@@ -83,7 +88,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             'hardware': hardware_line(threads), 'backend': backend,
             'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
-            'ratios': ratios, 'cut_away': cut_away}
+            'ratios': ratios, 'cut_away': cut_away, 'small_target': small_target}
     return summaries, write_report(out, summaries, runs, meta)
 
 

@@ -76,13 +76,21 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
         lines += [f'Each sequence was followed by {meta["cut_away"]} frames of the next one '
                   '(another scene, resized to its frame size: the target absent). Accuracy '
                   'figures skip those frames; frame rates include them.', '']
-    lines += ['| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | fps '
-              '(end-to-end) | model ms |', '|---|---:|---:|---:|---:|---:|---:|']
+    if meta.get('small_target'):
+        lines += [f'Each sequence was replayed with its target about {meta["small_target"]:g} '
+                  'px (sqrt(w h) on the first frame): every frame downscaled by that factor and '
+                  "centred on a canvas of its own size in the frame's mean colour, the boxes "
+                  'scaled and shifted alike (data.sequences.with_small_target).', '']
+    lines += ['| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | box side / '
+              'true (median) | box inflated > 1.5x | fps (end-to-end) | model ms |',
+              '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for name in names:
         s = summaries[name]
         model = f'{s["model_ms"]:.1f}' if s.get('model_ms') is not None else 'n/a'
         lines.append(f'| {name} | {s["auc"]:.3f} | {s["precision"]:.3f} | '
-                     f'{s["norm_precision"]:.3f} | {s["mean_iou"]:.3f} | {s["fps"]:.1f} | '
+                     f'{s["norm_precision"]:.3f} | {s["mean_iou"]:.3f} | '
+                     f'{s.get("size_ratio", float("nan")):.2f} | '
+                     f'{100 * s.get("size_inflated", float("nan")):.0f} % | {s["fps"]:.1f} | '
                      f'{model} |')
     sequences = list(dict.fromkeys(r.sequence for runs in runs_by_tracker.values()
                                    for r in runs))

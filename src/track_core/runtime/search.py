@@ -25,12 +25,23 @@ Probe = Callable[[Sequence[Sequence[float]], float, float], Found]
 CANDIDATE_CHUNK = 8
 
 
-class SearchState:
-    """One target's search: the local crop's scale, the scan's next tile, a candidate held."""
+# Weight of the previous velocity in the motion model's running estimate (per followed frame).
+VELOCITY_SMOOTHING = 0.5
 
-    __slots__ = ('scale', 'scan_next', 'pending', 'pending_hits')
+
+class SearchState:
+    """One target's search: the local crop's scale and centre, the scan, its motion.
+
+    ``velocity``: the target's centre motion per frame, estimated while it is followed
+    (TRACKING); ``center``: where the search looks while the target is lost: the held box
+    moved on by the predicted motion (None: at the held box). The prediction is never a
+    reported box: the target's box stays where it was last seen.
+    """
+
+    __slots__ = ('scale', 'scan_next', 'pending', 'pending_hits', 'velocity', 'center')
 
     def __init__(self):
+        self.velocity = None
         self.reset()
 
     def reset(self) -> None:
@@ -38,11 +49,31 @@ class SearchState:
         self.scan_next = 0          # the next tile of the frame scan
         self.pending = None         # a scan candidate being confirmed, and on how many frames
         self.pending_hits = 0
+        self.center = None
 
 
-def widen(state: SearchState, config) -> None:
-    """Grow the local search crop by one step (a frame more without the target)."""
+def observe_motion(state: SearchState, before, after) -> None:
+    """Update the velocity estimate with a followed frame's centre move."""
+    step = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    state.velocity = step if state.velocity is None else \
+        VELOCITY_SMOOTHING * state.velocity + (1.0 - VELOCITY_SMOOTHING) * step
+
+
+def widen(state: SearchState, config, held=None, image_size=None) -> None:
+    """Grow the local search crop by one step (a frame more without the target).
+
+    With ``motion_decay`` > 0 its centre also moves on from ``held`` (the held box's centre) by
+    the predicted motion, the velocity decaying by that factor a frame, inside the image.
+    """
     state.scale = min(max(state.scale, 1.0) * config.search_growth, config.max_search_scale)
+    if config.motion_decay <= 0 or state.velocity is None or held is None:
+        return
+    center = np.asarray(held if state.center is None else state.center, np.float64)
+    state.velocity = state.velocity * config.motion_decay
+    center = center + state.velocity
+    if image_size is not None:
+        center = np.clip(center, 0.0, np.asarray(image_size, np.float64) - 1.0)
+    state.center = center
 
 
 def tiles(center, size, width: int, height: int, preprocess) -> List[Tuple[float, ...]]:

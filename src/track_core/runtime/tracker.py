@@ -20,7 +20,7 @@ from track_core.runtime.preprocess import (check_image, crop_side, crop_square, 
                                            hann2d, Normalizer)
 from track_core.runtime.presence import Presence
 from track_core.runtime.search import SearchState
-from track_core.types import TrackResult
+from track_core.types import TrackResult, TrackState
 
 
 def _setting(default, text: str, limits: Optional[Tuple[float, float]] = None):
@@ -74,6 +74,10 @@ class TrackerConfig:
     absent_threshold: float = _setting(
         0.0, 'report UNSURE (not seen) at once on a frame under this confidence while the '
         'target is still followed (0: off)', (0.0, 1.0))
+    motion_decay: float = _setting(
+        0.0, 'while SEARCHING, move the local search (and the start of the frame scan) on '
+        "by the target's last velocity, decaying by this factor a frame (0: stay at the held "
+        'box); the reported box never moves', (0.0, 1.0))
     max_candidates: int = _setting(
         16, "a detector's boxes verified per frame for a target not seen, nearest first "
         '(the rest are dropped and counted)', (1, 1024))
@@ -348,32 +352,38 @@ class Tracker:
         cfg = self.config
         ids = list(self._targets)
         targets = [self._targets[i] for i in ids]
-        # crop: around the box held, widened while searching
+        # crop: around the box held (or where it is predicted), widened while searching
         sides = [crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.search.scale,
                            self.preprocess.context) for t in targets]
-        crops = [crop_square(image, t.center[0], t.center[1], side, self.model_cfg.search_size)
-                 for t, side in zip(targets, sides)]
+        centres = [t.search.center if t.search.center is not None else t.center
+                   for t in targets]
+        crops = [crop_square(image, c[0], c[1], side, self.model_cfg.search_size)
+                 for c, side in zip(centres, sides)]
         # run
         out = self.backend.run(np.concatenate([t.z_tokens for t in targets]),
                                self.normalize(crops))
         results = {}
-        for i, (tid, t, side) in enumerate(zip(ids, targets, sides)):
+        for i, (tid, t, side, c) in enumerate(zip(ids, targets, sides, centres)):
             # decode: the motion prior only while the target is followed
             window = self.window if cfg.hann_window and not t.presence.searching else None
             box_norm, score, penalty = decode_output(out, i, window, t.size / side,
                                                      cfg.size_penalty, cfg.window_blend)
-            cx, cy, w, h = crop_to_image(box_norm, t.center[0], t.center[1], side)
+            cx, cy, w, h = crop_to_image(box_norm, c[0], c[1], side)
             t.score = _confidence(out, i, score)
             # presence: is it there, and is this box followed?
             if t.presence.step(t.score, cfg):
-                t.search.scale = 1.0
+                t.search.scale, t.search.center = 1.0, None
+                before = t.center
                 self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
                              score, penalty)
+                if t.presence.state == TrackState.TRACKING:
+                    search.observe_motion(t.search, before, t.center)
             else:
-                # search: widen the local crop, scan the frame
-                search.widen(t.search, cfg)
+                # search: widen the local crop (moving on with the target), scan the frame
+                search.widen(t.search, cfg, t.center, (width, height))
                 if cfg.scan_tiles:
-                    found = search.scan(t.search, t.center, t.size, (width, height),
+                    start = t.search.center if t.search.center is not None else t.center
+                    found = search.scan(t.search, start, t.size, (width, height),
                                         self.preprocess, cfg, self._probe(t, image))
                     if found is not None:
                         self.relocate(found[1], tid, (width, height))
