@@ -261,3 +261,69 @@ def test_image_source_publishes_the_folder(frame_folder):
         listener.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def _write_bag(path, count, compressed):
+    """Record ``count`` generated frames at 20 Hz on /cam/image (raw or JPEG) with rosbags."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import get_typestore, Stores
+    store = get_typestore(Stores.ROS2_JAZZY)
+    t = store.types
+    kind = 'sensor_msgs/msg/CompressedImage' if compressed else 'sensor_msgs/msg/Image'
+    stamps = []
+    with Writer(path, version=9) as writer:
+        conn = writer.add_connection('/cam/image', kind, typestore=store)
+        for i in range(count):
+            rgb = np.full((24, 32, 3), 10 * i, np.uint8)
+            stamp = 1_700_000_000 * 10 ** 9 + i * 50_000_000
+            header = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](
+                sec=stamp // 10 ** 9, nanosec=stamp % 10 ** 9), frame_id=f'cam{i % 2}')
+            if compressed:
+                msg = t[kind](header=header, format='png',
+                              data=cv2.imencode('.png', rgb)[1].astype(np.uint8))
+            else:
+                msg = t[kind](header=header, height=24, width=32, encoding='rgb8',
+                              is_bigendian=0, step=96, data=rgb.reshape(-1))
+            writer.write(conn, stamp + 1000, store.serialize_cdr(msg, kind))
+            stamps.append(stamp)
+    return stamps
+
+
+@pytest.mark.parametrize('compressed, rate', [(False, 1.0), (True, 0.0)])
+def test_image_source_plays_a_recording_with_its_stamps(tmp_path, compressed, rate):
+    from sensor_msgs.msg import CompressedImage
+    stamps = _write_bag(tmp_path / 'bag', 8, compressed)
+    context = rclpy.context.Context()
+    rclpy.init(context=context)
+    try:
+        source = ImageSource(context=context, parameter_overrides=[
+            Parameter('source', value=str(tmp_path / 'bag')), Parameter('bag_rate', value=rate),
+            Parameter('reliable', value=True), Parameter('wait_for_subscribers', value=1),
+            Parameter('start_delay', value=0.3)])
+        listener = Node('listener', context=context)
+        got = []
+        kind, topic = (CompressedImage, 'image/compressed') if compressed else (Image, 'image')
+        listener.create_subscription(kind, topic, got.append, 10)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(listener)
+        executor.add_node(source)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        end = time.monotonic() + 20
+        while len(got) < 8 and time.monotonic() < end:
+            time.sleep(0.02)
+        executor.shutdown()
+        thread.join(5)
+        assert [m.header.stamp.sec * 10 ** 9 + m.header.stamp.nanosec for m in got] == stamps
+        assert [m.header.frame_id for m in got] == [f'cam{i % 2}' for i in range(8)]
+        first = got[3].data if not compressed else \
+            cv2.imdecode(np.frombuffer(bytes(got[3].data), np.uint8), cv2.IMREAD_COLOR)
+        assert np.asarray(first).reshape(-1)[0] == 30
+        assert source.done
+        source.destroy_node()
+        listener.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    with pytest.raises(SourceError, match="no image topic '/nope'"):
+        from track_node.sources import BagSource
+        BagSource(tmp_path / 'bag', '/nope')

@@ -9,8 +9,9 @@ PKG = pathlib.Path(__file__).resolve().parents[1]
 # Python module -> rosdep key, where they differ.
 ROSDEP_KEYS = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-yaml',
                'pytest': 'python3-pytest', 'hypothesis': 'python3-hypothesis'}
-# Installed by `make setup` with pip, not a ROS package; and this package's own test helpers.
-NOT_ROS = {'track_core', 'track_node', 'graph'}
+# Installed by `make setup` with pip, not a ROS package (rosbags: only to play a recording,
+# imported when one is played, in track_core's eval extra); and this package's test helpers.
+NOT_ROS = {'track_core', 'track_node', 'graph', 'rosbags'}
 # Needed at run time without an import of their own: rclpy's lifecycle node serves
 # lifecycle_msgs services; the messages the node fills hold std_msgs/Header and
 # builtin_interfaces/Time fields.

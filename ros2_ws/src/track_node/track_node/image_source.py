@@ -1,8 +1,13 @@
-"""image_source: publishes a video file, an image folder or a sequence as sensor_msgs/Image.
+"""image_source: publishes a video file, an image folder, a sequence or a recording's images.
 
 Parameters: the ``IMAGE_SOURCE`` table in ``track_node/params.py`` (``source``, ``rate``,
 ``loop``, ``replay_timing``, ``encoding``, ``max_frames``, ``max_width``, ``reliable``,
-``wait_for_subscribers``, ``start_delay``, ...), all read at start-up.
+``wait_for_subscribers``, ``start_delay``, ``bag_topic``, ``bag_rate``), all read at start-up.
+
+A rosbag2 recording (``source`` a bag folder, .db3 or .mcap) is played as recorded: the image
+topic's messages (``sensor_msgs/Image`` on ``image``, or ``CompressedImage`` on
+``image/compressed``) are published byte for byte, so their stamps and frame ids are the
+recorded ones, at the recorded pace divided by ``bag_rate`` (0: as fast as possible).
 """
 
 import time
@@ -13,10 +18,10 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from track_node import params
-from track_node.sources import FrameSource, SourceError
+from track_node.sources import BagSource, FrameSource, is_bag, SourceError
 
 
 class ImageSource(Node):
@@ -40,10 +45,27 @@ class ImageSource(Node):
         self.wait_for = cfg.wait_for_subscribers
         self.start_delay = cfg.start_delay
         self._ready_since = None
+        self._pending = None
+        qos = 10 if cfg.reliable else qos_profile_sensor_data
+        self.bag = None
+        if is_bag(cfg.source):
+            self.bag = BagSource(cfg.source, cfg.bag_topic)
+            self.bag_rate = cfg.bag_rate
+            self.source = self.bag
+            kind = (CompressedImage, 'image/compressed') if self.bag.kind == 'compressed' \
+                else (Image, 'image')
+            self.pub = self.create_publisher(kind[0], kind[1], qos)
+            self.published, self.done, self._start = 0, False, None
+            self._iter = self.bag.messages()
+            self.timer = self.create_timer(0.002, self._tick_bag)
+            self.get_logger().info(
+                f'playing {self.bag.topic} of {self.bag.path} on {self.pub.topic_name} at '
+                + (f'{self.bag_rate:g}x the recorded rate' if self.bag_rate > 0 else
+                   'full speed') + (' (looping)' if self.loop else ''))
+            return
         if self.rate <= 0 and not self.replay:
             raise SourceError('rate must be > 0 (or set replay_timing)')
         self.source = FrameSource(cfg.source, self.rate if self.rate > 0 else 30.0)
-        qos = 10 if cfg.reliable else qos_profile_sensor_data
         self.pub = self.create_publisher(Image, 'image', qos)
         self.published = 0
         self.done = False
@@ -79,6 +101,35 @@ class ImageSource(Node):
         self.timer.cancel()
         self.done = True
         self.get_logger().info(f'end of source after {self.published} frames')
+
+    def _tick_bag(self):
+        """Publish the recording's messages that are due (byte for byte, as recorded)."""
+        if self.published == 0 and not self._may_start():
+            return
+        while True:
+            if self.max_frames and self.published >= self.max_frames:
+                self._finish()
+                return
+            if self._pending is None:
+                self._pending = next(self._iter, None)
+                if self._pending is None and self.loop and self.published:
+                    self._iter, self._start = self.bag.messages(), None
+                    self._pending = next(self._iter, None)
+                if self._pending is None:
+                    self._finish()
+                    return
+            raw, log_ns = self._pending
+            if self._start is None:
+                self._start = (log_ns, time.monotonic())
+            if self.bag_rate > 0:
+                due = self._start[1] + (log_ns - self._start[0]) / 1e9 / self.bag_rate
+                if due > time.monotonic():
+                    return                  # not yet: the next tick looks again
+            self.pub.publish(raw)
+            self.published += 1
+            self._pending = None
+            if self.bag_rate <= 0:
+                return                      # as fast as possible, one message a tick
 
     def _tick(self):
         if self.published == 0 and not self._may_start():

@@ -118,8 +118,13 @@ TRACK_NODE: Tuple[Param, ...] = (
 ) + tuple(_tracker_params())
 
 IMAGE_SOURCE: Tuple[Param, ...] = (
-    Param('source', '', 'video file, image folder or sequence folder to publish',
+    Param('source', '', 'video file, image folder, sequence folder, or rosbag2 recording '
+          '(folder, .db3, .mcap) to publish', applies=START),
+    Param('bag_topic', '', "a recording's image topic to play (raw or compressed; empty: its "
+          'only image topic); played as recorded, stamps and frame ids included',
           applies=START),
+    Param('bag_rate', 1.0, 'speed of a recording: 1 its recorded rate, 2 twice as fast, 0 as '
+          'fast as the subscribers take it', (0.0, 1000.0), applies=START),
     Param('rate', 30.0, 'frames per second (0 with replay_timing: the timing of the media)',
           (0.0, 1000.0), applies=START),
     Param('loop', False, 'start again at the end', applies=START),
