@@ -465,3 +465,55 @@ def test_the_search_follows_a_lost_target_that_keeps_moving(tracker_factory, mot
         r = tracker.track(rgb)
         found.append(r.present and iou_xywh(np.array(r.box), np.array(truth))[0] > 0.5)
     assert any(found) == (motion_decay > 0), found
+
+
+def test_one_worker_serves_several_cameras_fairly_with_unique_ids(tracker_factory):
+    from track_core.runtime import Tracker
+    front = tracker_factory()
+    rear = Tracker(front.backend, front.model_cfg, front.preprocess, front.config)
+    out = []
+    engine = LiveEngine({'front': front, 'rear': rear}, decode,
+                        lambda frame, rgb, results: out.append((frame.stream, results)))
+    engine.start()
+    try:
+        for name in ('front', 'rear'):
+            rgb, box = scene(0)
+            assert engine.offer(Frame(SEC, rgb, rgb.nbytes, stream=name))[0]
+        assert eventually(lambda: len(out) >= 2)
+        a = engine.select(SEC, box, stream='front').result(30)
+        b = engine.select(SEC, box, stream='rear').result(30)
+        assert a.success and b.success and a.target_id != b.target_id, (a, b)
+        clash = engine.select(SEC, box, a.target_id, stream='rear').result(30)
+        assert not clash.success and 'tracked on camera' in clash.message
+        assert not engine.select(SEC, box, stream='side').result(1).success
+        # the front camera floods (a frame every millisecond, each replacing the one
+        # waiting); the rear one sends a frame at a time: each is answered, none dropped
+        count = len(out)
+        flooding = threading.Event()
+        flooding.set()
+
+        def flood():
+            i = 1
+            while flooding.is_set():
+                rgb, _ = scene(i % 50)
+                engine.offer(Frame(SEC + i, rgb, rgb.nbytes, stream='front'))
+                i += 1
+                time.sleep(0.001)
+        thread = threading.Thread(target=flood, daemon=True)
+        thread.start()
+        try:
+            for k in range(1, 6):
+                rgb, _ = scene(k)
+                engine.offer(Frame(SEC + k, rgb, rgb.nbytes, stream='rear'))
+                assert eventually(lambda: sum(1 for s, _ in out[count:] if s == 'rear') == k)
+        finally:
+            flooding.clear()
+            thread.join(10)
+        rear_results = [r for s, r in out[count:] if s == 'rear']
+        assert all(set(r) == {b.target_id} for r in rear_results)
+        assert engine.stream_stats['front']['dropped'] > 0
+        assert engine.stream_stats['rear']['dropped'] == 0
+        assert engine.remove('', stream='front').result(30).success
+        assert engine.targets_of('front') == [] and engine.targets_of('rear') == [b.target_id]
+    finally:
+        engine.stop()

@@ -21,6 +21,7 @@ only counts its transitions.
 
 import collections
 import concurrent.futures
+import itertools
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -41,14 +42,15 @@ class Frame:
     ``time.monotonic()`` when it came in (its age and the latency are measured from there).
     """
 
-    __slots__ = ('stamp_ns', 'data', 'nbytes', 'arrival')
+    __slots__ = ('stamp_ns', 'data', 'nbytes', 'arrival', 'stream')
 
     def __init__(self, stamp_ns: int, data: Any, nbytes: int,
-                 arrival: Optional[float] = None):
+                 arrival: Optional[float] = None, stream: str = ''):
         self.stamp_ns = int(stamp_ns)
         self.data = data
         self.nbytes = int(nbytes)
         self.arrival = time.monotonic() if arrival is None else arrival
+        self.stream = stream
 
 
 class Reply(NamedTuple):
@@ -161,49 +163,65 @@ class StreamStats:
 
 # ----------------------------------------------------------------- the engine
 Publish = Callable[[Frame, np.ndarray, Dict[str, TrackResult]], None]
-# For the targets that are LOST after a frame: {id: candidate boxes (x, y, w, h)} to verify.
+# For the targets not seen after a frame: {id: candidate boxes (x, y, w, h)} to verify.
 Candidates = Callable[[Frame, Dict[str, TrackResult]], Dict[str, List[Sequence[float]]]]
 
 
 class LiveEngine:
-    """A Tracker driven by a live stream: newest frame first, target changes between frames.
+    """Trackers driven by live streams: newest frame first, target changes between frames.
+
+    One worker serves every stream (a camera each; ``Frame.stream`` names it, '' for a single
+    one): each stream keeps only its newest frame, and the worker takes the streams in turn,
+    so no camera starves while another floods. ``trackers`` is a Tracker (one stream, '') or
+    {stream: Tracker}; the trackers may share one backend (one model in memory). Target ids
+    are unique over all streams.
 
     ``start()`` starts the worker; ``stop()`` stops it and waits (nothing is published after
     it returns; requests still queued are answered as refused). More than ``max_queued``
     requests waiting at once are answered "busy" at once, so every request gets an answer.
-    ``running`` says whether frames are taken. ``target_ids`` and ``stats`` are read without
-    touching the tracker.
+    ``running`` says whether frames are taken. ``target_ids``, ``stats`` (the first stream's)
+    and ``stream_stats`` are read without touching the trackers.
     """
 
-    def __init__(self, tracker: Tracker, decode: Callable[[Any], np.ndarray],
+    def __init__(self, trackers, decode: Callable[[Any], np.ndarray],
                  publish: Publish, cache_frames: int = 30, cache_bytes: int = 256 * 2 ** 20,
                  max_frame_age: float = 0.0, warn: Callable[[str], None] = lambda text: None,
                  max_queued: int = 256, candidates: Optional[Candidates] = None):
-        self._tracker = tracker
+        if isinstance(trackers, Tracker):
+            trackers = {'': trackers}
+        if not trackers:
+            raise ValueError('a live engine needs at least one stream')
+        self._trackers: Dict[str, Tracker] = dict(trackers)
+        self.streams: Tuple[str, ...] = tuple(self._trackers)
         self._decode = decode
         self._publish = publish
         self._warn = warn
-        self.cache = StampCache(cache_frames, cache_bytes, 'frame', 'frame_cache_mb')
-        self.stats = StreamStats()
+        self.caches = {name: StampCache(cache_frames, cache_bytes, 'frame', 'frame_cache_mb')
+                       for name in self.streams}
+        self.stream_stats = {name: StreamStats() for name in self.streams}
         self.max_frame_age = float(max_frame_age)
         self.max_queued = int(max_queued)
         self._candidates = candidates
         self.reacquired = 0                 # by the candidates (a detector's help)
         self.losses = 0                     # -> SEARCHING, over all targets
         self.recoveries = 0                 # SEARCHING -> REACQUIRED, however found again
-        self._searching: Dict[str, bool] = {}
-        self._last_seen: Dict[str, int] = {}
+        self._searching: Dict[Tuple[str, str], bool] = {}
+        self._last_seen: Dict[Tuple[str, str], int] = {}
         self.status: Dict[str, Status] = {}     # of the frame being published
         self._cond = threading.Condition()
-        self._frame: Optional[Frame] = None
+        self._frames: Dict[str, Optional[Frame]] = dict.fromkeys(self.streams)
+        self._turn: Deque[str] = collections.deque(self.streams)
         self._changes: Deque[Tuple[Callable[[Tracker], Reply],
                                    Optional[concurrent.futures.Future]]] = collections.deque()
         self._open = False
         self._worker: Optional[threading.Thread] = None
         self._worker_thread: Optional[threading.Thread] = None
-        self._ids: Tuple[str, ...] = tuple(tracker.target_ids)
-        self._config = tracker.config
-        self._max_targets = tracker.max_targets
+        self._ids: Dict[str, Tuple[str, ...]] = {
+            name: tuple(t.target_ids) for name, t in self._trackers.items()}
+        self._next_id = itertools.count(1)
+        first = self._trackers[self.streams[0]]
+        self._config = first.config
+        self._max_targets = first.max_targets
 
     # ----------------------------------------------------------------- state
     @property
@@ -211,9 +229,23 @@ class LiveEngine:
         return self._open
 
     @property
+    def cache(self) -> StampCache:
+        """Return the first stream's frame cache: a single-stream engine's only one."""
+        return self.caches[self.streams[0]]
+
+    @property
+    def stats(self) -> StreamStats:
+        """Return the first stream's counters: a single-stream engine's only ones."""
+        return self.stream_stats[self.streams[0]]
+
+    @property
     def target_ids(self) -> List[str]:
-        """The targets after the last change the worker applied."""
-        return list(self._ids)
+        """Return the targets of every stream after the last change the worker applied."""
+        return [tid for ids in self._ids.values() for tid in ids]
+
+    def targets_of(self, stream: str) -> List[str]:
+        """Return ``stream``'s targets after the last change the worker applied."""
+        return list(self._ids.get(stream, ()))
 
     @property
     def config(self) -> TrackerConfig:
@@ -232,9 +264,9 @@ class LiveEngine:
 
     @property
     def waiting(self) -> bool:
-        """True while a frame waits in the slot for the worker."""
+        """Say whether a frame waits in a slot for the worker."""
         with self._cond:
-            return self._frame is not None
+            return any(f is not None for f in self._frames.values())
 
     # ----------------------------------------------------------------- worker
     def start(self) -> None:
@@ -250,7 +282,7 @@ class LiveEngine:
         """Stop the worker and wait for it; queued requests are answered as refused."""
         with self._cond:
             self._open = False
-            self._frame = None
+            self._frames = dict.fromkeys(self.streams)
             self._cond.notify_all()
         worker, self._worker = self._worker, None
         if worker is not None and worker is not threading.current_thread():
@@ -261,15 +293,27 @@ class LiveEngine:
             if future is not None and not future.done():
                 future.set_result(Reply(False, 'stopped before the request was handled'))
 
+    def _next_frame(self) -> Optional[Frame]:
+        """Take the waiting frame of the next stream in turn (call with the lock held)."""
+        for _ in range(len(self._turn)):
+            name = self._turn[0]
+            self._turn.rotate(-1)
+            frame = self._frames[name]
+            if frame is not None:
+                self._frames[name] = None
+                return frame
+        return None
+
     def _work(self) -> None:
         while True:
             with self._cond:
-                while self._open and self._frame is None and not self._changes:
+                while self._open and not self._changes and \
+                        all(f is None for f in self._frames.values()):
                     self._cond.wait(0.5)
                 if not self._open:
                     return
                 changes, self._changes = list(self._changes), collections.deque()
-                frame, self._frame = self._frame, None
+                frame = self._next_frame()
             for change, future in changes:
                 self._apply(change, future)
             if frame is not None:
@@ -278,92 +322,99 @@ class LiveEngine:
                 except Exception as exc:  # noqa: BLE001 - the worker outlives any bad frame
                     if not self._open:
                         return            # stopping: the publisher may already be gone
-                    self.stats.count('bad')
+                    self.stream_stats[frame.stream].count('bad')
                     self._warn(f'frame skipped: {type(exc).__name__}: {exc}')
 
     def _apply(self, change, future) -> None:
         try:
-            reply = change(self._tracker)
+            reply = change(self._trackers)
         except Exception as exc:  # noqa: BLE001 - a request must always get an answer
             reply = Reply(False, f'{type(exc).__name__}: {exc}')
-        self._ids = tuple(self._tracker.target_ids)
+        self._ids = {name: tuple(t.target_ids) for name, t in self._trackers.items()}
         if future is not None:
             future.set_result(reply)
 
     def _process(self, frame: Frame) -> None:
+        stats = self.stream_stats[frame.stream]
+        tracker = self._trackers[frame.stream]
         taken = time.monotonic()
         if self.max_frame_age and taken - frame.arrival > self.max_frame_age:
-            self.stats.count('stale')
+            stats.count('stale')
             return
         try:      # decoded even without a target, so a bad stream is reported at once
             rgb = self._decode(frame.data)
         except ValueError as exc:
-            self.stats.count('bad')
+            stats.count('bad')
             self._warn(f'image skipped: {exc}')
             return
         start = time.monotonic()
-        results = self._tracker.track_all(rgb) if self._ids else {}
+        results = tracker.track_all(rgb) if self._ids[frame.stream] else {}
         if self._candidates is not None:
-            self._reacquire(frame, rgb, results)
+            self._reacquire(frame, tracker, stats, rgb, results)
         tracked = time.monotonic()
-        self.status = self._transitions(frame.stamp_ns, results)
-        self.stats.processed(frame.arrival, tracked)
+        self.status = self._transitions(frame.stream, frame.stamp_ns, results)
+        stats.processed(frame.arrival, tracked)
         if self._open:
             self._publish(frame, rgb, results)
         done = time.monotonic()
-        self.stats.timing((taken - frame.arrival) * 1000.0, (tracked - start) * 1000.0,
-                          ((done - taken) - (tracked - start)) * 1000.0)
+        stats.timing((taken - frame.arrival) * 1000.0, (tracked - start) * 1000.0,
+                     ((done - taken) - (tracked - start)) * 1000.0)
 
-    def _transitions(self, stamp_ns: int, results) -> Dict[str, 'Status']:
+    def _transitions(self, stream: str, stamp_ns: int, results) -> Dict[str, 'Status']:
         """Count losses and recoveries (the states say them); each target's status."""
         out = {}
         for tid, result in results.items():
+            key = (stream, tid)
             searching = result.state == TrackState.SEARCHING
-            if searching and not self._searching.get(tid, False):
+            if searching and not self._searching.get(key, False):
                 self.losses += 1
             self.recoveries += result.state == TrackState.REACQUIRED
             if result.present:
-                self._last_seen[tid] = stamp_ns
-            seen = self._last_seen.get(tid, stamp_ns)
+                self._last_seen[key] = stamp_ns
+            seen = self._last_seen.get(key, stamp_ns)
             out[tid] = Status(result.state == TrackState.REACQUIRED,
                               max(0.0, (stamp_ns - seen) / 1e9))
-            self._searching[tid] = searching
-        for tid in list(self._searching):
-            if tid not in results:          # removed: forget it
-                self._searching.pop(tid, None)
-                self._last_seen.pop(tid, None)
+            self._searching[key] = searching
+        for key in list(self._searching):
+            if key[0] == stream and key[1] not in results:      # removed: forget it
+                self._searching.pop(key, None)
+                self._last_seen.pop(key, None)
         return out
 
-    def _reacquire(self, frame: Frame, rgb, results) -> None:
+    def _reacquire(self, frame: Frame, tracker: Tracker, stats: StreamStats, rgb,
+                   results) -> None:
         """Offer the targets not seen on this frame the candidates given; each is verified."""
         unseen = {tid: r for tid, r in results.items() if not r.present}
         if not unseen:
             return
-        before = self._tracker.candidates_dropped
+        before = tracker.candidates_dropped
         for tid, boxes in self._candidates(frame, unseen).items():
             if not self._open:
                 break                       # stopping: the rest can wait for no one
             if tid in unseen and boxes:
-                found = self._tracker.reacquire(tid, rgb, boxes, stop=lambda: not self._open)
+                found = tracker.reacquire(tid, rgb, boxes, stop=lambda: not self._open)
                 if found is not None:
                     results[tid] = found
                     self.reacquired += 1
-        self.stats.count('candidates_dropped', self._tracker.candidates_dropped - before)
+        stats.count('candidates_dropped', tracker.candidates_dropped - before)
 
     # ----------------------------------------------------------------- producer side
     def offer(self, frame: Frame) -> Tuple[bool, str]:
         """Hand a frame to the engine; (False, why) when it was refused (too large)."""
-        self.stats.count('received')
-        kept, why = self.cache.add(frame.stamp_ns, frame, frame.nbytes)
+        if frame.stream not in self._frames:
+            return False, f'no stream {frame.stream!r} (streams: {", ".join(self.streams)})'
+        stats = self.stream_stats[frame.stream]
+        stats.count('received')
+        kept, why = self.caches[frame.stream].add(frame.stamp_ns, frame, frame.nbytes)
         if not kept:
-            self.stats.count('refused')
+            stats.count('refused')
             return False, why
         with self._cond:
             if not self._open:
                 return True, ''
-            if self._frame is not None:
-                self.stats.count('dropped')
-            self._frame = frame
+            if self._frames[frame.stream] is not None:
+                stats.count('dropped')
+            self._frames[frame.stream] = frame
             self._cond.notify()
         return True, ''
 
@@ -382,51 +433,66 @@ class LiveEngine:
         return future
 
     # ----------------------------------------------------------------- requests
-    def select(self, stamp_ns: int, box, target_id: str = '', label: str = ''
-               ) -> concurrent.futures.Future:
+    def select(self, stamp_ns: int, box, target_id: str = '', label: str = '',
+               stream: Optional[str] = None) -> concurrent.futures.Future:
         """Start (or restart) ``target_id`` on ``box`` (x, y, w, h) in frame ``stamp_ns``.
 
-        The frame comes from the cache (0: the newest); an empty id gets the next free number.
-        An invalid id (``check_target_id``) is refused at once. ``label``: what the target is
-        (a detector's class), kept with the target (``TrackResult.label``).
+        The frame comes from ``stream``'s cache (0: the newest; None: the first stream); an
+        empty id gets the next number free on every stream; an id tracked on another stream is
+        refused, and so is an invalid one (``check_target_id``), at once. ``label``: what the
+        target is (a detector's class), kept with the target (``TrackResult.label``).
         """
-        why = _id_problem(target_id)
+        stream = self.streams[0] if stream is None else stream
+        why = _id_problem(target_id) or self._stream_problem(stream)
         if why:
             return replied(False, why)
-        return self._queue(lambda tracker: self._select(tracker, stamp_ns, box, target_id,
-                                                        label))
+        return self._queue(lambda trackers: self._select(trackers, stream, stamp_ns, box,
+                                                         target_id, label))
 
-    def remove(self, target_id: str = '') -> concurrent.futures.Future:
-        """Stop tracking ``target_id``; an empty id removes every target."""
-        why = _id_problem(target_id)
+    def remove(self, target_id: str = '', stream: Optional[str] = None
+               ) -> concurrent.futures.Future:
+        """Stop tracking ``target_id`` on ``stream``; an empty id removes all its targets."""
+        stream = self.streams[0] if stream is None else stream
+        why = _id_problem(target_id) or self._stream_problem(stream)
         if why:
             return replied(False, why)
-        return self._queue(lambda tracker: _remove(tracker, target_id))
+        return self._queue(lambda trackers: _remove(trackers[stream], target_id))
+
+    def _stream_problem(self, stream: str) -> str:
+        return '' if stream in self._trackers else \
+            f'no camera {stream!r} (cameras: {", ".join(self.streams)})'
 
     def configure(self, config: Optional[TrackerConfig] = None,
                   max_targets: Optional[int] = None) -> None:
-        """Change run-time settings and/or the target limit from the next frame on."""
+        """Change run-time settings and/or the target limit (per stream) from the next frame."""
         if config is not None:
             self._config = config
         if max_targets is not None:
             self._max_targets = int(max_targets)
 
-        def change(tracker):
-            if config is not None:
-                tracker.set_config(config)
-            if max_targets is not None:
-                tracker.max_targets = int(max_targets)
+        def change(trackers):
+            for tracker in trackers.values():
+                if config is not None:
+                    tracker.set_config(config)
+                if max_targets is not None:
+                    tracker.max_targets = int(max_targets)
             return Reply(True, 'configured')
         with self._cond:
             if self._open:          # the worker applies it between two frames
                 self._changes.append((change, None))
                 self._cond.notify()
             else:                   # no worker to race with
-                change(self._tracker)
+                change(self._trackers)
 
-    def _select(self, tracker: Tracker, stamp_ns: int, box, target_id: str,
+    def _select(self, trackers, stream: str, stamp_ns: int, box, target_id: str,
                 label: str = '') -> Reply:
-        item, why = self.cache.find(stamp_ns)
+        tracker = trackers[stream]
+        others = {tid: name for name, t in trackers.items() if name != stream
+                  for tid in t.target_ids}
+        if target_id in others:
+            return Reply(False, f'id {target_id!r} is tracked on camera {others[target_id]!r}; '
+                         'ids are unique over the cameras', target_id)
+        item, why = self.caches[stream].find(stamp_ns)
         if item is None:
             return Reply(False, why, target_id)
         frame = item.value
@@ -439,8 +505,13 @@ class LiveEngine:
         except ValueError as exc:
             shown = tuple(round(float(v), 2) for v in box)
             return Reply(False, f'invalid box {shown}: {exc}', target_id)
+        if not target_id:
+            used = {tid for t in trackers.values() for tid in t.target_ids}
+            target_id = str(next(self._next_id))
+            while target_id in used:
+                target_id = str(next(self._next_id))
         try:
-            tid = tracker.commit_target(prepared, target_id or None)
+            tid = tracker.commit_target(prepared, target_id)
         except TooManyTargets as exc:
             return Reply(False, f'refused: {exc}', target_id)
         shown = tuple(round(float(v), 1) for v in box)

@@ -327,3 +327,21 @@ def test_image_source_plays_a_recording_with_its_stamps(tmp_path, compressed, ra
     with pytest.raises(SourceError, match="no image topic '/nope'"):
         from track_node.sources import BagSource
         BagSource(tmp_path / 'bag', '/nope')
+
+
+def test_several_cameras_remap_in_order_and_get_a_debug_image_each():
+    remap = launch_checks.camera_remappings
+    got = dict(remap('front,rear', '/f/image_raw,/r/image_raw', '', '/yolo/f,/yolo/r'))
+    assert got['front/image'] == '/f/image_raw' and got['rear/image'] == '/r/image_raw'
+    assert got['rear/image/compressed'] == '/r/image_raw/compressed'
+    assert got['front/detector/detections'] == '/yolo/f' and 'front/depth/image' not in got
+    assert dict(remap('front,rear', ''))['rear/image'] == '/rear/image'
+    with pytest.raises(ValueError, match='1 topics for 2 cameras'):
+        remap('front,rear', '/only/one')
+    with pytest.raises(ValueError, match='output of track_node'):
+        remap('front,rear', '', '', '/rear/detections,/yolo/r')
+    rviz = launch_checks.rviz_config((PKG / 'rviz' / 'track_node.rviz').read_text(),
+                                     ['front', 'rear'], 'robot')
+    topics = [d['Topic']['Value'] for d in yaml.safe_load(rviz)['Visualization Manager'][
+        'Displays'] if d['Class'] == 'rviz_default_plugins/Image']
+    assert topics == ['/robot/front/debug_image', '/robot/rear/debug_image']

@@ -175,6 +175,57 @@ def remappings(image: str, depth: str = '', detections: str = '', namespace: str
     return out
 
 
+def split_list(text: str) -> List[str]:
+    """Return the items of a comma-separated launch argument ('' -> [])."""
+    return [item.strip() for item in str(text).split(',') if item.strip()]
+
+
+def camera_remappings(cameras: str, images: str, depths: str = '', detections: str = '',
+                      namespace: str = '') -> List[Tuple[str, str]]:
+    """Return the remappings of a several-camera node: each camera's inputs to its topics.
+
+    ``cameras``: 'front,rear'; ``images`` (and ``depths``, ``detections`` where used): the
+    topics in the same order, one per camera. Each camera's inputs are ``<camera>/image``,
+    ``<camera>/depth/image``, ``<camera>/detector/detections``; as for one camera, no input
+    may be remapped onto an output of the node (ValueError says which).
+    """
+    names = split_list(cameras)
+    lists = {'images': split_list(images), 'depths': split_list(depths),
+             'detections': split_list(detections)}
+    for what, items in lists.items():
+        if items and len(items) != len(names):
+            raise ValueError(f'{what}: {len(items)} topics for {len(names)} cameras '
+                             f'({", ".join(names)}); give one per camera, in that order')
+    out = []
+    outputs = {absolute(f'{n}/{o}', namespace) for n in names for o in OUTPUTS}
+    for k, name in enumerate(names):
+        remaps = remappings(lists['images'][k] if lists['images'] else f'/{name}/image',
+                            lists['depths'][k] if lists['depths'] else '',
+                            lists['detections'][k] if lists['detections'] else '', namespace)
+        for source, topic in remaps:
+            if absolute(topic, namespace) in outputs:
+                raise ValueError(f'{name}/{source} remapped to {topic!r}: that is an output '
+                                 'of track_node itself; give the topic its producer publishes')
+            out.append((f'{name}/{source}', topic))
+    return out
+
+
+def rviz_config(base: str, cameras: List[str], namespace: str = '') -> str:
+    """Return the RViz config ``base`` (YAML) with one debug-image display per camera."""
+    config = yaml.safe_load(base)
+    displays = config['Visualization Manager']['Displays']
+    image = next(d for d in displays if d.get('Class') == 'rviz_default_plugins/Image')
+    others = [d for d in displays if d is not image]
+    views = []
+    for name in cameras:
+        view = yaml.safe_load(yaml.safe_dump(image))
+        view['Name'] = f'{name} debug image'
+        view['Topic']['Value'] = absolute(f'{name}/debug_image', namespace)
+        views.append(view)
+    config['Visualization Manager']['Displays'] = views + others
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 def package_available(name: str, environ: Mapping[str, str] = os.environ) -> bool:
     """Return True when an ament prefix on AMENT_PREFIX_PATH registers package ``name``."""
     for prefix in environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):

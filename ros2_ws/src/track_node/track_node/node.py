@@ -40,7 +40,7 @@ from track_interfaces.srv import ClearTarget, SelectDetection, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray
 
 from track_core.errors import CheckpointError
-from track_core.runtime import load_tracker
+from track_core.runtime import load_tracker, Tracker
 from track_core.runtime.live import Frame, LiveEngine, replied, Reply
 from track_core.runtime.stamps import StampCache
 from track_node import params
@@ -70,7 +70,7 @@ def _guarded(method):
         if why not in self._failures_said:
             self._failures_said.add(why)
             self.get_logger().error(f'callback failed, node stays up: {why}')
-        response = args[1] if len(args) == 2 else None
+        response = args[-1] if len(args) >= 2 else None     # (camera,) request, response
         if response is not None and hasattr(response, 'success'):
             response.success = False
             response.message = f'failed: {type(exc).__name__}: {exc}'[:500]
@@ -106,6 +106,38 @@ class _Reply:
         return self.future.result()
 
 
+class Camera:
+    """One camera of the node: its topic prefix, subscriptions, publishers and what it keeps.
+
+    ``name`` '' is the single camera of a node without ``cameras``: today's topic names. A
+    named camera's topics are under its name (``front/image``, ``front/detections``,
+    ``~/front/state``, ``~/front/set_target``, ...), so they remap as one.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.prefix = f'{name}/' if name else ''
+        self.subs = []
+        self.pubs: Optional[Dict[str, object]] = None
+        self.depth: Optional[StampCache] = None         # depth images by stamp (use_depth)
+        self.camera_info = None
+        self.detections: Optional[StampCache] = None    # detection sets by stamp
+        self.detections_refused = 0
+        self.locator = None                             # 3D positions (use_depth)
+        self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
+        self.selection_message = ''
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    def private(self, name: str) -> str:
+        return f'~/{self.prefix}{name}'
+
+    @property
+    def label(self) -> str:
+        return f' ({self.name})' if self.name else ''
+
+
 class TrackNode(LifecycleNode):
 
     def __init__(self, node_name: str = 'track_node', **kwargs):
@@ -115,39 +147,43 @@ class TrackNode(LifecycleNode):
             self.get_logger().error(f'parameter {name}: {why}; the node stays unconfigured '
                                     'until it is set right (ros2 param set)')
         params.accept_integers_for_floats(self, params.TRACK_NODE)
+        names, why = params.camera_names(self.get_parameter('cameras').value)
+        if why:
+            self.param_problems['cameras'] = why
+            self.get_logger().error(f'parameter cameras: {why}; the node stays unconfigured')
+        self.cameras: Dict[str, Camera] = {n: Camera(n) for n in names}
         self.settings: Optional[params.Settings] = None
         self.model_own = None           # the model's own run-time settings (TrackerConfig)
         self.engine: Optional[LiveEngine] = None
         self.decoder: Optional[ImageDecoder] = None
-        self.subs = []
-        self.pubs = None
+        self.diag_pub = None
         self.diag_timer = None
-        self.selection_message = ''
         self.callback_failures = 0
         self._stopped: Optional[LiveEngine] = None      # the last engine stopped
         self._failures_said = set()
-        self.depth: Optional[StampCache] = None         # depth images by stamp (use_depth)
-        self.camera_info = None
-        self.detections: Optional[StampCache] = None    # detection sets by stamp
-        self.detections_refused = 0
-        self.locator = None             # 3D positions (use_depth)
-        self.last_shown_ns = 0      # stamp of the newest debug_image: what a viewer shows
         # The worker triggers it when a reply is ready: the executor wakes and resumes the
         # service coroutines waiting for one.
         # A service awaiting its reply holds its callback group: a reentrant one of their own
         # keeps image callbacks and timers (the default group) running meanwhile.
         replies = ReentrantCallbackGroup()
         self._wake = self.create_guard_condition(lambda: None, replies)
-        self.create_service(SetTarget, '~/set_target', self._on_set_target,
-                            qos_profile=REQUEST_QOS, callback_group=replies)
-        self.create_service(ClearTarget, '~/clear_target', self._on_clear,
-                            qos_profile=REQUEST_QOS, callback_group=replies)
-        self.create_service(SelectDetection, '~/select_detection', self._on_select_detection,
-                            qos_profile=REQUEST_QOS, callback_group=replies)
-        self.create_subscription(PointStamped, '~/select_point', self._on_select_point,
-                                 REQUEST_QOS)
-        self.create_subscription(Point, '~/select_click', self._on_select_click, REQUEST_QOS)
-        self.create_subscription(Detection2D, '~/select_box', self._on_select_box, REQUEST_QOS)
+        for cam in self.cameras.values():
+            bind = functools.partial
+            self.create_service(SetTarget, cam.private('set_target'),
+                                bind(self._on_set_target, cam), qos_profile=REQUEST_QOS,
+                                callback_group=replies)
+            self.create_service(ClearTarget, cam.private('clear_target'),
+                                bind(self._on_clear, cam), qos_profile=REQUEST_QOS,
+                                callback_group=replies)
+            self.create_service(SelectDetection, cam.private('select_detection'),
+                                bind(self._on_select_detection, cam), qos_profile=REQUEST_QOS,
+                                callback_group=replies)
+            self.create_subscription(PointStamped, cam.private('select_point'),
+                                     bind(self._on_select_point, cam), REQUEST_QOS)
+            self.create_subscription(Point, cam.private('select_click'),
+                                     bind(self._on_select_click, cam), REQUEST_QOS)
+            self.create_subscription(Detection2D, cam.private('select_box'),
+                                     bind(self._on_select_box, cam), REQUEST_QOS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter('autostart').value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
@@ -155,6 +191,27 @@ class TrackNode(LifecycleNode):
     @property
     def running(self) -> bool:
         return self.engine is not None and self.engine.running
+
+    # the single (first) camera's, for code and tests written before there were several
+    @property
+    def first(self) -> Camera:
+        return next(iter(self.cameras.values()))
+
+    @property
+    def subs(self):
+        return [sub for cam in self.cameras.values() for sub in cam.subs]
+
+    @property
+    def detections(self):
+        return self.first.detections
+
+    @property
+    def selection_message(self) -> str:
+        return self.first.selection_message
+
+    @property
+    def last_shown_ns(self) -> int:
+        return self.first.last_shown_ns
 
     # ----------------------------------------------------------------- lifecycle
     def _do_autostart(self):
@@ -173,13 +230,14 @@ class TrackNode(LifecycleNode):
             self.get_logger().error(f'configure failed: invalid parameters: {exc}')
             return TransitionCallbackReturn.FAILURE
         if s.use_detector:
-            mine = self._resolved('detections')
-            if self._resolved('detector/detections') == mine:
-                self.get_logger().error(
-                    f'configure failed: use_detector: detector/detections resolves to {mine}, '
-                    "the node's own output; remap it to the detector's topic "
-                    '(ros2 launch ... detections:=/your/detector/topic)')
-                return TransitionCallbackReturn.FAILURE
+            for cam in self.cameras.values():
+                mine = self._resolved(cam.topic('detections'))
+                if self._resolved(cam.topic('detector/detections')) == mine:
+                    self.get_logger().error(
+                        f'configure failed: use_detector: {cam.topic("detector/detections")} '
+                        f"resolves to {mine}, the node's own output; remap it to the "
+                        "detector's topic (ros2 launch ... detections:=/your/detector/topic)")
+                    return TransitionCallbackReturn.FAILURE
         try:
             tracker = load_tracker(s.model_path, device=s.device, backend=s.backend,
                                    overrides=s.tracker_given, threads=s.threads or None,
@@ -187,32 +245,42 @@ class TrackNode(LifecycleNode):
         except (CheckpointError, RuntimeError, ValueError, ImportError, OSError) as exc:
             self.get_logger().error(f'configure failed: cannot load the model: {exc}')
             return TransitionCallbackReturn.FAILURE
+        # one model for every camera: the other cameras' trackers share its backend
+        trackers = {}
+        for name in self.cameras:
+            trackers[name] = tracker if not trackers else Tracker(
+                tracker.backend, tracker.model_cfg, tracker.preprocess, tracker.config,
+                s.max_targets)
         self.settings, self.model_own = s, tracker.model_settings
         self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
         self.engine = LiveEngine(
-            tracker, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
+            trackers, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
             int(s.frame_cache_mb * 2 ** 20), s.max_frame_age,
             lambda text: self.get_logger().warning(text, throttle_duration_sec=2.0),
             candidates=self._candidates if s.use_detector else None)
-        self.pubs = {
-            'detections': self.create_lifecycle_publisher(Detection2DArray, 'detections', 10),
-            'state': self.create_lifecycle_publisher(TrackingState, '~/state', 10),
-            'debug': self.create_lifecycle_publisher(Image, 'debug_image', 2),
-            'diagnostics': self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics',
-                                                           10),
-        }
-        if s.use_depth:
-            self.pubs['detections_3d'] = self.create_lifecycle_publisher(
-                Detection3DArray, 'detections_3d', 10)
-            self.locator = Locator(self, s.target_frame)
+        for cam in self.cameras.values():
+            cam.pubs = {
+                'detections': self.create_lifecycle_publisher(
+                    Detection2DArray, cam.topic('detections'), 10),
+                'state': self.create_lifecycle_publisher(TrackingState, cam.private('state'),
+                                                         10),
+                'debug': self.create_lifecycle_publisher(Image, cam.topic('debug_image'), 2),
+            }
+            if s.use_depth:
+                cam.pubs['detections_3d'] = self.create_lifecycle_publisher(
+                    Detection3DArray, cam.topic('detections_3d'), 10)
+                cam.locator = Locator(self, s.target_frame)
+        self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics', 10)
         self.diag_timer = self.create_timer(s.diagnostics_period, self._publish_diagnostics)
         cfg = tracker.model_cfg
         given = s.tracker_given
+        cameras = ', '.join(self.cameras) if len(self.cameras) > 1 or self.first.name else ''
         self.get_logger().info(
             f'configured: model {s.model_path} ({cfg.name}, {cfg.depth} blocks, '
             f'{cfg.template_size}/{cfg.search_size} crops), backend {s.backend} on '
             f"{s.device}, images via {self.decoder.name}; tracker settings: the model's own"
-            + (', given: ' + ', '.join(f'{k}={v}' for k, v in given.items()) if given else ''))
+            + (', given: ' + ', '.join(f'{k}={v}' for k, v in given.items()) if given else '')
+            + (f'; cameras: {cameras} (one model)' if cameras else ''))
         return TransitionCallbackReturn.SUCCESS
 
     def _resolved(self, topic: str) -> str:
@@ -223,27 +291,32 @@ class TrackNode(LifecycleNode):
         s = self.settings
         qos = qos_profile_sensor_data if s.best_effort else QoSProfile(depth=5)
         overrides = QoSOverridingOptions.with_default_policies()
-        self.subs = [self.create_subscription(Image, 'image', self._on_image, qos,
-                                              qos_overriding_options=overrides)]
-        if s.use_compressed:
-            self.subs.append(self.create_subscription(
-                CompressedImage, 'image/compressed', self._on_compressed, qos,
-                qos_overriding_options=overrides))
-        if s.use_detector:
-            self.detections = StampCache(s.frame_cache_size,
-                                         int(s.detection_cache_mb * 2 ** 20), 'detection set',
-                                         'detection_cache_mb')
-            # serialized: a set is peeked at here and made into Python only when looked up
-            self.subs.append(self.create_subscription(
-                Detection2DArray, 'detector/detections', self._on_detections,
-                QoSProfile(depth=10), raw=True))
-        if s.use_depth:
-            self.depth = StampCache(10, int(s.depth_cache_mb * 2 ** 20), 'depth image',
-                                    'depth_cache_mb')
-            self.subs.append(self.create_subscription(
-                Image, 'depth/image', self._on_depth, qos, qos_overriding_options=overrides))
-            self.subs.append(self.create_subscription(
-                CameraInfo, 'depth/camera_info', self._on_camera_info, qos_profile_sensor_data))
+        bind = functools.partial
+        for cam in self.cameras.values():
+            cam.subs = [self.create_subscription(Image, cam.topic('image'),
+                                                 bind(self._on_image, cam), qos,
+                                                 qos_overriding_options=overrides)]
+            if s.use_compressed:
+                cam.subs.append(self.create_subscription(
+                    CompressedImage, cam.topic('image/compressed'),
+                    bind(self._on_compressed, cam), qos, qos_overriding_options=overrides))
+            if s.use_detector:
+                cam.detections = StampCache(s.frame_cache_size,
+                                            int(s.detection_cache_mb * 2 ** 20),
+                                            'detection set', 'detection_cache_mb')
+                # serialized: a set is peeked at here and made into Python when looked up
+                cam.subs.append(self.create_subscription(
+                    Detection2DArray, cam.topic('detector/detections'),
+                    bind(self._on_detections, cam), QoSProfile(depth=10), raw=True))
+            if s.use_depth:
+                cam.depth = StampCache(10, int(s.depth_cache_mb * 2 ** 20), 'depth image',
+                                       'depth_cache_mb')
+                cam.subs.append(self.create_subscription(
+                    Image, cam.topic('depth/image'), bind(self._on_depth, cam), qos,
+                    qos_overriding_options=overrides))
+                cam.subs.append(self.create_subscription(
+                    CameraInfo, cam.topic('depth/camera_info'), bind(self._on_camera_info, cam),
+                    qos_profile_sensor_data))
         self.engine.start()
         topics = ', '.join(sub.topic_name for sub in self.subs)
         self.get_logger().info(f'active: tracking on {topics}')
@@ -275,10 +348,11 @@ class TrackNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _unsubscribe(self) -> None:
-        for sub in self.subs:
-            self.destroy_subscription(sub)
-        self.subs = []
-        self.depth = self.detections = self.camera_info = None
+        for cam in self.cameras.values():
+            for sub in cam.subs:
+                self.destroy_subscription(sub)
+            cam.subs = []
+            cam.depth = cam.detections = cam.camera_info = None
 
     def worker_alive(self) -> bool:
         """Say whether the engine's worker thread still runs (a stop timed out)."""
@@ -291,10 +365,13 @@ class TrackNode(LifecycleNode):
             self.engine.stop()
 
     def _release(self):
-        if self.pubs is not None:
-            for pub in self.pubs.values():
+        for cam in self.cameras.values():
+            for pub in (cam.pubs or {}).values():
                 self.destroy_lifecycle_publisher(pub)
-            self.pubs = None
+            cam.pubs, cam.locator = None, None
+        if self.diag_pub is not None:
+            self.destroy_lifecycle_publisher(self.diag_pub)
+            self.diag_pub = None
         if self.diag_timer is not None:
             self.destroy_timer(self.diag_timer)
             self.diag_timer = None
@@ -327,25 +404,27 @@ class TrackNode(LifecycleNode):
 
     # ----------------------------------------------------------------- frames in, results out
     @_guarded
-    def _on_image(self, msg):
-        self._offer(msg, False)
+    def _on_image(self, cam: Camera, msg):
+        self._offer(cam, msg, False)
 
     @_guarded
-    def _on_compressed(self, msg):
-        self._offer(msg, True)
+    def _on_compressed(self, cam: Camera, msg):
+        self._offer(cam, msg, True)
 
-    def _offer(self, msg, compressed: bool):
+    def _offer(self, cam: Camera, msg, compressed: bool):
         engine = self.engine
         if engine is None:          # a message already taken when the node was shut down
             return
-        frame = Frame(stamp_to_ns(msg.header.stamp), (msg, compressed), message_bytes(msg))
+        frame = Frame(stamp_to_ns(msg.header.stamp), (msg, compressed), message_bytes(msg),
+                      stream=cam.name)
         kept, why = engine.offer(frame)
         if not kept:
-            self.get_logger().warning(f'image refused: {why}', throttle_duration_sec=2.0)
+            self.get_logger().warning(f'image refused{cam.label}: {why}',
+                                      throttle_duration_sec=2.0)
 
     @_guarded
-    def _on_detections(self, raw: bytes):
-        book, s = self.detections, self.settings
+    def _on_detections(self, cam: Camera, raw: bytes):
+        book, s = cam.detections, self.settings
         if book is None or s is None:
             return
         try:
@@ -359,8 +438,8 @@ class TrackNode(LifecycleNode):
             kept, why = book.add(stamp, DetectionSet(bytes(raw), self._deserialize_detections),
                                  len(raw))
         if why:
-            self.detections_refused += 1
-            self.get_logger().warning(f'detection set refused: {why}',
+            cam.detections_refused += 1
+            self.get_logger().warning(f'detection set refused{cam.label}: {why}',
                                       throttle_duration_sec=2.0)
 
     @staticmethod
@@ -368,9 +447,9 @@ class TrackNode(LifecycleNode):
         from rclpy.serialization import deserialize_message
         return deserialize_message(raw, Detection2DArray)
 
-    def _detections_of(self, stamp_ns: int):
+    def _detections_of(self, cam: Camera, stamp_ns: int):
         """Return (stamp, usable detections, '') of frame ``stamp_ns`` (0: newest), or why not."""
-        book = self.detections
+        book = cam.detections
         if book is None:
             return None, [], 'no detector input (not active)'
         item, why = book.find(stamp_ns)
@@ -382,65 +461,81 @@ class TrackNode(LifecycleNode):
         """Boxes that may be the targets not seen: the detector's, for the frame just tracked."""
         if not self.settings.reacquire_with_detector:
             return {}
-        stamp, dets, _ = self._detections_of(frame.stamp_ns)
+        stamp, dets, _ = self._detections_of(self.cameras[frame.stream], frame.stamp_ns)
         return candidates(dets, unseen) if stamp is not None else {}
 
     @_guarded
-    def _on_depth(self, msg):
-        book = self.depth
+    def _on_depth(self, cam: Camera, msg):
+        book = cam.depth
         if book is None:
             return
         kept, why = book.add(stamp_to_ns(msg.header.stamp), msg, message_bytes(msg))
         if not kept:
-            self.get_logger().warning(f'depth image refused: {why}', throttle_duration_sec=2.0)
+            self.get_logger().warning(f'depth image refused{cam.label}: {why}',
+                                      throttle_duration_sec=2.0)
 
     @_guarded
-    def _on_camera_info(self, msg):
-        self.camera_info = msg
+    def _on_camera_info(self, cam: Camera, msg):
+        cam.camera_info = msg
 
     def _publish(self, frame: Frame, rgb, results):
         """Publish the results of one answered frame (runs on the engine's worker)."""
-        pubs, s, stats = self.pubs, self.settings, self.engine.stats
+        cam = self.cameras.get(frame.stream)
+        engine = self.engine
+        if cam is None or engine is None:
+            return
+        pubs, s, stats = cam.pubs, self.settings, engine.stream_stats[frame.stream]
         if pubs is None:
             return
         header = frame.data[0].header
         pubs['detections'].publish(detections_msg(header, results, s.class_id))
-        depth = self.depth
-        positions = self.locator.positions(header, rgb, results, depth, self.camera_info,
-                                           s.depth_tolerance, s.depth_wait) \
-            if s.use_depth and depth is not None else None
+        depth = cam.depth
+        positions = cam.locator.positions(header, rgb, results, depth, cam.camera_info,
+                                          s.depth_tolerance, s.depth_wait) \
+            if s.use_depth and depth is not None and cam.locator is not None else None
         if positions is not None:
             frame_id = next((p.frame for p in positions.values() if p.point is not None), '')
             pubs['detections_3d'].publish(detections_3d_msg(header, frame_id, results,
                                                             positions, s.class_id))
         state = state_msg(header, results, stats.latency_ms, stats.fps, stats.not_processed,
-                          positions, self.engine.status)
-        state.message = self.selection_message
+                          positions, engine.status)
+        state.message = cam.selection_message
         pubs['state'].publish(state)
         if s.debug_image and pubs['debug'].get_subscription_count() > 0:
             note = '' if results else NO_TARGET_HINT
             pubs['debug'].publish(rgb_to_image_msg(
                 draw_results(rgb, results, stats.fps, note), header))
-            self.last_shown_ns = stamp_to_ns(header.stamp)
+            cam.last_shown_ns = stamp_to_ns(header.stamp)
 
     def _publish_diagnostics(self):
         engine = self.engine
-        if self.pubs is None or engine is None:
+        if self.diag_pub is None or engine is None:
             return
-        values = {**engine.stats.snapshot(), 'targets': str(len(engine.target_ids)),
-                  'max_targets': str(engine.max_targets),
-                  'losses': str(engine.losses), 'reacquisitions': str(engine.recoveries),
-                  'reacquired_by_detector': str(engine.reacquired),
-                  'detection_sets_refused': str(self.detections_refused),
-                  'callback_failures': str(self.callback_failures)}
-        values.update({k: str(v) for k, v in dataclasses.asdict(engine.config).items()})
-        self.pubs['diagnostics'].publish(diagnostics_msg(
-            self.get_clock().now().to_msg(), f'{self.get_name()}: tracker',
-            self.settings.device, self.running, values))
+        statuses = []
+        settings = {k: str(v) for k, v in dataclasses.asdict(engine.config).items()}
+        for cam in self.cameras.values():
+            values = {**engine.stream_stats[cam.name].snapshot(),
+                      'targets': str(len(engine.targets_of(cam.name))),
+                      'max_targets': str(engine.max_targets),
+                      'detection_sets_refused': str(cam.detections_refused)}
+            if cam is self.first:       # what the node counts over all cameras
+                values.update({'losses': str(engine.losses),
+                               'reacquisitions': str(engine.recoveries),
+                               'reacquired_by_detector': str(engine.reacquired),
+                               'callback_failures': str(self.callback_failures),
+                               'cameras': str(len(self.cameras)), **settings})
+            statuses.append(diagnostics_msg(
+                self.get_clock().now().to_msg(),
+                f'{self.get_name()}: tracker' + (f' {cam.name}' if cam.name else ''),
+                self.settings.device, self.running, values))
+        msg = statuses[0]
+        for extra in statuses[1:]:
+            msg.status.extend(extra.status)
+        self.diag_pub.publish(msg)
 
     # ----------------------------------------------------------------- target requests
-    def _ask(self, request: Callable[[LiveEngine], concurrent.futures.Future], source: str
-             ) -> concurrent.futures.Future:
+    def _ask(self, cam: Camera, request: Callable[[LiveEngine], concurrent.futures.Future],
+             source: str) -> concurrent.futures.Future:
         """Queue ``request`` on the engine; the reply is logged, shown in ~/state and returned.
 
         Never waits: the Future is answered by the engine's worker (or at once, with the
@@ -458,11 +553,11 @@ class TrackNode(LifecycleNode):
 
         def done(f):
             reply: Reply = f.result()
-            self.selection_message = f'{source}: {reply.message}'
+            cam.selection_message = f'{source}: {reply.message}'
             if reply.success:       # rclpy wants one severity per call site
-                self.get_logger().info(self.selection_message)
+                self.get_logger().info(cam.selection_message + cam.label)
             else:
-                self.get_logger().warning(self.selection_message)
+                self.get_logger().warning(cam.selection_message + cam.label)
             try:
                 self._wake.trigger()
             except Exception:  # noqa: BLE001 - the node is going away; nobody waits
@@ -471,46 +566,50 @@ class TrackNode(LifecycleNode):
         return future
 
     def select(self, stamp_ns: int, box, target_id: str = '', source: str = 'set_target',
-               label: str = '') -> concurrent.futures.Future:
+               label: str = '', camera: Optional[Camera] = None) -> concurrent.futures.Future:
         """Start (or restart) ``target_id`` on ``box`` in the cached frame ``stamp_ns``."""
-        return self._ask(lambda engine: engine.select(stamp_ns, box, target_id, label), source)
+        cam = camera or self.first
+        return self._ask(cam, lambda engine: engine.select(stamp_ns, box, target_id, label,
+                                                           cam.name), source)
 
     @_guarded
-    async def _on_set_target(self, request, response):
+    async def _on_set_target(self, cam: Camera, request, response):
         box = (request.x, request.y, request.width, request.height)
-        reply = await _Reply(self.select(stamp_to_ns(request.stamp), box, request.target_id))
+        reply = await _Reply(self.select(stamp_to_ns(request.stamp), box, request.target_id,
+                                         camera=cam))
         response.success, response.message, response.target_id = reply
         return response
 
     @_guarded
-    async def _on_select_detection(self, request, response):
+    async def _on_select_detection(self, cam: Camera, request, response):
         if self.settings is None or not self.settings.use_detector:
             response.success = False
             response.message = 'no detector input: set use_detector (configure)'
-            self.selection_message = f'select_detection: {response.message}'
+            cam.selection_message = f'select_detection: {response.message}'
             return response
-        stamp, dets, why = self._detections_of(stamp_to_ns(request.stamp))
+        stamp, dets, why = self._detections_of(cam, stamp_to_ns(request.stamp))
         det = None
         if stamp is not None:
             point = (request.x, request.y) if request.use_point else None
             det, why = choose(dets, request.detection_id, request.class_id, point)
         if det is None:
             response.success, response.message = False, why
-            self.selection_message = f'select_detection: {why}'
-            self.get_logger().warning(self.selection_message)
+            cam.selection_message = f'select_detection: {why}'
+            self.get_logger().warning(cam.selection_message + cam.label)
             return response
         target_id = request.target_id or det.id
         reply = await _Reply(self.select(stamp, det.box, target_id, 'select_detection',
-                                         det.class_id))
+                                         det.class_id, cam))
         response.success, response.message, response.target_id = reply
         return response
 
     @_guarded
-    async def _on_clear(self, request, response):
+    async def _on_clear(self, cam: Camera, request, response):
         if self.engine is None:
             response.success, response.message = False, 'model not loaded'
             return response
-        reply = await _Reply(self._ask(lambda engine: engine.remove(request.target_id),
+        reply = await _Reply(self._ask(cam, lambda engine: engine.remove(request.target_id,
+                                                                         cam.name),
                                        'clear_target'))
         response.success, response.message = reply.success, reply.message
         return response
@@ -520,20 +619,21 @@ class TrackNode(LifecycleNode):
         return (x - size / 2.0, y - size / 2.0, size, size)
 
     @_guarded
-    def _on_select_point(self, msg: PointStamped):
+    def _on_select_point(self, cam: Camera, msg: PointStamped):
         self.select(stamp_to_ns(msg.header.stamp), self._click_box(msg.point.x, msg.point.y),
-                    '', 'select_point')
+                    '', 'select_point', camera=cam)
 
     @_guarded
-    def _on_select_click(self, msg: Point):
+    def _on_select_click(self, cam: Camera, msg: Point):
         # rqt_image_view (ROS 2) publishes a bare Point: the click was on the debug image the
         # viewer shows, the newest one published (else the newest frame).
-        self.select(self.last_shown_ns, self._click_box(msg.x, msg.y), '', 'select_click')
+        self.select(cam.last_shown_ns, self._click_box(msg.x, msg.y), '', 'select_click',
+                    camera=cam)
 
     @_guarded
-    def _on_select_box(self, msg: Detection2D):
+    def _on_select_box(self, cam: Camera, msg: Detection2D):
         self.select(stamp_to_ns(msg.header.stamp), detection_to_xywh(msg), msg.id,
-                    'select_box')
+                    'select_box', camera=cam)
 
 
 def main(args=None):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 import math
 import os
 import pathlib
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from track_core.runtime import TrackerConfig
@@ -67,6 +68,9 @@ TRACK_NODE: Tuple[Param, ...] = (
           'manager', applies=START),
     Param('exit_with_parent', False, 'stop (as on SIGTERM) when the process that started it '
           'dies; the launch file sets it', applies=START),
+    Param('cameras', '', "cameras served by one model, comma-separated ('front,rear'): each "
+          "camera's topics and services are under its name (front/image, front/detections, "
+          '~/front/set_target, ...); empty: one camera with the plain names', applies=START),
     Param('model_path', '', 'track_core checkpoint (.safetensors); empty: the installed '
           'default model', applies=CONFIGURE),
     Param('backend', 'onnx', 'inference backend: onnx (fastest on a CPU) or torch',
@@ -145,6 +149,28 @@ IMAGE_SOURCE: Tuple[Param, ...] = (
 )
 TABLES = {'track_node': TRACK_NODE, 'image_source': IMAGE_SOURCE}
 TRACKER_KEYS = [p.name for p in TRACK_NODE if p.tracker]
+
+
+_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+
+
+def camera_names(value: str) -> Tuple[List[str], str]:
+    """Return (camera names, '') of the ``cameras`` parameter, or ([''], why not).
+
+    Empty: one camera with no name (the plain topic names). Each name is a ROS name token
+    (letters, digits, _; not starting with a digit), given once.
+    """
+    names = [n.strip() for n in str(value).split(',') if n.strip()]
+    if not names:
+        return [''], ''
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        shown = ', '.join(repr(b) for b in bad)
+        return [''], f'camera names must be letters, digits and _, not starting with a ' \
+            f'digit, got {shown}'
+    if len(set(names)) != len(names):
+        return [''], f'camera names must differ, got {value!r}'
+    return names, ''
 
 
 def table(node_name: str) -> Dict[str, Param]:
