@@ -10,6 +10,7 @@ matched by stamp. ``typestore()`` knows the message types the product writes: vi
 the package's .msg files).
 """
 
+import contextlib
 import pathlib
 from typing import Dict, List, NamedTuple, Optional
 
@@ -108,6 +109,25 @@ def read_images(path, topic: str) -> List[BagFrame]:
             msg = reader.deserialize(raw, conn.msgtype)
             out.append(BagFrame(stamp_ns(msg.header), msg.header.frame_id, log_ns, msg))
     return out
+
+
+@contextlib.contextmanager
+def image_stream(path, topic: str):
+    """Yield (message type, count, iterator of (log ns, message, CDR bytes)) of an image topic.
+
+    One message at a time, in log order: memory stays that of a frame whatever the bag's size.
+    """
+    with _reader(path) as reader:
+        connections = [c for c in reader.connections if c.topic == topic]
+        if not connections:
+            have = ', '.join(f'{c.topic} ({c.msgtype})' for c in reader.connections)
+            raise DataError(f'{path}: no topic {topic!r} (it has: {have or "none"})')
+        kind = connections[0].msgtype
+        if kind not in (IMAGE, COMPRESSED):
+            raise DataError(f'{path}: {topic} is {kind}, not {IMAGE} or {COMPRESSED}')
+        total = sum(c.msgcount for c in connections)
+        yield kind, total, ((log_ns, reader.deserialize(raw, kind), raw)
+                            for _, log_ns, raw in reader.messages(connections=connections))
 
 
 def read_detections(path, topic: str) -> Dict[int, object]:

@@ -27,8 +27,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from track_core.data.bags import (detection_box, DETECTIONS, read_bag, read_detections,
-                                  typestore)
+from track_core.data.bags import (detection_box, DETECTIONS, image_stream, read_detections,
+                                  stamp_ns, to_rgb, typestore)
 from track_core.data.sequences import DataError
 from track_core.errors import CheckpointError
 from track_core.eval.metrics import frame_errors, summary
@@ -90,84 +90,91 @@ def track_bag(bag, image_topic: str, out, box=None, frame: int = 0, target_topic
               model: str = 'models/default.safetensors', backend: str = 'onnx',
               threads: Optional[int] = None, with_images: bool = False,
               storage: str = 'sqlite3', progress: bool = True) -> Dict:
-    """Track through ``bag`` into the new bag ``out``; return the figures of the run."""
+    """Track through ``bag`` into the new bag ``out``; return the figures of the run.
+
+    The images stream from the recording one at a time (memory stays that of a frame however
+    long the bag); detections topics (the target's, the reference) are read first.
+    """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from tqdm import tqdm
 
     from track_core.runtime import load_tracker
-    seq = read_bag(bag, image_topic, reference_topic)
-    if box is None:
-        if not target_topic:
-            raise ValueError('give the target: --box X,Y,W,H, or --target-topic')
-        chosen = read_detections(bag, target_topic)
-        for i, stamp in enumerate(seq.stamps):
-            found = detection_box(chosen[stamp], target_id, target_class) \
-                if stamp in chosen else None
-            if found is not None:
-                box, frame = found, i
-                break
-        if box is None:
-            raise ValueError(f'{target_topic}: no detection (class {target_class or "any"}, '
-                             f'id {target_id or "any"}) on any frame of {image_topic}')
-    if not 0 <= frame < len(seq):
-        raise ValueError(f'--frame must be in 0..{len(seq) - 1}, got {frame}')
-    tracker = load_tracker(model, device='cpu', backend=backend, threads=threads)
-    tracker.initialize(seq.frame(frame), box)
+    if box is None and not target_topic:
+        raise ValueError('give the target: --box X,Y,W,H, or --target-topic')
     out = pathlib.Path(out)
     if out.exists():
         raise ValueError(f'{out} exists: the output bag must be new')
+    chosen = read_detections(bag, target_topic) if box is None else {}
+    reference = read_detections(bag, reference_topic) if reference_topic else {}
+    tracker = load_tracker(model, device='cpu', backend=backend, threads=threads)
     store = typestore()
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    tid = '1'
-    boxes = np.full((len(seq), 4), np.nan)
-    boxes[frame] = box
-    last_seen = seq.stamps[frame]
+    tid, start_frame, last_seen, count = '1', None, None, 0
+    first_log = last_log = None
+    predicted, truth = [], []
     start = time.perf_counter()
-    with Writer(out, version=9, storage_plugin=plugin) as writer:
+    with image_stream(bag, image_topic) as (kind, total, messages), \
+            Writer(out, version=9, storage_plugin=plugin) as writer:
         dets_conn = writer.add_connection(OUT_DETECTIONS, DETECTIONS, typestore=store)
         state_conn = writer.add_connection(OUT_STATE, 'track_interfaces/msg/TrackingState',
                                            typestore=store)
-        image_conn = None
-        if with_images:
-            image_conn = writer.add_connection(image_topic, seq.msgtype, typestore=store)
-        bar = tqdm(range(len(seq)), desc='tracking', unit='frame', disable=not progress)
-        for i in bar:
-            header = _header(store, seq.stamps[i], seq.frame_ids[i])
-            if i < frame:
-                result = None
-            elif i == frame:
-                result = TrackResult(tuple(float(v) for v in box), 1.0,
-                                     tracker.result().state)
+        image_conn = writer.add_connection(image_topic, kind, typestore=store) \
+            if with_images else None
+        bar = tqdm(total=total, desc='tracking', unit='frame', disable=not progress)
+        for i, (log, msg, raw) in enumerate(messages):
+            stamp = stamp_ns(msg.header)
+            first_log = log if first_log is None else first_log
+            last_log = log
+            header = _header(store, stamp, msg.header.frame_id)
+            result = None
+            if start_frame is None:
+                if box is None and stamp in chosen:
+                    found = detection_box(chosen[stamp], target_id, target_class)
+                    if found is not None:
+                        box, frame = found, i
+                if box is not None and i == frame:
+                    tracker.initialize(to_rgb(msg), box)
+                    start_frame, last_seen = i, stamp
+                    result = TrackResult(tuple(float(v) for v in box), 1.0,
+                                         tracker.result().state)
             else:
-                result = tracker.track(seq.frame(i))
-                if result.present:
-                    boxes[i] = result.box
+                result = tracker.track(to_rgb(msg))
+                if reference_topic:
+                    predicted.append(result.box if result.present else (np.nan,) * 4)
+                    ref = detection_box(reference[stamp]) if stamp in reference else None
+                    truth.append(ref if ref is not None else (np.nan,) * 4)
             if result is not None and result.present:
-                last_seen = seq.stamps[i]
+                last_seen = stamp
+            count = i + 1
             elapsed = time.perf_counter() - start
-            fps = (i + 1) / elapsed if elapsed > 0 else 0.0
-            log = seq.log_times[i]
+            fps = count / elapsed if elapsed > 0 else 0.0
             writer.write(dets_conn, log, store.serialize_cdr(
                 detections_message(store, header, tid, result), DETECTIONS))
             if result is not None:
                 writer.write(state_conn, log, store.serialize_cdr(
-                    state_message(store, header, tid, result,
-                                  (seq.stamps[i] - last_seen) / 1e9, fps),
+                    state_message(store, header, tid, result, (stamp - last_seen) / 1e9, fps),
                     'track_interfaces/msg/TrackingState'))
             if image_conn is not None:
-                writer.write(image_conn, log, store.serialize_cdr(seq.messages[i],
-                                                                  seq.msgtype))
+                writer.write(image_conn, log, raw)
+            bar.update()
             bar.set_postfix(fps=f'{fps:.0f}')
         bar.close()
+    if start_frame is None:
+        out_note = f' (nothing tracked; {out} holds empty detections)'
+        if box is None:
+            raise ValueError(f'{target_topic}: no detection (class {target_class or "any"}, '
+                             f'id {target_id or "any"}) on any frame of {image_topic}'
+                             + out_note)
+        raise ValueError(f'--frame must be in 0..{count - 1}, got {frame}' + out_note)
     wall = time.perf_counter() - start
-    span = (seq.log_times[-1] - seq.log_times[0]) / 1e9 if len(seq) > 1 else 0.0
-    figures = {'frames': len(seq), 'seconds': wall, 'fps': len(seq) / wall if wall else 0.0,
+    span = (last_log - first_log) / 1e9 if count > 1 else 0.0
+    figures = {'frames': count, 'seconds': wall, 'fps': count / wall if wall else 0.0,
                'recording_seconds': span,
                'times_real_time': span / wall if wall and span else None,
-               'start_frame': frame, 'box': list(map(float, box)), 'out': str(out)}
+               'start_frame': start_frame, 'box': list(map(float, box)), 'out': str(out)}
     if reference_topic:
-        errors = frame_errors(boxes[frame + 1:], seq.boxes[frame + 1:])
-        figures['evaluation'] = summary(errors)
+        figures['evaluation'] = summary(frame_errors(np.array(predicted, float),
+                                                     np.array(truth, float)))
     return figures
 
 
