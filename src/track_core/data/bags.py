@@ -94,23 +94,6 @@ def topics(path) -> Dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections}
 
 
-def read_images(path, topic: str) -> List[BagFrame]:
-    """Return every message of image topic ``topic`` (raw or compressed), in log order."""
-    with _reader(path) as reader:
-        connections = [c for c in reader.connections if c.topic == topic]
-        if not connections:
-            have = ', '.join(f'{c.topic} ({c.msgtype})' for c in reader.connections)
-            raise DataError(f'{path}: no topic {topic!r} (it has: {have or "none"})')
-        kind = connections[0].msgtype
-        if kind not in (IMAGE, COMPRESSED):
-            raise DataError(f'{path}: {topic} is {kind}, not {IMAGE} or {COMPRESSED}')
-        out = []
-        for conn, log_ns, raw in reader.messages(connections=connections):
-            msg = reader.deserialize(raw, conn.msgtype)
-            out.append(BagFrame(stamp_ns(msg.header), msg.header.frame_id, log_ns, msg))
-    return out
-
-
 @contextlib.contextmanager
 def image_stream(path, topic: str):
     """Yield (message type, count, iterator of (log ns, message, CDR bytes)) of an image topic.
@@ -128,6 +111,13 @@ def image_stream(path, topic: str):
         total = sum(c.msgcount for c in connections)
         yield kind, total, ((log_ns, reader.deserialize(raw, kind), raw)
                             for _, log_ns, raw in reader.messages(connections=connections))
+
+
+def read_images(path, topic: str) -> List[BagFrame]:
+    """Return every message of image topic ``topic`` (raw or compressed), in log order."""
+    with image_stream(path, topic) as (_, _, messages):
+        return [BagFrame(stamp_ns(m.header), m.header.frame_id, log, m)
+                for log, m, _ in messages]
 
 
 def read_detections(path, topic: str) -> Dict[int, object]:

@@ -1,5 +1,7 @@
 """Helpers for tests that run track_node in a real ROS graph (one process, real middleware)."""
 
+import itertools
+import os
 import pathlib
 import threading
 import time
@@ -52,6 +54,27 @@ def shared(*parts):
     return path
 
 
+def detector_output(sec, boxes, frame_id='camera'):
+    """Return a detector's Detection2DArray for the frame stamped ``sec``.
+
+    ``boxes``: [(detection id, class, (x, y, w, h))], each with score 0.9.
+    """
+    from vision_msgs.msg import Detection2D, ObjectHypothesisWithPose
+    msg = Detection2DArray()
+    msg.header.stamp = Time(sec=sec, nanosec=1000)
+    msg.header.frame_id = frame_id
+    for det_id, cls, (x, y, w, h) in boxes:
+        det = Detection2D(id=det_id)
+        det.bbox.center.position.x = float(x) + float(w) / 2.0
+        det.bbox.center.position.y = float(y) + float(h) / 2.0
+        det.bbox.size_x, det.bbox.size_y = float(w), float(h)
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id, hyp.hypothesis.score = cls, 0.9
+        det.results.append(hyp)
+        msg.detections.append(det)
+    return msg
+
+
 def image_msg(rgb, sec, frame_id='camera'):
     msg = Image()
     msg.header.stamp = Time(sec=sec, nanosec=1000)
@@ -62,13 +85,31 @@ def image_msg(rgb, sec, frame_id='camera'):
     return msg
 
 
+_DOMAINS = itertools.count(1)
+
+
+def private_domain() -> int:
+    """Return a DDS domain id of its own for one in-process harness.
+
+    Nodes of earlier tests of this process (same names, same services) can linger in a shared
+    domain's graph for a while after they are destroyed; in a domain of its own a harness sees
+    only itself. Ids run from the run's ROS_DOMAIN_ID on, within 0..232.
+    """
+    base = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
+    return (base + next(_DOMAINS)) % 233
+
+
 class Harness:
-    """track_node + a test node in one context, spun by a background executor."""
+    """track_node + a test node in one context, spun by a background executor.
+
+    ``isolated`` (default): in a DDS domain of its own (``private_domain``); a harness that
+    talks to other processes (started with the run's ROS_DOMAIN_ID) passes False.
+    """
 
     def __init__(self, model=DEFAULT_MODEL, autostart=True, node_name='track_node',
-                 **overrides):
+                 isolated=True, **overrides):
         self.context = rclpy.context.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=private_domain() if isolated else None)
         overrides = {'model_path': str(model), 'backend': 'torch', 'device': 'cpu',
                      'max_frame_age': 0.0, 'autostart': autostart, **overrides}
         self.node = TrackNode(node_name, context=self.context, parameter_overrides=[

@@ -1,11 +1,10 @@
 """A detector's help over real Fast DDS: selection by detection, re-acquisition after a loss."""
 
-from builtin_interfaces.msg import Time
-from graph import Harness, image_msg, scene
+from graph import detector_output, Harness, image_msg, scene
 import numpy as np
 from track_interfaces.msg import TargetState
 from track_interfaces.srv import SelectDetection
-from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2DArray
 
 from track_core.boxes import iou_xywh
 from track_node.conversions import detection_to_xywh
@@ -14,20 +13,7 @@ JUMPED = {'box': (230, 170, 56, 48), 'speed': (0, 0)}
 CUP = (20, 150, 40, 40)          # a detection of another class, on empty background
 
 
-def detections(sec, boxes):
-    """Return a detector's output for the frame stamped ``sec``: [(id, class, box)]."""
-    msg = Detection2DArray()
-    msg.header.stamp = Time(sec=sec, nanosec=1000)
-    msg.header.frame_id = 'camera'
-    for det_id, cls, (x, y, w, h) in boxes:
-        det = Detection2D(id=det_id)
-        det.bbox.center.position.x, det.bbox.center.position.y = x + w / 2, y + h / 2
-        det.bbox.size_x, det.bbox.size_y = float(w), float(h)
-        hyp = ObjectHypothesisWithPose()
-        hyp.hypothesis.class_id, hyp.hypothesis.score = cls, 0.9
-        det.results.append(hyp)
-        msg.detections.append(det)
-    return msg
+detections = detector_output        # (sec, [(id, class, box)])
 
 
 def test_select_by_detection_refuse_an_unknown_id_and_reacquire_after_a_loss():

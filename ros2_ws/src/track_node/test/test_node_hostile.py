@@ -11,14 +11,14 @@ import time
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from graph import Harness, image_msg, scene
+from graph import detector_output, Harness, image_msg, scene
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
 from track_interfaces.srv import SelectDetection
-from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2DArray
 
 UNCONFIGURED = State.PRIMARY_STATE_UNCONFIGURED
 INACTIVE = State.PRIMARY_STATE_INACTIVE
@@ -27,17 +27,8 @@ FINALIZED = State.PRIMARY_STATE_FINALIZED
 
 
 def detections(sec, boxes, cls='person'):
-    msg = Detection2DArray()
-    msg.header.stamp = Time(sec=sec, nanosec=1000)
-    for k, (x, y, w, h) in enumerate(boxes):
-        det = Detection2D(id=f'd{k}')
-        det.bbox.center.position.x, det.bbox.center.position.y = x + w / 2.0, y + h / 2.0
-        det.bbox.size_x, det.bbox.size_y = float(w), float(h)
-        hyp = ObjectHypothesisWithPose()
-        hyp.hypothesis.class_id, hyp.hypothesis.score = cls, 0.9
-        det.results.append(hyp)
-        msg.detections.append(det)
-    return msg
+    """Return a detector's set for the frame stamped ``sec``: ids d0, d1, ... of ``cls``."""
+    return detector_output(sec, [(f'd{k}', cls, box) for k, box in enumerate(boxes)])
 
 
 class Streams:

@@ -65,7 +65,7 @@ def test_camera_frames_from_another_process_reach_the_node(width, height, tmp_pa
     camera = subprocess.Popen([sys.executable, str(HERE / 'frame_publisher.py'), str(width),
                                str(height), '60', '30'], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
-    observer = Harness(autostart=False, node_name='observer_track_node')
+    observer = Harness(autostart=False, node_name='observer_track_node', isolated=False)
     diagnostics = []
     observer.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append,
                                         10)
@@ -218,7 +218,7 @@ def test_the_executor_thread_never_waits_for_inference(harness):
     first = image_msg(rgb, sec=980)
     assert h.publish_until_processed(first)
     assert _select(h, first.header.stamp, box).success
-    tracker = h.node.engine._tracker
+    tracker = h.node.engine._trackers['']
     gate, inside = threading.Event(), threading.Event()
     real = tracker.track_all
 
@@ -304,7 +304,8 @@ def test_ctrl_c_while_tracking_stops_cleanly(signals):
         [str(NODE_EXE), '--ros-args', '-p', f'model_path:={DEFAULT_MODEL}', '-p',
          'backend:=onnx', '-p', 'max_frame_age:=0.0'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    h = Harness(model=DEFAULT_MODEL, autostart=False, node_name='idle_track_node')
+    h = Harness(model=DEFAULT_MODEL, autostart=False, node_name='idle_track_node',
+                isolated=False)
     try:
         stamp = None
         end = time.monotonic() + 90

@@ -99,7 +99,7 @@ def test_an_rqt_image_view_click_selects_on_the_image_it_shows(operator):
                        lambda: h.debug and h.debug[-1].header.stamp.sec == 30)
     h.pub.publish(image_msg(scene(5, visible=False)[0], sec=31))   # a newer frame, no target
     assert h.wait_for(lambda: h.detections and h.detections[-1].header.stamp.sec == 31)
-    h.node.last_shown_ns = stamp_to_ns(shown.header.stamp)        # what the viewer still shows
+    h.node.first.last_shown_ns = stamp_to_ns(shown.header.stamp)  # what the viewer still shows
     click = Point(x=box[0] + box[2] / 2, y=box[1] + box[3] / 2)
     assert _send_until(h, lambda: h.bare_click.publish(click),
                        lambda: h.node.engine and h.node.engine.target_ids)
