@@ -144,14 +144,17 @@ elif ! stamp_ok torch "$TORCH_SPEC"; then
 fi
 
 # OpenCV is the contrib build (CSRT and KCF baselines); it and the plain build both own cv2, so
-# the plain one is removed first if something installed it. No NumPy or OpenCV ceiling: the
-# PyPI port of cv_bridge (which calls NumPy's removed tostring()) is not installed; the node
-# converts images with NumPy, and uses a system ROS 2's cv_bridge where there is one.
-PINS=('numpy>=2' 'opencv-contrib-python-headless>=4.12')
+# the plain one is removed first if something installed it. This development environment
+# keeps OpenCV 4.12: the model card's OpenCV baselines (TrackerVit, NanoTrack v2, CSRT, KCF)
+# were measured with it and OpenCV 5 changes TrackerVit. The library itself caps nothing
+# (pyproject.toml), and NumPy is whatever OpenCV accepts: the PyPI port of cv_bridge, which
+# calls NumPy's removed tostring(), is not installed (the node converts images with NumPy,
+# and uses a system ROS 2's cv_bridge where there is one).
+PINS=('numpy>=2' 'opencv-contrib-python-headless>=4.12,<4.13')
 if "$VENV/bin/python" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
     say 'replacing opencv-python-headless with opencv-contrib-python-headless (one cv2)'
     pipq uninstall -y -q opencv-python-headless
-    pipq install -q --force-reinstall --no-deps 'opencv-contrib-python-headless>=4.12'
+    pipq install -q --force-reinstall --no-deps 'opencv-contrib-python-headless>=4.12,<4.13'
 fi
 
 if [ $ROS_MODE = wheels ]; then
