@@ -8,7 +8,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithP
 
 from track_core.types import TrackResult, TrackState
 from track_node.detector import (candidates, choose, Detected, DetectionSet, from_message,
-                                 MAX_COORDINATE, peek)
+                                 MAX_COORDINATE, parse, peek)
 
 DETS = [Detected('p1', 'person', 0.6, (10, 10, 20, 40)),
         Detected('p2', 'person', 0.9, (100, 10, 20, 40)),
@@ -81,14 +81,35 @@ def test_peek_reads_stamp_and_count_as_rclpy_serializes_them(count, frame_id):
 def test_a_set_is_made_once_on_first_use():
     calls = []
 
-    def deserialize(raw):
+    def counted(raw):
         calls.append(len(raw))
-        return deserialize_message(raw, Detection2DArray)
-    kept = DetectionSet(serialize_message(message([(50, 60, 10, 20), (1, 1, 0, 0)])),
-                        deserialize)
+        return parse(raw)
+    kept = DetectionSet(serialize_message(message([(50, 60, 10, 20), (1, 1, 0, 0)])), counted)
     assert calls == []
     assert [d.id for d in kept.detections()] == ['d0'] and kept.unusable() == 1
     assert len(calls) == 1 and kept.raw == b''
+
+
+@pytest.mark.parametrize('count', [0, 1, 7])
+def test_the_pure_parser_reads_what_rclpy_deserializes(count):
+    msg = message([(10.5 + k, 20.0, 4.0 + k, 6.0) for k in range(count)], 'camera_x')
+    for k, det in enumerate(msg.detections):          # more hypotheses, the best in the middle
+        for cls, score in (('a', 0.1), ('b', 0.7 + k / 100), ('c', 0.2)):
+            hyp = ObjectHypothesisWithPose()
+            hyp.hypothesis.class_id, hyp.hypothesis.score = cls, score
+            det.results.append(hyp)
+    raw = serialize_message(msg)
+    assert parse(raw) == from_message(deserialize_message(raw, Detection2DArray))
+    assert len(parse(raw)[0]) == count
+
+
+def test_a_malformed_set_is_none_and_never_a_crash():
+    raw = serialize_message(message([(50, 60, 10, 20)] * 3))
+    for broken in (raw[:-5], raw[:40], b'\x00\x01\x00\x00garbage', raw[:16] + b'\xff' * 8,
+                   raw[:4] + b'\xff' * (len(raw) - 4)):
+        with pytest.raises(ValueError):
+            parse(broken)
+        assert DetectionSet(broken).detections() == []
 
 
 def test_candidates_are_the_targets_class_or_all_when_unknown():

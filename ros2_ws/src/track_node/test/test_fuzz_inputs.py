@@ -23,7 +23,7 @@ from track_core.runtime.backends import TorchBackend
 from track_core.runtime.live import Frame, LiveEngine
 from track_node.conversions import ImageDecoder, ImageError, stamp_to_ns
 from track_node.depth import target_points
-from track_node.detector import choose, from_message, peek
+from track_node.detector import choose, from_message, parse, peek
 
 EXAMPLES = int(os.environ.get('TRACK_FUZZ_EXAMPLES', '60'))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=EXAMPLES <= 100, deadline=None,
@@ -126,8 +126,10 @@ def detection_arrays(draw):
 def test_any_detections_and_select_detection_request_pick_one_or_say_why(
         msg, detection_id, class_id, use_point, x, y):
     from rclpy.serialization import serialize_message
-    assert peek(serialize_message(msg)) == (stamp_to_ns(msg.header.stamp), len(msg.detections))
+    raw = serialize_message(msg)
+    assert peek(raw) == (stamp_to_ns(msg.header.stamp), len(msg.detections))
     dets, unusable = from_message(msg)
+    assert parse(raw) == (dets, unusable)           # the node's parser reads the same
     assert len(dets) + unusable == len(msg.detections)
     det, why = choose(dets, detection_id, class_id, (x, y) if use_point else None)
     if det is None:
@@ -140,7 +142,13 @@ def test_any_detections_and_select_detection_request_pick_one_or_say_why(
 
 @FUZZ
 @given(st.binary(max_size=64))
-def test_any_bytes_peek_as_a_detection_set_or_say_why(raw):
+def test_any_bytes_peek_and_parse_as_a_detection_set_or_say_why(raw):
+    for header in (b'', b'\x00\x01\x00\x00'):    # also as CDR, so the parser walks it
+        try:
+            dets, _ = parse(header + raw)
+            assert all(math.isfinite(v) for d in dets for v in d.box)
+        except ValueError as exc:
+            assert str(exc)
     try:
         ns, count = peek(raw)
     except ValueError as exc:

@@ -6,9 +6,10 @@ with ``raw=True``): ``peek`` reads the stamp and the number of detections from t
 without building a Python object per detection, so a flood of boxes costs the executor thread a
 copy of bytes, not seconds. A set with more than ``max_detections`` is refused there and
 counted. The kept sets (a ``StampCache``, bounded in count and bytes) are turned into
-``Detected`` only when someone looks one up: ``DetectionSet.detections()`` deserializes once,
-on the thread that needs it (the engine's worker, a service), and keeps only the usable boxes
-(four finite numbers of sane size).
+``Detected`` only when someone looks one up: ``DetectionSet.detections()`` parses the bytes
+once (``parse``: pure Python, every length checked, so a malformed set is none rather than a
+crash), on the thread that needs it (the engine's worker, a service), and keeps only the usable
+boxes (four finite numbers of sane size).
 
 ``choose`` picks one detection for a selection request (by id, by class, or nearest a point);
 ``candidates`` gives, for a target not seen, the detections of the frame just tracked that may
@@ -101,12 +102,89 @@ def peek(raw: bytes) -> Tuple[int, int]:
     return sec * 1_000_000_000 + nanosec, count
 
 
+class _Reader:
+    """Reads CDR primitives from a buffer, every read bounds-checked (ValueError past the end)."""
+
+    def __init__(self, raw: bytes):
+        if len(raw) < 4 or raw[0] != 0 or raw[1] not in (0, 1):
+            raise ValueError('not a CDR-serialized message')
+        self.order = '<' if raw[1] == 1 else '>'
+        self.body = memoryview(raw)[4:]
+        self.at = 0
+
+    def _take(self, fmt: str, size: int):
+        self.at += -self.at % size                  # CDR aligns a primitive to its size
+        if self.at + struct.calcsize(fmt) > len(self.body):
+            raise ValueError('truncated message')
+        values = struct.unpack_from(self.order + fmt, self.body, self.at)
+        self.at += struct.calcsize(fmt)
+        return values
+
+    def u32(self) -> int:
+        return self._take('I', 4)[0]
+
+    def f64(self, count: int = 1):
+        values = self._take(f'{count}d', 8)
+        return values[0] if count == 1 else values
+
+    def string(self) -> str:
+        size = self.u32()
+        if size > len(self.body) - self.at:
+            raise ValueError('string longer than the message')
+        text = bytes(self.body[self.at:self.at + size]).rstrip(b'\0')
+        self.at += size
+        return text[:4 * MAX_TEXT].decode('utf-8', 'replace')
+
+    def count(self, least_bytes: int) -> int:
+        """Read a sequence length that the rest of the buffer can hold."""
+        n = self.u32()
+        if n * least_bytes > len(self.body) - self.at:
+            raise ValueError(f'a sequence of {n} does not fit in the message')
+        return n
+
+
+def parse(raw: bytes) -> Tuple[List[Detected], int]:
+    """Parse a serialized Detection2DArray into ([Detected], how many were unusable).
+
+    Reads only what a candidate needs (the best hypothesis, the box, the id), checking every
+    length against the buffer: a malformed message is a ValueError, never a crash (rclpy's C
+    deserializer aborts the process on some malformed buffers).
+    """
+    r = _Reader(raw)
+    r.u32()
+    r.u32()                                         # header.stamp
+    r.string()                                      # header.frame_id
+    out, bad = [], 0
+    for _ in range(r.count(16)):
+        r.u32()
+        r.u32()
+        r.string()                                  # the detection's header
+        best = None
+        for _ in range(r.count(8)):
+            cls = r.string()
+            score = r.f64()
+            r.f64(7)                                # pose: position, orientation
+            r.f64(36)                               # covariance
+            if math.isfinite(score) and (best is None or score > best[1]):
+                best = (cls[:MAX_TEXT], score)
+        cx, cy, _, w, h = r.f64(5)                  # bbox: centre x, y, theta, size
+        det_id = r.string()[:MAX_TEXT]
+        box = (cx - w / 2.0, cy - h / 2.0, w, h)
+        if not sane_box(box):
+            bad += 1
+            continue
+        cls, score = best if best is not None else ('', 0.0)
+        out.append(Detected(det_id, cls, score, box))
+    return out, bad
+
+
 class DetectionSet:
     """One kept Detection2DArray, serialized; its detections made on first use (thread-safe)."""
 
-    def __init__(self, raw: bytes, deserialize: Callable[[bytes], object]):
+    def __init__(self, raw: bytes, parse_raw: Callable[[bytes], Tuple[List[Detected], int]]
+                 = parse):
         self.raw = raw
-        self._deserialize = deserialize
+        self._parse = parse_raw
         self._lock = threading.Lock()
         self._made: Optional[Tuple[List[Detected], int]] = None
 
@@ -120,8 +198,8 @@ class DetectionSet:
         with self._lock:
             if self._made is None:
                 try:
-                    self._made = from_message(self._deserialize(self.raw))
-                except Exception:  # noqa: BLE001 - a set that does not deserialize is none
+                    self._made = self._parse(self.raw)
+                except ValueError:          # a malformed set holds no usable detection
                     self._made = ([], 0)
                 self.raw = b''
             return self._made

@@ -435,17 +435,11 @@ class TrackNode(LifecycleNode):
             why = '' if count <= s.max_detections else \
                 f'{count} detections in one set, more than max_detections ({s.max_detections})'
         if not why:
-            kept, why = book.add(stamp, DetectionSet(bytes(raw), self._deserialize_detections),
-                                 len(raw))
+            kept, why = book.add(stamp, DetectionSet(bytes(raw)), len(raw))
         if why:
             cam.detections_refused += 1
             self.get_logger().warning(f'detection set refused{cam.label}: {why}',
                                       throttle_duration_sec=2.0)
-
-    @staticmethod
-    def _deserialize_detections(raw: bytes):
-        from rclpy.serialization import deserialize_message
-        return deserialize_message(raw, Detection2DArray)
 
     def _detections_of(self, cam: Camera, stamp_ns: int):
         """Return (stamp, usable detections, '') of frame ``stamp_ns`` (0: newest), or why not."""
