@@ -17,7 +17,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
-from track_interfaces.srv import SelectDetection
+from track_interfaces.srv import SelectDetection, SetTarget
 from vision_msgs.msg import Detection2DArray
 
 UNCONFIGURED = State.PRIMARY_STATE_UNCONFIGURED
@@ -179,5 +179,39 @@ def test_a_flood_of_boxes_is_refused_and_frames_keep_being_answered():
                       for kv in s.values}
             return int(values.get('detection_sets_refused', 0)) >= 1
         assert h.wait_for(refused, 10), 'the refused sets were not counted in /diagnostics'
+    finally:
+        h.close()
+
+
+def test_a_lost_target_with_thousands_of_detections_a_frame_keeps_frames_answered():
+    # 3000 boxes a frame while the target is out of the tracker's reach: the nearest 16 are
+    # verified (in chunks of 8), the rest dropped and counted; every frame is answered
+    h = Harness(use_detector=True, scan_tiles=0, diagnostics_period=0.2)
+    diagnostics = []
+    h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    try:
+        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
+        rgb, box = scene(0)
+        first = image_msg(rgb, sec=5000)
+        assert h.publish_until_processed(first)
+        reply = h.call(h.set_target, SetTarget.Request(x=box[0], y=box[1], width=box[2],
+                                                       height=box[3], stamp=first.header.stamp))
+        assert reply.success, reply.message
+        crowd = [(5.0 + (k * 7) % 250, 5.0 + (k * 13) % 180, 20.0, 20.0) for k in range(3000)]
+        answered = []
+        for i in range(1, 16):
+            rgb, _ = scene(i, box=(230, 170, 56, 48), speed=(0, 0))      # out of reach
+            pub.publish(detections(5000 + i, crowd))
+            count = len(h.states)
+            h.pub.publish(image_msg(rgb, sec=5000 + i))
+            answered.append(h.wait_for(lambda: len(h.states) > count, 10))
+        assert all(answered), answered
+
+        def dropped():
+            values = {kv.key: kv.value for s in diagnostics[-1].status for kv in s.values} \
+                if diagnostics else {}
+            return int(values.get('candidates_dropped', 0)) >= 2 * (3000 - 16)
+        assert h.wait_for(dropped, 10), 'the dropped candidates were not counted'
     finally:
         h.close()
