@@ -84,6 +84,10 @@ eval: setup
 	    --model student=models/default.safetensors --leave-return 60 \
 	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/longterm60
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --leave-return 30 \
+	    --look-alike config/eval/dev_kinds.yaml \
+	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/lookalike
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --small-target 16 \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \

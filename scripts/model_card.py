@@ -326,6 +326,8 @@ def main(argv=None):
     reports = pathlib.Path(args.report).parents[1]
     lines += _long_term(reports / 'longterm60' / 'longterm.json',
                         'Motion while away: a longer absence (60 frames)')
+    lines += _long_term(reports / 'lookalike' / 'longterm.json',
+                        'Look-alikes: another object of the kind while the target is away')
     lines += _small_target(reports / 'small' / 'report.json')
     out = ROOT / 'models' / 'MODEL_CARD.md'
     lines += _vittrack(pathlib.Path(args.report).parents[1],

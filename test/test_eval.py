@@ -313,3 +313,38 @@ def test_returns_are_broken_down_by_how_far_the_target_travelled():
                    [32, 0, 10, 10]], float)
     assert travelled(gt, 4) == pytest.approx(3.0)            # 30 px for a 10 px target
     assert travelled(gt, 3) is None and travelled(gt, 9) is None
+
+
+def test_a_look_alike_takes_the_targets_place_and_size_while_it_is_away():
+    from track_core.data.sequences import Sequence, with_look_alike
+    from track_core.eval.longterm import longterm_metrics
+    from track_core.eval.ope import run_sequence
+    frames = [np.full((100, 120, 3), 50 + i, np.uint8) for i in range(10)]
+    boxes = np.array([[30.0 + i, 40.0, 20.0, 10.0] for i in range(10)])
+    seq = Sequence('s', boxes, np.ones(10, bool), source=lambda i: frames[i])
+    still = np.zeros((80, 80, 3), np.uint8)
+    still[20:60, 10:50] = 255                              # the look-alike, 40x40
+    out = with_look_alike(seq, still, (10, 20, 40, 40), leave_at=4, count=3, drift=(2, 0))
+    assert len(out) == 13 and np.isnan(out.boxes[4:7]).all()
+    assert np.isnan(out.distractors[:4]).all() and np.isnan(out.distractors[7:]).all()
+    x, y, w, h = out.distractors[4]
+    assert w * h == pytest.approx(20 * 10)                # the target's size where it left
+    assert (x + w / 2, y + h / 2) == pytest.approx((43.0, 45.0), abs=0.5)     # and place
+    assert out.distractors[6][0] == pytest.approx(x + 4)  # drifts 2 px a frame
+    shown = out.frame(4)
+    assert shown[int(y) + 2, int(x) + 2].tolist() == [255, 255, 255]  # the look-alike there
+    assert np.array_equal(out.frame(7), frames[4])        # the target comes back
+
+    class Follower:                                        # reports the look-alike as present
+        name = 'follower'
+
+        def initialize(self, image, box):
+            self.i = 0
+
+        def track(self, image):
+            self.i += 1
+            d = out.distractors[self.i]
+            return d if np.isfinite(d).all() else out.boxes[self.i]
+    run = run_sequence(Follower(), out)
+    figures = longterm_metrics([run], [out.boxes], [7], distractors=[out.distractors])
+    assert figures['switches'] == 1.0 and figures['absent_reported'] == 1.0

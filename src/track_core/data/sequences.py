@@ -297,6 +297,70 @@ def with_small_target(seq: Sequence, side: float = 16.0) -> Sequence:
     return Sequence(seq.name, boxes, seq.visible.copy(), source=frame)
 
 
+def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, count: int,
+                    skip: int = 0, drift=(2.0, 1.0)) -> Sequence:
+    """Leave-and-return where the absence shows another object of the target's kind.
+
+    ``still`` (an RGB image) holds the look-alike at ``instance`` (x, y, w, h). For the
+    ``count`` frames away, the still is scaled so that the look-alike is the size the target
+    had when it left, and placed with the look-alike's centre where the target was, drifting
+    by ``drift`` pixels a frame (a canvas of the frame's size in the still's mean colour
+    around it). The target then comes back as in ``with_leave_and_return``. The result's
+    ``distractors`` (N, 4) are the look-alike's boxes (NaN on the target's frames).
+    """
+    if not 0 < leave_at < len(seq) - skip:
+        raise ValueError(f'{seq.name}: leave at 1..{len(seq) - skip - 1}, got {leave_at}')
+    if count < 1 or skip < 0:
+        raise ValueError(f'absent frames must be >= 1 and skip >= 0, got {count}, {skip}')
+    last = seq.boxes[:leave_at][np.isfinite(seq.boxes[:leave_at]).all(axis=1)]
+    if not len(last):
+        raise ValueError(f'{seq.name}: no box before frame {leave_at}')
+    tx, ty, tw, th = last[-1]
+    ix, iy, iw, ih = (float(v) for v in instance)
+    scale = float(np.sqrt(tw * th / max(iw * ih, 1e-9)))
+    scaled = cv2.resize(still, (max(1, round(still.shape[1] * scale)),
+                                max(1, round(still.shape[0] * scale))),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    colour = still.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    distractors = np.full((len(seq) - skip + count, 4), np.nan)
+    size = {}
+
+    def placement(k):
+        """Return the still's top-left corner in frame ``k`` away, and the look-alike's box."""
+        cx = tx + tw / 2 + drift[0] * k
+        cy = ty + th / 2 + drift[1] * k
+        ox = round(cx - (ix + iw / 2) * scale)
+        oy = round(cy - (iy + ih / 2) * scale)
+        return ox, oy, (ox + ix * scale, oy + iy * scale, iw * scale, ih * scale)
+
+    def frame(index):
+        if 'hw' not in size:
+            size['hw'] = seq.frame(0).shape[:2]
+        if index < leave_at:
+            return seq.frame(index)
+        if index >= leave_at + count:
+            return seq.frame(index - count + skip)
+        h, w = size['hw']
+        ox, oy, _ = placement(index - leave_at)
+        canvas = np.empty((h, w, 3), np.uint8)
+        canvas[:] = colour
+        x0, y0 = max(ox, 0), max(oy, 0)
+        x1, y1 = min(ox + scaled.shape[1], w), min(oy + scaled.shape[0], h)
+        if x1 > x0 and y1 > y0:
+            canvas[y0:y1, x0:x1] = scaled[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        return canvas
+    for k in range(count):
+        distractors[leave_at + k] = placement(k)[2]
+    rest = slice(leave_at + skip, len(seq))
+    boxes = np.concatenate([seq.boxes[:leave_at], np.full((count, 4), np.nan),
+                            seq.boxes[rest]])
+    visible = np.concatenate([seq.visible[:leave_at], np.zeros(count, bool),
+                              seq.visible[rest]])
+    out = Sequence(seq.name, boxes, visible, source=frame)
+    out.distractors = distractors
+    return out
+
+
 # ---------------------------------------------------------------- discovery
 def detect_format(root: pathlib.Path) -> str:
     """Guess a dataset root's layout from what is inside it."""

@@ -92,6 +92,10 @@ def main(argv=None):
                      'way through by N frames of the next one (the target away) and goes on, '
                      'with the target back where it left and, second, where it has moved to '
                      '(a fifth of the sequence dropped); writes longterm.md / .json')
+    run.add_argument('--look-alike', default='', metavar='KINDS.yaml',
+                     help='with --leave-return: while away, show another object of the '
+                     "target's kind (KINDS.yaml: sequence -> COCO label, e.g. "
+                     'config/eval/dev_kinds.yaml; stills from ${data}/det/coco_lightly256)')
     run.add_argument('--out', default='reports/eval')
     scale = sub.add_parser('scale', help='scale response: is a box of the wrong size corrected?')
     scale.add_argument('--data', default='${data}/sot/dev')
@@ -133,7 +137,8 @@ def main(argv=None):
         try:
             figures, path = evaluate_longterm(args.data, args.model, args.baselines, args.out,
                                               args.backend, args.threads, args.sequences,
-                                              runtime, dirs, args.leave_return)
+                                              runtime, dirs, args.leave_return,
+                                              look_alike=args.look_alike)
         except (DataError, CheckpointError, ValueError) as exc:
             print(f'error: {exc}', file=sys.stderr)
             return 2

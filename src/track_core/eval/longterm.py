@@ -65,24 +65,32 @@ def _prf(iou, present, reported):
 
 
 def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence[int],
-                     window: int = WINDOW) -> Dict[str, Optional[float]]:
+                     window: int = WINDOW, distractors: Optional[Sequence[np.ndarray]] = None
+                     ) -> Dict[str, Optional[float]]:
     """Compute the figures of one tracker's ``runs`` on leave-and-return sequences.
 
     ``truths``: each sequence's boxes (NaN while the target is away); ``returns``: the index
-    of the frame where the target comes back in each.
+    of the frame where the target comes back in each. ``distractors``: each sequence's
+    look-alike boxes (NaN where there is none): ``switches`` is then the share of the absent
+    frames reported present on the look-alike (IoU >= 0.5), the robot following another one.
     """
     absent_reported, absent_total = 0, 0
     delays, returned = [], 0
     by_travel = {label: [0, 0] for _, _, label in TRAVEL_BINS}     # [re-acquired, returns]
+    switched = 0
     per_seq = []
     pooled = []                           # (iou, present, reported, score) per sequence
-    for run, gt, back in zip(runs, truths, returns):
+    others = distractors if distractors is not None else [None] * len(runs)
+    for run, gt, back, other in zip(runs, truths, returns, others):
         iou = _iou_per_frame(run, gt)
         truth = gt[run.start + 1:]
         present = np.isfinite(truth).all(axis=1)
         reported = run.reported
         absent_reported += int((reported & ~present).sum())
         absent_total += int((~present).sum())
+        if other is not None:
+            on_other = _iou_per_frame(run, np.asarray(other, float)) >= 0.5
+            switched += int((on_other & reported & ~present).sum())
         i0 = back - run.start - 1
         if 0 <= i0 < len(iou) and present[i0]:
             returned += 1
@@ -104,7 +112,9 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
            'reacquired': len(delays) / returned if returned else None,
            'frames_to_reacquire': float(np.median(delays)) if delays else None,
            'precision': precision, 'recall': recall, 'f': f,
-           'f_best': None, 'f_best_threshold': None, 'reacquired_by_travel': by_travel}
+           'f_best': None, 'f_best_threshold': None, 'reacquired_by_travel': by_travel,
+           'switches': (switched / absent_total if absent_total else None)
+           if distractors is not None else None}
     if pooled:
         best = (-1.0, None)
         for tau in np.linspace(0.0, 1.0, 101):
@@ -137,7 +147,9 @@ def markdown(figures: Dict[str, Dict[str, Dict]], absent: int) -> str:
                 f'{m["frames_to_reacquire"]:.0f}'
             travel = ' / '.join(f'{a}/{b}' for a, b in
                                 (m.get('reacquired_by_travel') or {}).values()) or 'n/a'
-            lines.append(f'| {name} | {cell(m["absent_reported"], True)} | '
+            switches = '' if m.get('switches') is None else \
+                f' ({cell(m["switches"], True)} on the look-alike)'
+            lines.append(f'| {name} | {cell(m["absent_reported"], True)}{switches} | '
                          f'{cell(m["reacquired"], True)} | {travel} | {delay} | '
                          f'{cell(m["precision"])} | '
                          f'{cell(m["recall"])} | {cell(m["f"])} | {best} |')

@@ -13,7 +13,8 @@ import torch
 
 from track_core.data.build import resolve
 from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
-                                       with_leave_and_return, with_small_target)
+                                       with_leave_and_return, with_look_alike,
+                                       with_small_target)
 from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
@@ -117,12 +118,42 @@ def leave_return_splices(seqs, absent: int, fifth: int):
     return spliced, returns
 
 
+def look_alike_splices(seqs, absent: int, fifth: int, kinds: Dict[str, str], stills):
+    """Return (spliced sequences, return frames) where the absence shows a look-alike.
+
+    ``kinds``: {sequence: COCO label} (config/eval/dev_kinds.yaml); ``stills``: StillBoxes
+    (det/coco_lightly256). Each sequence with a kind gets an instance of that label (at
+    least 32 px a side; the k-th for the k-th such sequence, so runs repeat), scaled to the
+    target's size where it left and drifting from there (``with_look_alike``).
+    """
+    import cv2
+    by_label: Dict[str, list] = {}
+    for s in stills:
+        if min(s.box[2], s.box[3]) >= 32:
+            by_label.setdefault(s.label, []).append(s)
+    spliced, returns = [], []
+    for k, seq in enumerate(s for s in seqs if kinds.get(s.name) in by_label):
+        choices = by_label[kinds[seq.name]]
+        still = choices[k % len(choices)]
+        skip = len(seq) // fifth if fifth else 0
+        leave = max(1, int(len(seq) * LEAVE_AT))
+        if leave >= len(seq) - skip - 1:
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(still.image)), cv2.COLOR_BGR2RGB)
+        spliced.append(with_look_alike(seq, rgb, still.box, leave, absent, skip))
+        returns.append(leave + absent)
+    return spliced, returns
+
+
 def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backend='onnx',
                       threads=None, sequences=None, runtime=None, baseline_dirs=None,
-                      absent: int = 30, progress=True):
+                      absent: int = 30, progress=True, look_alike: str = ''):
     """Run every tracker on both leave-and-return variants; write longterm.md / .json.
 
-    Returns ({variant: {tracker: figures}}, the report path).
+    ``look_alike``: a file of {sequence: COCO label} (config/eval/dev_kinds.yaml); the absence
+    then shows another object of the target's kind, from the still images
+    (``${data}/det/coco_lightly256``), instead of the next sequence. Returns ({variant:
+    {tracker: figures}}, the report path).
     """
     from tqdm import tqdm
     seqs = find_sequences(resolve(str(data)))
@@ -130,6 +161,12 @@ def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backen
         seqs = [s for s in seqs if s.name in set(sequences)]
     if len(seqs) < 2:
         raise DataError(f'{data}: the long-term protocol needs at least two sequences')
+    kinds, stills = {}, []
+    if look_alike:
+        import yaml
+        from track_core.data.stills import read_boxes_csv
+        kinds = yaml.safe_load(pathlib.Path(look_alike).read_text()) or {}
+        stills = read_boxes_csv(resolve('${data}/det/coco_lightly256'))
     threads = threads or torch.get_num_threads()
     factories = {}
     for spec in models:
@@ -140,10 +177,12 @@ def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backen
     ready, skipped = available_baselines(baselines, None, baseline_dirs)
     factories.update(ready)
     figures = {}
-    bar = tqdm(total=len(LONGTERM_VARIANTS) * len(factories) * len(seqs), desc='long-term',
-               unit='seq', disable=not progress)
-    for variant, fifth in LONGTERM_VARIANTS.items():
-        spliced, returns = leave_return_splices(seqs, absent, fifth)
+    splices = {variant: look_alike_splices(seqs, absent, fifth, kinds, stills) if look_alike
+               else leave_return_splices(seqs, absent, fifth)
+               for variant, fifth in LONGTERM_VARIANTS.items()}
+    bar = tqdm(total=sum(len(s) for s, _ in splices.values()) * len(factories),
+               desc='long-term', unit='seq', disable=not progress)
+    for variant, (spliced, returns) in splices.items():
         figures[variant] = {}
         for name, make in factories.items():
             tracker = make()
@@ -152,19 +191,26 @@ def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backen
                 bar.set_postfix(variant=variant[:10], tracker=name, seq=seq.name)
                 runs.append(run_sequence(tracker, seq))
                 bar.update()
-            figures[variant][name] = longterm_metrics(runs, [q.boxes for q in spliced],
-                                                      returns)
+            figures[variant][name] = longterm_metrics(
+                runs, [q.boxes for q in spliced], returns,
+                distractors=[q.distractors for q in spliced] if look_alike else None)
     bar.close()
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {'dataset': '/'.join(resolve(str(data)).resolve().parts[-2:]),
             'sequences': [s.name for s in seqs], 'absent_frames': absent,
-            'leave_at': LEAVE_AT, 'hardware': hardware_line(threads), 'skipped': skipped}
+            'leave_at': LEAVE_AT, 'hardware': hardware_line(threads), 'skipped': skipped,
+            'look_alike': {k: v for k, v in kinds.items() if k in {s.name for s in seqs}}}
     (folder / 'longterm.json').write_text(json.dumps({'meta': meta, 'figures': figures},
                                                      indent=1))
-    text = ['# Long-term: leave and return', '',
-            f'Dataset {meta["dataset"]}, {len(seqs)} sequences; each cut at '
-            f'{LEAVE_AT:.0%} by {absent} frames of the next sequence (the target away), then '
+    away = (f'{absent} frames showing another object of its kind (a still with one, scaled '
+            'to the target and drifting from where it left)' if look_alike else
+            f'{absent} frames of the next sequence')
+    used = len(meta['look_alike']) if look_alike else len(seqs)
+    text = ['# Long-term: leave and return' + (', a look-alike while away' if look_alike
+                                               else ''), '',
+            f'Dataset {meta["dataset"]}, {used} sequences; each cut at '
+            f'{LEAVE_AT:.0%} by {away} (the target away), then '
             'the rest: the target back where it left, or (second table) where it has moved '
             'to, a fifth of the sequence dropped. Machine: ' + meta['hardware'], '',
             longterm_markdown(figures, absent)]
