@@ -230,25 +230,35 @@ def with_leave_and_return(seq: Sequence, other: Sequence, leave_at: int, count: 
     it has moved to meanwhile (the next ``skip`` frames of ``seq`` are dropped). The return
     is at index ``leave_at + count`` of the result.
     """
+    if other is seq or other.name == seq.name:
+        raise ValueError(f"{seq.name}: the absence needs another sequence's frames")
+
+    def away(k, h, w):
+        image = other.frame(k % len(other))
+        return image if image.shape[:2] == (h, w) else \
+            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return _splice(seq, leave_at, count, skip, away)
+
+
+def _splice(seq: Sequence, leave_at: int, count: int, skip: int, away) -> Sequence:
+    """``seq`` cut at ``leave_at`` by ``count`` frames ``away(k, height, width)``, then on.
+
+    The frames away have no box; ``skip`` frames of ``seq`` are dropped before the rest.
+    """
     if not 0 < leave_at < len(seq) - skip:
         raise ValueError(f'{seq.name}: leave at 1..{len(seq) - skip - 1}, got {leave_at}')
     if count < 1 or skip < 0:
         raise ValueError(f'absent frames must be >= 1 and skip >= 0, got {count}, {skip}')
-    if other is seq or other.name == seq.name:
-        raise ValueError(f"{seq.name}: the absence needs another sequence's frames")
     size = {}
 
     def frame(index):
-        if 'hw' not in size:
-            size['hw'] = seq.frame(0).shape[:2]
         if index < leave_at:
             return seq.frame(index)
         if index >= leave_at + count:
             return seq.frame(index - count + skip)
-        h, w = size['hw']
-        image = other.frame((index - leave_at) % len(other))
-        return image if image.shape[:2] == (h, w) else \
-            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        if 'hw' not in size:
+            size['hw'] = seq.frame(0).shape[:2]
+        return away(index - leave_at, *size['hw'])
     rest = slice(leave_at + skip, len(seq))
     boxes = np.concatenate([seq.boxes[:leave_at], np.full((count, 4), np.nan),
                             seq.boxes[rest]])
@@ -308,10 +318,6 @@ def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, c
     around it). The target then comes back as in ``with_leave_and_return``. The result's
     ``distractors`` (N, 4) are the look-alike's boxes (NaN on the target's frames).
     """
-    if not 0 < leave_at < len(seq) - skip:
-        raise ValueError(f'{seq.name}: leave at 1..{len(seq) - skip - 1}, got {leave_at}')
-    if count < 1 or skip < 0:
-        raise ValueError(f'absent frames must be >= 1 and skip >= 0, got {count}, {skip}')
     last = seq.boxes[:leave_at][np.isfinite(seq.boxes[:leave_at]).all(axis=1)]
     if not len(last):
         raise ValueError(f'{seq.name}: no box before frame {leave_at}')
@@ -322,8 +328,6 @@ def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, c
                                 max(1, round(still.shape[0] * scale))),
                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     colour = still.reshape(-1, 3).mean(axis=0).astype(np.uint8)
-    distractors = np.full((len(seq) - skip + count, 4), np.nan)
-    size = {}
 
     def placement(k):
         """Return the still's top-left corner in frame ``k`` away, and the look-alike's box."""
@@ -333,15 +337,8 @@ def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, c
         oy = round(cy - (iy + ih / 2) * scale)
         return ox, oy, (ox + ix * scale, oy + iy * scale, iw * scale, ih * scale)
 
-    def frame(index):
-        if 'hw' not in size:
-            size['hw'] = seq.frame(0).shape[:2]
-        if index < leave_at:
-            return seq.frame(index)
-        if index >= leave_at + count:
-            return seq.frame(index - count + skip)
-        h, w = size['hw']
-        ox, oy, _ = placement(index - leave_at)
+    def away(k, h, w):
+        ox, oy, _ = placement(k)
         canvas = np.empty((h, w, 3), np.uint8)
         canvas[:] = colour
         x0, y0 = max(ox, 0), max(oy, 0)
@@ -349,15 +346,10 @@ def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, c
         if x1 > x0 and y1 > y0:
             canvas[y0:y1, x0:x1] = scaled[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
         return canvas
+    out = _splice(seq, leave_at, count, skip, away)
+    out.distractors = np.full((len(out), 4), np.nan)
     for k in range(count):
-        distractors[leave_at + k] = placement(k)[2]
-    rest = slice(leave_at + skip, len(seq))
-    boxes = np.concatenate([seq.boxes[:leave_at], np.full((count, 4), np.nan),
-                            seq.boxes[rest]])
-    visible = np.concatenate([seq.visible[:leave_at], np.zeros(count, bool),
-                              seq.visible[rest]])
-    out = Sequence(seq.name, boxes, visible, source=frame)
-    out.distractors = distractors
+        out.distractors[leave_at + k] = placement(k)[2]
     return out
 
 
