@@ -267,6 +267,14 @@ def test_nearest_takes_the_closest_within_tolerance_and_waits_for_a_late_one():
     add(cache, 4)
     none, _ = cache.nearest(3 * SEC, 0.0, wait_s=60.0)
     assert none is None
+    # a stream that stopped long before the frame, or never came: no wait either (the item
+    # for the frame comes 0.3 s later; a lookup that waited would have found it)
+    for book, frame_sec in ((cache, 60), (StampCache(10, 10_000), 1)):
+        late = threading.Timer(0.3, lambda b=book, s=frame_sec: add(b, s))
+        late.start()
+        none, why = book.nearest(frame_sec * SEC, 0.0, wait_s=30.0)
+        late.join()
+        assert none is None and why
 
 
 def test_rate_meter_and_stats():

@@ -14,6 +14,10 @@ import time
 from typing import Any, Deque, List, NamedTuple, Optional, Tuple
 
 
+# A stream whose newest item is older than this (before the frame looked up) is not waited for.
+LIVE_WINDOW_S = 1.0
+
+
 class Stamped(NamedTuple):
     stamp_ns: int
     value: Any
@@ -86,8 +90,10 @@ class StampCache:
                 ) -> Tuple[Optional[Stamped], str]:
         """Return (the item nearest ``stamp_ns`` within ``tolerance_s``, '') or why not.
 
-        With ``wait_s`` > 0, when nothing within the tolerance is held yet and no item newer
-        than ``stamp_ns`` has arrived, wait up to that long for one to arrive.
+        With ``wait_s`` > 0, when nothing within the tolerance is held yet, no item newer than
+        ``stamp_ns`` has arrived, and the stream is live (its newest item at most
+        ``LIVE_WINDOW_S`` before ``stamp_ns``), wait up to that long for one to arrive. A stream
+        that never came or has stopped costs no wait.
         """
         deadline = time.monotonic() + max(0.0, wait_s)
         tolerance_ns = int(round(tolerance_s * 1e9))
@@ -97,9 +103,11 @@ class StampCache:
                 best = min(items, key=lambda it: abs(it.stamp_ns - stamp_ns), default=None)
                 if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns:
                     return best, ''
-                newer = any(it.stamp_ns > stamp_ns for it in items)
+                newest = max((it.stamp_ns for it in items), default=None)
+                live = newest is not None and \
+                    stamp_ns - newest <= int(LIVE_WINDOW_S * 1e9)
                 left = deadline - time.monotonic()
-                if newer or left <= 0:
+                if not live or newest > stamp_ns or left <= 0:
                     break
                 self._cond.wait(left)
         if best is None:
