@@ -156,42 +156,54 @@ def test_select_detection_refuses_points_and_boxes_that_are_no_pixels():
         h.close()
 
 
-def test_a_flood_of_boxes_is_refused_and_frames_keep_being_answered():
-    h = Harness(use_detector=True, max_detections=100, diagnostics_period=0.2)
-    diagnostics = []
-    h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-    try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
-        pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
-        flood = detections(1, [(5.0, 5.0, 10.0, 10.0)] * 20_000)
-        answered = []
-        for i in range(30):
-            if i % 3 == 0:
-                pub.publish(flood)                      # 20 000 boxes: refused whole
-            count = len(h.states)
-            rgb, _ = scene(i)
-            h.pub.publish(image_msg(rgb, sec=4000 + i))
-            answered.append(h.wait_for(lambda: len(h.states) > count, 5))
-        assert sum(answered) >= 27, answered
+class DetectorRig:
+    """A node with a detector input, the test's detector publisher and /diagnostics."""
 
-        def refused():
-            values = {kv.key: kv.value for d in diagnostics[-3:] for s in d.status
+    def __init__(self, **params):
+        self.h = Harness(use_detector=True, diagnostics_period=0.2, **params)
+        self.diagnostics = []
+        self.h.client.create_subscription(DiagnosticArray, '/diagnostics',
+                                          self.diagnostics.append, 10)
+        self.detector = self.h.client.create_publisher(Detection2DArray, 'detector/detections',
+                                                       10)
+        assert self.h.wait_for(lambda: self.h.node.running, 60), 'node did not activate'
+
+    def frame(self, rgb, sec, dets=None, timeout=10.0) -> bool:
+        """Publish ``dets`` (if any) and the frame; say whether the frame was answered."""
+        if dets is not None:
+            self.detector.publish(dets)
+        count = len(self.h.states)
+        self.h.pub.publish(image_msg(rgb, sec=sec))
+        return self.h.wait_for(lambda: len(self.h.states) > count, timeout)
+
+    def counted(self, key: str, least: int) -> bool:
+        """Wait for /diagnostics to count at least ``least`` of ``key``."""
+        def enough():
+            values = {kv.key: kv.value for d in self.diagnostics[-3:] for s in d.status
                       for kv in s.values}
-            return int(values.get('detection_sets_refused', 0)) >= 1
-        assert h.wait_for(refused, 10), 'the refused sets were not counted in /diagnostics'
+            return int(values.get(key, 0)) >= least
+        return self.h.wait_for(enough, 10)
+
+
+def test_a_flood_of_boxes_is_refused_and_frames_keep_being_answered():
+    rig = DetectorRig(max_detections=100)
+    try:
+        flood = detections(1, [(5.0, 5.0, 10.0, 10.0)] * 20_000)
+        answered = [rig.frame(scene(i)[0], 4000 + i, flood if i % 3 == 0 else None, 5)
+                    for i in range(30)]                 # 20 000 boxes: refused whole
+        assert sum(answered) >= 27, answered
+        assert rig.counted('detection_sets_refused', 1), \
+            'the refused sets were not counted in /diagnostics'
     finally:
-        h.close()
+        rig.h.close()
 
 
 def test_a_lost_target_with_thousands_of_detections_a_frame_keeps_frames_answered():
     # 3000 boxes a frame while the target is out of the tracker's reach: the nearest 16 are
     # verified (in chunks of 8), the rest dropped and counted; every frame is answered
-    h = Harness(use_detector=True, scan_tiles=0, diagnostics_period=0.2)
-    diagnostics = []
-    h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    rig = DetectorRig(scan_tiles=0)
+    h = rig.h
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
-        pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
         rgb, box = scene(0)
         first = image_msg(rgb, sec=5000)
         assert h.publish_until_processed(first)
@@ -199,19 +211,11 @@ def test_a_lost_target_with_thousands_of_detections_a_frame_keeps_frames_answere
                                                        height=box[3], stamp=first.header.stamp))
         assert reply.success, reply.message
         crowd = [(5.0 + (k * 7) % 250, 5.0 + (k * 13) % 180, 20.0, 20.0) for k in range(3000)]
-        answered = []
-        for i in range(1, 16):
-            rgb, _ = scene(i, box=(230, 170, 56, 48), speed=(0, 0))      # out of reach
-            pub.publish(detections(5000 + i, crowd))
-            count = len(h.states)
-            h.pub.publish(image_msg(rgb, sec=5000 + i))
-            answered.append(h.wait_for(lambda: len(h.states) > count, 10))
+        away = {'box': (230, 170, 56, 48), 'speed': (0, 0)}        # out of the search's reach
+        answered = [rig.frame(scene(i, **away)[0], 5000 + i, detections(5000 + i, crowd))
+                    for i in range(1, 16)]
         assert all(answered), answered
-
-        def dropped():
-            values = {kv.key: kv.value for s in diagnostics[-1].status for kv in s.values} \
-                if diagnostics else {}
-            return int(values.get('candidates_dropped', 0)) >= 2 * (3000 - 16)
-        assert h.wait_for(dropped, 10), 'the dropped candidates were not counted'
+        assert rig.counted('candidates_dropped', 2 * (3000 - 16)), \
+            'the dropped candidates were not counted'
     finally:
         h.close()
