@@ -134,7 +134,7 @@ class Camera:
         return f'~/{self.prefix}{name}'
 
     @property
-    def label(self) -> str:
+    def log_tag(self) -> str:
         return f' ({self.name})' if self.name else ''
 
 
@@ -419,7 +419,7 @@ class TrackNode(LifecycleNode):
                       stream=cam.name)
         kept, why = engine.offer(frame)
         if not kept:
-            self.get_logger().warning(f'image refused{cam.label}: {why}',
+            self.get_logger().warning(f'image refused{cam.log_tag}: {why}',
                                       throttle_duration_sec=2.0)
 
     @_guarded
@@ -438,7 +438,7 @@ class TrackNode(LifecycleNode):
             kept, why = book.add(stamp, DetectionSet(bytes(raw)), len(raw))
         if why:
             cam.detections_refused += 1
-            self.get_logger().warning(f'detection set refused{cam.label}: {why}',
+            self.get_logger().warning(f'detection set refused{cam.log_tag}: {why}',
                                       throttle_duration_sec=2.0)
 
     def _detections_of(self, cam: Camera, stamp_ns: int):
@@ -465,7 +465,7 @@ class TrackNode(LifecycleNode):
             return
         kept, why = book.add(stamp_to_ns(msg.header.stamp), msg, message_bytes(msg))
         if not kept:
-            self.get_logger().warning(f'depth image refused{cam.label}: {why}',
+            self.get_logger().warning(f'depth image refused{cam.log_tag}: {why}',
                                       throttle_duration_sec=2.0)
 
     @_guarded
@@ -549,9 +549,9 @@ class TrackNode(LifecycleNode):
             reply: Reply = f.result()
             cam.selection_message = f'{source}: {reply.message}'
             if reply.success:       # rclpy wants one severity per call site
-                self.get_logger().info(cam.selection_message + cam.label)
+                self.get_logger().info(cam.selection_message + cam.log_tag)
             else:
-                self.get_logger().warning(cam.selection_message + cam.label)
+                self.get_logger().warning(cam.selection_message + cam.log_tag)
             try:
                 self._wake.trigger()
             except Exception:  # noqa: BLE001 - the node is going away; nobody waits
@@ -589,7 +589,7 @@ class TrackNode(LifecycleNode):
         if det is None:
             response.success, response.message = False, why
             cam.selection_message = f'select_detection: {why}'
-            self.get_logger().warning(cam.selection_message + cam.label)
+            self.get_logger().warning(cam.selection_message + cam.log_tag)
             return response
         target_id = request.target_id or det.id
         reply = await _Reply(self.select(stamp, det.box, target_id, 'select_detection',
