@@ -88,6 +88,9 @@ eval: setup
 	    --look-alike config/eval/dev_kinds.yaml \
 	    --baselines vittrack nanotrack nanotrack_v3 lighttrack --out reports/lookalike
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --distractor config/eval/dev_kinds.yaml \
+	    --baselines nanotrack_v3 lighttrack vittrack --out reports/distractor
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --small-target 16 \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \

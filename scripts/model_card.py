@@ -101,6 +101,31 @@ def _small_target(path: pathlib.Path) -> list:
     return lines
 
 
+def _distractor(path: pathlib.Path) -> list:
+    """Return the card's distractor section (a track-eval --distractor report), if any."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    if not report['meta'].get('distractor'):
+        return []
+    used = len(report['meta']['sequences'])
+    lines = ['', '## A look-alike beside the target', '',
+             f'The {used} dev sequences whose target has a COCO kind '
+             '(`config/eval/dev_kinds.yaml`), replayed with another instance of that kind '
+             "(from the stills) pasted beside the target on every frame, the target's size, "
+             'from touching it to 1.5 widths away and back (`track-eval run --distractor`, all '
+             'trackers in one run). Switches: of the frames with the look-alike in view, the '
+             'share reported with the box on it (IoU >= 0.5, more than with the target); in '
+             f'brackets, on how many sequences it happens. Machine: '
+             f'{report["meta"]["hardware"]}.', '',
+             '| tracker | AUC | precision@20 | switches (sequences) |', '|---|---:|---:|---:|']
+    for name, m in report['summary'].items():
+        lines.append(f'| {name} | {m["auc"]:.3f} | {m["precision"]:.3f} | '
+                     f'{100 * m.get("switches", float("nan")):.1f} % '
+                     f'({m.get("switched_sequences", 0)}) |')
+    return lines
+
+
 def _long_term(path: pathlib.Path, title: str = 'Long-term: leave and return') -> list:
     """Return the card's long-term section (a track-eval --leave-return report), if any."""
     if not path.is_file():
@@ -328,6 +353,7 @@ def main(argv=None):
                         'Motion while away: a longer absence (60 frames)')
     lines += _long_term(reports / 'lookalike' / 'longterm.json',
                         'Look-alikes: another object of the kind while the target is away')
+    lines += _distractor(reports / 'distractor' / 'report.json')
     lines += _small_target(reports / 'small' / 'report.json')
     out = ROOT / 'models' / 'MODEL_CARD.md'
     lines += _vittrack(pathlib.Path(args.report).parents[1],

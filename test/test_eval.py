@@ -348,3 +348,45 @@ def test_a_look_alike_takes_the_targets_place_and_size_while_it_is_away():
     run = run_sequence(Follower(), out)
     figures = longterm_metrics([run], [out.boxes], [7], distractors=[out.distractors])
     assert figures['switches'] == 1.0 and figures['absent_reported'] == 1.0
+
+
+def test_a_distractor_stays_beside_the_target_and_a_switch_to_it_is_counted():
+    from track_core.data.sequences import Sequence, with_distractor
+    from track_core.eval.ope import aggregate, run_sequence
+    frames = [np.full((100, 200, 3), 50 + i, np.uint8) for i in range(12)]
+    boxes = np.array([[30.0 + 2 * i, 40.0, 20.0, 10.0] for i in range(12)])
+    boxes[9] = np.nan                                      # not annotated: no look-alike
+    seq = Sequence('s', boxes, np.isfinite(boxes).all(axis=1), source=lambda i: frames[i])
+    still = np.zeros((80, 80, 3), np.uint8)
+    still[20:60, 10:50] = 255                              # the look-alike, 40x40
+    out = with_distractor(seq, still, (10, 20, 40, 40), period=8)
+    np.testing.assert_array_equal(out.boxes, boxes)        # the target's boxes unchanged
+    assert np.isnan(out.distractors[0]).all() and np.isnan(out.distractors[9]).all()
+    gaps = []
+    for k in (1, 2, 4, 6, 8, 10):
+        x, y, w, h = out.distractors[k]
+        assert w * h == pytest.approx(20 * 10, rel=0.1)   # the target's size
+        assert y + h / 2 == pytest.approx(boxes[k, 1] + 5, abs=1)    # level with it
+        gaps.append(x - (boxes[k, 0] + boxes[k, 2]))       # on its right (more room there)
+        image = out.frame(k)
+        assert image[int(y + h / 2), int(x + w / 2)].tolist() == [255, 255, 255]
+        tx, ty = int(boxes[k, 0]) + 5, int(boxes[k, 1]) + 5
+        assert image[ty, tx].tolist() == frames[k][ty, tx].tolist()   # never over the target
+    assert min(gaps) >= -1 and max(gaps) > 20              # touching, then 1.5 widths away
+    assert np.array_equal(out.frame(0), frames[0])
+
+    class Jumper:                                          # goes over to the look-alike at 6
+        name = 'jumper'
+
+        def initialize(self, image, box):
+            self.i = 0
+
+        def track(self, image):
+            self.i += 1
+            return tuple(out.distractors[self.i]) if self.i >= 6 and \
+                np.isfinite(out.distractors[self.i]).all() else tuple(boxes[self.i])
+    run = run_sequence(Jumper(), out)
+    assert run.look_alike.sum() == 10                      # frames 1..11 but 9
+    assert run.switched.sum() == 5                         # 6, 7, 8, 10, 11
+    figures = aggregate([run])
+    assert figures['switches'] == pytest.approx(0.5) and figures['switched_sequences'] == 1

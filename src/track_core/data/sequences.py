@@ -353,6 +353,60 @@ def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, c
     return out
 
 
+def with_distractor(seq: Sequence, still: np.ndarray, instance, period: int = 90
+                    ) -> Sequence:
+    """``seq`` with another object of the target's kind beside the target on every frame.
+
+    ``still`` (RGB) holds the look-alike at ``instance`` (x, y, w, h). From the second frame
+    on, while the target is annotated, the look-alike's box, cut from the still and scaled to
+    the target's area, is pasted level with the target on the side with more room, from
+    touching it to 1.5 target widths away and back over ``period`` frames (it comes and goes
+    beside the target, never over it). The result's
+    ``distractors`` (N, 4) are the pasted boxes (NaN where there is none).
+    """
+    ix, iy, iw, ih = (int(round(float(v))) for v in instance)
+    patch = still[max(iy, 0):iy + ih, max(ix, 0):ix + iw]
+    if patch.size == 0:
+        raise ValueError(f'look-alike box {tuple(instance)} is outside its image')
+    first = seq.frame(0)
+    height, width = first.shape[:2]
+    boxes = np.asarray(seq.boxes, np.float64)
+    valid = np.flatnonzero(np.isfinite(boxes).all(axis=1))
+    if not len(valid):
+        raise ValueError(f'{seq.name}: no box to place a look-alike by')
+    x0, _, w0, _ = boxes[valid[0]]
+    side = 1.0 if x0 + w0 / 2 < width / 2 else -1.0     # towards the wider half
+    ph, pw = patch.shape[:2]
+    placed = np.full((len(seq), 4), np.nan)
+    for k in valid[valid > valid[0]]:
+        x, y, w, h = boxes[k]
+        if w <= 0 or h <= 0:
+            continue
+        scale = float(np.sqrt(w * h / (pw * ph)))
+        dw, dh = max(1, round(pw * scale)), max(1, round(ph * scale))
+        distance = (w + dw) / 2 + w * 0.75 * (1 - np.cos(2 * np.pi * k / period))
+        cx, cy = x + w / 2 + side * distance, y + h / 2
+        bx, by = round(cx - dw / 2), round(cy - dh / 2)
+        if bx + dw > 0 and by + dh > 0 and bx < width and by < height:
+            placed[k] = (bx, by, dw, dh)
+
+    def frame(index):
+        image = seq.frame(index)
+        if not np.isfinite(placed[index]).all():
+            return image
+        bx, by, dw, dh = (int(v) for v in placed[index])
+        pasted = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
+                            if dw < pw else cv2.INTER_LINEAR)
+        image = image.copy()
+        h, w = image.shape[:2]
+        xa, ya, xb, yb = max(bx, 0), max(by, 0), min(bx + dw, w), min(by + dh, h)
+        image[ya:yb, xa:xb] = pasted[ya - by:yb - by, xa - bx:xb - bx]
+        return image
+    out = Sequence(seq.name, boxes.copy(), seq.visible.copy(), source=frame)
+    out.distractors = placed
+    return out
+
+
 # ---------------------------------------------------------------- discovery
 def detect_format(root: pathlib.Path) -> str:
     """Guess a dataset root's layout from what is inside it."""

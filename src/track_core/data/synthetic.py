@@ -55,3 +55,79 @@ def write_uniform_sequence(root, name: str, frames, boxes) -> pathlib.Path:
              for b in boxes]
     (seq / 'groundtruth.txt').write_text('\n'.join(lines) + '\n')
     return seq
+
+
+def figure(rng, upper, lower, size: Tuple[int, int] = (36, 72)) -> np.ndarray:
+    """Draw a person-like figure, w x h: a head, upper and lower body in these RGB colours."""
+    w, h = size
+    patch = np.empty((h, w, 3), np.uint8)
+    patch[:] = (40, 40, 40)
+    cv2.ellipse(patch, (w // 2, h // 7), (w // 5, h // 8), 0, 0, 360, (224, 172, 105), -1)
+    cv2.rectangle(patch, (w // 6, h // 4), (w - w // 6, h * 3 // 5), upper, -1)
+    cv2.rectangle(patch, (w // 4, h * 3 // 5), (w * 3 // 4, h - 1), lower, -1)
+    return _grain(rng, patch)
+
+
+def coated_figure(rng, coat, skirt, stripes, size: Tuple[int, int] = (36, 72)) -> np.ndarray:
+    """Another person-like figure of the same size: a hat, a wide striped coat, a skirt."""
+    w, h = size
+    patch = np.empty((h, w, 3), np.uint8)
+    patch[:] = (40, 40, 40)
+    cv2.rectangle(patch, (w // 4, 0), (w * 3 // 4, h // 8), (20, 20, 20), -1)
+    cv2.ellipse(patch, (w // 2, h // 6), (w // 5, h // 10), 0, 0, 360, (150, 100, 70), -1)
+    cv2.rectangle(patch, (0, h // 4), (w - 1, h // 2), coat, -1)
+    for y in range(h // 4, h // 2, 5):
+        patch[y:y + 2, :] = stripes
+    cv2.rectangle(patch, (w // 8, h // 2), (w - w // 8, h * 3 // 4), skirt, -1)
+    cv2.rectangle(patch, (w // 4, h * 3 // 4), (w // 2 - 2, h - 1), (20, 20, 20), -1)
+    cv2.rectangle(patch, (w // 2 + 2, h * 3 // 4), (w * 3 // 4, h - 1), (20, 20, 20), -1)
+    return _grain(rng, patch)
+
+
+def _grain(rng, patch):
+    noise = rng.integers(-20, 20, patch.shape)
+    return np.clip(patch.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def look_alike_scene(before: int = 25, gap: int = 8, away: int = 30, back: int = 20,
+                     size: Tuple[int, int] = (240, 320), seed: int = 0):
+    """Make a scene: a figure walks, leaves, another of its size walks in, the first returns.
+
+    The target (red top, blue trousers) walks right for ``before`` frames; then the scene is
+    empty for ``gap`` frames; then a look-alike (``coated_figure``: hat, white coat with
+    black stripes, grey skirt) walks where the target left for ``away`` frames; then the
+    target is back for ``back`` frames, elsewhere. The network alone scores the look-alike as
+    high as the target. Returns (frames, target boxes (NaN while away), look-alike
+    boxes (NaN while not in view), per-frame 'target' / 'none' / 'other').
+    """
+    rng = np.random.default_rng(seed)
+    height, width = size
+    background = cv2.resize(rng.integers(60, 140, (15, 20, 3), dtype=np.uint8), (width, height),
+                            interpolation=cv2.INTER_LINEAR)
+    target = figure(rng, (200, 40, 40), (30, 30, 120))
+    other = coated_figure(rng, (240, 240, 240), (60, 60, 60), (20, 20, 20))
+    ph, pw = target.shape[:2]
+    frames, boxes, others, shown = [], [], [], []
+    nan = [np.nan] * 4
+    for i in range(before + gap + away + back):
+        frame = background.copy()
+        if i < before:
+            kind, x, y, patch = 'target', 0.2 * width + 3 * i, 0.4 * height, target
+        elif i < before + gap:
+            kind, patch = 'none', None
+        elif i < before + gap + away:
+            kind = 'other'
+            x, y, patch = 0.2 * width + 3 * before - 10 + (i - before - gap), 0.4 * height, other
+        else:
+            kind, x, y, patch = 'target', 0.65 * width + (i - before - gap - away), \
+                0.45 * height, target
+        box = nan
+        if patch is not None:
+            xi, yi = int(round(x)), int(round(y))
+            frame[yi:yi + ph, xi:xi + pw] = patch
+            box = [xi, yi, pw, ph]
+        frames.append(frame)
+        boxes.append(box if kind == 'target' else nan)
+        others.append(box if kind == 'other' else nan)
+        shown.append(kind)
+    return frames, np.asarray(boxes, np.float64), np.asarray(others, np.float64), shown

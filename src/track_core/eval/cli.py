@@ -87,6 +87,10 @@ def main(argv=None):
     run.add_argument('--small-target', type=float, default=0.0, metavar='PX',
                      help='replay each sequence with its target about PX pixels (frames '
                      'downscaled and centred on a canvas of their size, boxes scaled alike)')
+    run.add_argument('--distractor', default='', metavar='KINDS.yaml',
+                     help='replay the sequences with a kind in KINDS.yaml with another object '
+                     'of that kind beside the target all along (pasted from the stills of '
+                     '${data}/det/coco_lightly256); the report counts switches to it')
     run.add_argument('--leave-return', type=int, default=0, metavar='N',
                      help='instead, the long-term protocol: each sequence is cut 40 %% of the '
                      'way through by N frames of the next one (the target away) and goes on, '
@@ -149,7 +153,8 @@ def main(argv=None):
         summaries, path = evaluate(args.data, args.model, args.baselines, None, args.out,
                                    args.backend, args.threads, args.sequences,
                                    runtime=runtime, baseline_dirs=dirs,
-                                   cut_away=args.cut_away, small_target=args.small_target)
+                                   cut_away=args.cut_away, small_target=args.small_target,
+                                   distractor=args.distractor)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

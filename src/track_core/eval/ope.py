@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from track_core.boxes import iou_xywh
 from track_core.data.sequences import Sequence
 from track_core.eval.metrics import concat, frame_errors, FrameErrors, summary
 
@@ -32,6 +33,10 @@ class SequenceRun:
     # finite box for trackers without states), and the first frame's index
     reported: Optional[np.ndarray] = None
     start: int = 0
+    # per frame after the first, on sequences with a look-alike beside the target
+    # (``with_distractor``): is one in view, and is the box reported on it (a switch)
+    look_alike: Optional[np.ndarray] = None
+    switched: Optional[np.ndarray] = None
 
 
 def first_valid(seq: Sequence) -> int:
@@ -69,7 +74,25 @@ def run_sequence(tracker, seq: Sequence) -> SequenceRun:
         run.reported &= ~run.lost
         gt = np.asarray(seq.boxes[start + 1:], np.float64)      # frame_errors' validity
         run.present = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    others = getattr(seq, 'distractors', None)
+    if others is not None:
+        run.look_alike, run.switched = switches(boxes[start + 1:], seq.boxes[start + 1:],
+                                                others[start + 1:], run.reported)
     return run
+
+
+# A reported box at this IoU with a look-alike, and nearer it than the target, is on it.
+SWITCH_IOU = 0.5
+
+
+def switches(pred, truth, others, reported):
+    """Per frame: (a look-alike is in view, the reported box is on it rather than the target)."""
+    pred, truth, others = (np.asarray(a, np.float64) for a in (pred, truth, others))
+    in_view = np.isfinite(others).all(axis=1)
+    with np.errstate(invalid='ignore'):
+        on_other = np.nan_to_num(iou_xywh(pred, others))
+        on_target = np.nan_to_num(iou_xywh(pred, truth))
+    return in_view, in_view & reported & (on_other >= SWITCH_IOU) & (on_other > on_target)
 
 
 def confidence(runs: List[SequenceRun]) -> Optional[Dict[str, float]]:
@@ -123,6 +146,11 @@ def aggregate(runs: List[SequenceRun]) -> Dict[str, float]:
                             [np.zeros(0)])
     out['size_ratio'] = float(np.median(ratios)) if len(ratios) else float('nan')
     out['size_inflated'] = float((ratios > INFLATED).mean()) if len(ratios) else float('nan')
+    beside = [r for r in runs if r.look_alike is not None]
+    if beside:
+        frames = sum(int(r.look_alike.sum()) for r in beside)
+        out['switches'] = sum(int(r.switched.sum()) for r in beside) / max(frames, 1)
+        out['switched_sequences'] = sum(bool(r.switched.any()) for r in beside)
     return out
 
 

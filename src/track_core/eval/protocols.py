@@ -13,8 +13,8 @@ import torch
 
 from track_core.data.build import resolve
 from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
-                                       with_leave_and_return, with_look_alike,
-                                       with_small_target)
+                                       with_distractor, with_leave_and_return,
+                                       with_look_alike, with_small_target)
 from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
@@ -35,14 +35,16 @@ def model_spec(spec: str):
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
              runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0,
-             small_target: float = 0.0):
+             small_target: float = 0.0, distractor: str = ''):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: run-time settings changed on top of each track_core model's own (baselines
     have theirs). ``cut_away``: follow each sequence with that many frames of the next one in
     the set (``with_cut_away``: the target absent), for the confidence figures.
     ``small_target``: replay each sequence with its target about that many pixels
-    (``with_small_target``; 0: as recorded).
+    (``with_small_target``; 0: as recorded). ``distractor``: a file of {sequence: COCO label}
+    (config/eval/dev_kinds.yaml); only those sequences run, each with another object of its
+    kind beside the target (``with_distractor``), and the report counts switches to it.
     """
     from tqdm import tqdm
     skipped_data = []
@@ -53,6 +55,11 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         raise DataError(f'{data}: no sequences to evaluate')
     if small_target:
         seqs = [with_small_target(s, small_target) for s in seqs]
+    if distractor:
+        seqs = [with_distractor(seq, rgb, box)
+                for seq, rgb, box in look_alikes(seqs, *read_kinds(distractor))]
+        if not seqs:
+            raise DataError(f'{data}: no sequence has a kind in {distractor} with a still')
     if cut_away:
         if len(seqs) < 2:
             raise DataError(f'{data}: a cut-away needs at least two sequences')
@@ -89,7 +96,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             'hardware': hardware_line(threads), 'backend': backend,
             'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
-            'ratios': ratios, 'cut_away': cut_away, 'small_target': small_target}
+            'ratios': ratios, 'cut_away': cut_away, 'small_target': small_target,
+            'distractor': bool(distractor)}
     return summaries, write_report(out, summaries, runs, meta)
 
 
@@ -118,29 +126,45 @@ def leave_return_splices(seqs, absent: int, fifth: int):
     return spliced, returns
 
 
-def look_alike_splices(seqs, absent: int, fifth: int, kinds: Dict[str, str], stills):
-    """Return (spliced sequences, return frames) where the absence shows a look-alike.
+def look_alikes(seqs, kinds: Dict[str, str], stills):
+    """Yield (sequence, still RGB, instance box) for each sequence with a kind in ``kinds``.
 
     ``kinds``: {sequence: COCO label} (config/eval/dev_kinds.yaml); ``stills``: StillBoxes
-    (det/coco_lightly256). Each sequence with a kind gets an instance of that label (at
-    least 32 px a side; the k-th for the k-th such sequence, so runs repeat), scaled to the
-    target's size where it left and drifting from there (``with_look_alike``).
+    (det/coco_lightly256). The k-th such sequence gets the k-th instance of its label at
+    least 32 px a side, so runs repeat.
     """
     import cv2
     by_label: Dict[str, list] = {}
     for s in stills:
         if min(s.box[2], s.box[3]) >= 32:
             by_label.setdefault(s.label, []).append(s)
-    spliced, returns = [], []
     for k, seq in enumerate(s for s in seqs if kinds.get(s.name) in by_label):
         choices = by_label[kinds[seq.name]]
         still = choices[k % len(choices)]
+        yield seq, cv2.cvtColor(cv2.imread(str(still.image)), cv2.COLOR_BGR2RGB), still.box
+
+
+def read_kinds(path):
+    """Return ({sequence: COCO label} from ``path``, the stills of ${data}/det/coco_lightly256)."""
+    import yaml
+    from track_core.data.stills import read_boxes_csv
+    kinds = yaml.safe_load(pathlib.Path(path).read_text()) or {}
+    return kinds, read_boxes_csv(resolve('${data}/det/coco_lightly256'))
+
+
+def look_alike_splices(seqs, absent: int, fifth: int, kinds: Dict[str, str], stills):
+    """Return (spliced sequences, return frames) where the absence shows a look-alike.
+
+    Each sequence of ``look_alikes`` gets its instance, scaled to the target's size where it
+    left and drifting from there (``with_look_alike``).
+    """
+    spliced, returns = [], []
+    for seq, rgb, box in look_alikes(seqs, kinds, stills):
         skip = len(seq) // fifth if fifth else 0
         leave = max(1, int(len(seq) * LEAVE_AT))
         if leave >= len(seq) - skip - 1:
             continue
-        rgb = cv2.cvtColor(cv2.imread(str(still.image)), cv2.COLOR_BGR2RGB)
-        spliced.append(with_look_alike(seq, rgb, still.box, leave, absent, skip))
+        spliced.append(with_look_alike(seq, rgb, box, leave, absent, skip))
         returns.append(leave + absent)
     return spliced, returns
 
@@ -161,12 +185,7 @@ def evaluate_longterm(data, models, baselines=(), out='reports/longterm', backen
         seqs = [s for s in seqs if s.name in set(sequences)]
     if len(seqs) < 2:
         raise DataError(f'{data}: the long-term protocol needs at least two sequences')
-    kinds, stills = {}, []
-    if look_alike:
-        import yaml
-        from track_core.data.stills import read_boxes_csv
-        kinds = yaml.safe_load(pathlib.Path(look_alike).read_text()) or {}
-        stills = read_boxes_csv(resolve('${data}/det/coco_lightly256'))
+    kinds, stills = read_kinds(look_alike) if look_alike else ({}, [])
     threads = threads or torch.get_num_threads()
     factories = {}
     for spec in models:

@@ -81,17 +81,29 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
                   'px (sqrt(w h) on the first frame): every frame downscaled by that factor and '
                   "centred on a canvas of its own size in the frame's mean colour, the boxes "
                   'scaled and shifted alike (data.sequences.with_small_target).', '']
+    beside = meta.get('distractor')
+    if beside:
+        lines += ['Each sequence whose target has a kind was replayed with another object of '
+                  "that kind beside the target on every frame (a still's instance scaled to "
+                  'the target, level with it, from touching it to 1.5 widths away and back; '
+                  'data.sequences.with_distractor). Switches: of the frames with the look-alike '
+                  'in view, the share reported with the box on it (IoU >= 0.5, more than with '
+                  'the target).', '']
     lines += ['| tracker | AUC | precision@20px | norm. precision@0.2 | mean IoU | box side / '
-              'true (median) | box inflated > 1.5x | fps (end-to-end) | model ms |',
-              '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+              'true (median) | box inflated > 1.5x | ' + ('switches (sequences) | ' if beside
+                                                          else '') +
+              'fps (end-to-end) | model ms |',
+              '|---|---:|---:|---:|---:|---:|---:|---:|---:|' + ('---:|' if beside else '')]
     for name in names:
         s = summaries[name]
         model = f'{s["model_ms"]:.1f}' if s.get('model_ms') is not None else 'n/a'
+        switched = (f'{100 * s["switches"]:.1f} % ({s["switched_sequences"]}) | '
+                    if beside else '')
         lines.append(f'| {name} | {s["auc"]:.3f} | {s["precision"]:.3f} | '
                      f'{s["norm_precision"]:.3f} | {s["mean_iou"]:.3f} | '
                      f'{s.get("size_ratio", float("nan")):.2f} | '
-                     f'{100 * s.get("size_inflated", float("nan")):.0f} % | {s["fps"]:.1f} | '
-                     f'{model} |')
+                     f'{100 * s.get("size_inflated", float("nan")):.0f} % | {switched}'
+                     f'{s["fps"]:.1f} | {model} |')
     sequences = list(dict.fromkeys(r.sequence for runs in runs_by_tracker.values()
                                    for r in runs))
     lines += ['', '## Success AUC per sequence', '',

@@ -98,11 +98,13 @@ class StreamStats:
     received: offered; refused: larger than the cache; dropped: replaced in the slot before the
     worker took it; stale: older than ``max_frame_age`` when taken; bad: not decodable, or the
     worker failed on it; processed: answered (published); candidates_dropped: a detector's
-    boxes left unverified (over ``max_candidates``, or unusable).
+    boxes left unverified (over ``max_candidates``, or unusable); look_alikes_refused: boxes
+    the network found that the appearance check took for another instance (the target stays
+    SEARCHING).
     """
 
     COUNTERS = ('received', 'dropped', 'stale', 'bad', 'refused', 'processed',
-                'candidates_dropped')
+                'candidates_dropped', 'look_alikes_refused')
 
     TIMES = ('wait_ms', 'tracker_ms', 'overhead_ms')
 
@@ -348,9 +350,11 @@ class LiveEngine:
             self._warn(f'image skipped: {exc}')
             return
         start = time.monotonic()
+        refused = tracker.look_alikes_refused
         results = tracker.track_all(rgb) if self._ids[frame.stream] else {}
         if self._candidates is not None:
             self._reacquire(frame, tracker, stats, rgb, results)
+        stats.count('look_alikes_refused', tracker.look_alikes_refused - refused)
         tracked = time.monotonic()
         self.status = self._transitions(frame.stream, frame.stamp_ns, results)
         stats.processed(frame.arrival, tracked)

@@ -15,6 +15,7 @@ from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, iou_xywh, xywh
 from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime import search
+from track_core.runtime.appearance import Appearance, CONFIDENT, threshold_for
 from track_core.runtime.decode import decode_output
 from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
                                            hann2d, Normalizer)
@@ -78,6 +79,15 @@ class TrackerConfig:
         0.0, 'while SEARCHING, move the local search (and the start of the frame scan) on '
         "by the target's last velocity, decaying by this factor a frame (0: stay at the held "
         'box); the reported box never moves', (0.0, 1.0))
+    appearance_threshold: float = _setting(
+        0.0, 'check a target that comes back (and, every appearance_interval frames, one '
+        'followed) against the views kept of it: under this cosine (less for a small '
+        'target), or nearer a look-alike refused before, it is another instance and is not '
+        'reported (0: off)',
+        (0.0, 1.0))
+    appearance_interval: int = _setting(
+        10, 'frames between appearance checks of a followed target, which also keep a view '
+        'of it from confident frames (0: check only when it comes back)', (0, 10_000))
     max_candidates: int = _setting(
         16, "a detector's boxes verified per frame for a target not seen, nearest first "
         '(the rest are dropped and counted)', (1, 1024))
@@ -148,11 +158,12 @@ def check_setting(name: str, value, kind) -> Optional[str]:
 
 
 class _Target:
-    """One target: where it is, its template, what it is, and whether it is there."""
+    """One target: where it is, its template, what it is, whether it is there, its looks."""
 
-    __slots__ = ('center', 'size', 'z_tokens', 'score', 'label', 'presence', 'search')
+    __slots__ = ('center', 'size', 'z_tokens', 'score', 'label', 'presence', 'search',
+                 'appearance')
 
-    def __init__(self, center, size, z_tokens, label: str = ''):
+    def __init__(self, center, size, z_tokens, label: str = '', appearance=None):
         self.center = center
         self.size = size
         self.z_tokens = z_tokens
@@ -160,6 +171,7 @@ class _Target:
         self.label = label              # its class, where it came from a detection
         self.presence = Presence()
         self.search = SearchState()
+        self.appearance = appearance
 
     def move(self, box) -> None:
         cx, cy, w, h = xywh_to_cxcywh(box)
@@ -178,7 +190,8 @@ class Tracker:
     Several: ``add_target(image, box, target_id=None) -> id``, ``track_all(image) -> {id:
     TrackResult}``, ``remove_target(id)``. ``reset()`` forgets every target. ``max_targets``
     bounds how many are tracked at once. ``candidates_dropped`` counts the detector boxes left
-    unverified (over ``max_candidates``, or unusable).
+    unverified (over ``max_candidates``, or unusable); ``look_alikes_refused`` the boxes the
+    network found that the appearance check refused as another instance.
     """
 
     def __init__(self, backend, model_cfg: ModelConfig, preprocess: PreprocessConfig,
@@ -192,6 +205,7 @@ class Tracker:
         self.normalize = Normalizer.for_preprocess(preprocess)
         self.window = hann2d(model_cfg.score_feat) if model_cfg.head_kind.score_map else None
         self.candidates_dropped = 0
+        self.look_alikes_refused = 0
         self._targets: Dict[str, _Target] = {}
         self._ids = itertools.count(1)
 
@@ -252,6 +266,7 @@ class Tracker:
         side = crop_side(w, h, self.preprocess.template_factor, self.preprocess.context)
         crop = crop_square(image, cx, cy, side, self.model_cfg.template_size)
         target.z_tokens = self.backend.embed_template(self.normalize([crop]))
+        target.appearance = Appearance(self._pool(target.z_tokens)[0])
         return target
 
     def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
@@ -370,8 +385,11 @@ class Tracker:
                                                      cfg.size_penalty, cfg.window_blend)
             cx, cy, w, h = crop_to_image(box_norm, c[0], c[1], side)
             t.score = _confidence(out, i, score)
-            # presence: is it there, and is this box followed?
-            if t.presence.step(t.score, cfg):
+            # presence: is it there, and is this box followed? (and is it this instance?)
+            follow = t.presence.step(t.score, cfg)
+            if follow and cfg.appearance_threshold > 0:
+                follow = self._same_instance(t, image, (cx, cy, w, h))
+            if follow:
                 t.search.scale, t.search.center = 1.0, None
                 before = t.center
                 self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
@@ -408,6 +426,60 @@ class Tracker:
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
 
+    def _same_instance(self, t: _Target, image, found) -> bool:
+        """Check this frame's box (cx, cy, w, h) against ``t``'s views when it is due.
+
+        Due when the target comes back (``presence.returning``: a re-find, or followed again
+        after unseen frames, so every frame while a refused target is followed) and every
+        ``appearance_interval`` frames while it is TRACKING; the box must match (``Appearance
+        .matches``). A periodic check that passes at ``CONFIDENT`` or above keeps the box as a
+        view. A box refused is counted (and may be kept as a look-alike), and presence says
+        what follows (``Presence.refuse``); returns whether the box is followed.
+        """
+        cfg = self.config
+        returning = t.presence.returning
+        if not returning and not (t.presence.state == TrackState.TRACKING and
+                                  t.appearance.due(cfg.appearance_interval)):
+            return True
+        view = self._embed(image, [cxcywh_to_xywh(found)])[0]
+        threshold = self._appearance_threshold(t)
+        if t.appearance.matches(view, threshold):
+            t.presence.confirm()
+            if not returning and t.score >= CONFIDENT:
+                t.appearance.remember(view)     # followed, confident: the target as it looks
+            return True
+        t.appearance.refuse(view, threshold)
+        self.look_alikes_refused += 1
+        return t.presence.refuse(cfg)
+
+    def _appearance_threshold(self, t: _Target) -> float:
+        """``appearance_threshold`` for ``t`` at its size (lower for a small one)."""
+        return threshold_for(math.sqrt(t.size[0] * t.size[1]), self.config.appearance_threshold)
+
+    def _embed(self, image, boxes) -> np.ndarray:
+        """Appearance views (N, C) of ``boxes`` on ``image``: their template features."""
+        crops = []
+        for box in boxes:
+            cx, cy, w, h = xywh_to_cxcywh(box)
+            side = crop_side(w, h, self.preprocess.template_factor, self.preprocess.context)
+            crops.append(crop_square(image, cx, cy, side, self.model_cfg.template_size))
+        return self._pool(self.backend.embed_template(self.normalize(crops)))
+
+    def _pool(self, state: np.ndarray) -> np.ndarray:
+        """Pool template states (B, Nz, C * k) over the target's tokens: (B, C).
+
+        The template crop is ``template_factor`` times the target, so the target covers the
+        central 1 / factor of the token grid; a grid that is not square is pooled whole.
+        """
+        tokens = state[:, :, :self.model_cfg.embed_dim]
+        side = math.isqrt(tokens.shape[1])
+        if side * side != tokens.shape[1]:
+            return tokens.mean(axis=1)
+        grid = tokens.reshape(len(tokens), side, side, -1)
+        margin = min(int(round(side * (1 - 1 / self.preprocess.template_factor) / 2)),
+                     (side - 1) // 2)
+        return grid[:, margin:side - margin, margin:side - margin].mean(axis=(1, 2))
+
     def _probe(self, t: _Target, image):
         """Return the search's probe for ``t`` on ``image`` (``search.Probe``)."""
         return lambda boxes, min_score, min_iou: self._verify(t, image, boxes, min_score,
@@ -417,8 +489,9 @@ class Tracker:
         """Search ``t``'s template around each candidate; the best (score, box) that passes.
 
         A search crop is centred on each candidate and sized from it, all in one batch; a
-        candidate passes when the score reaches ``min_score`` and the found box overlaps the
-        candidate at IoU >= ``min_iou``. None when none does.
+        candidate passes when the score reaches ``min_score``, the found box overlaps the
+        candidate at IoU >= ``min_iou`` and, with ``appearance_threshold``, the box is this
+        instance (one that is not is kept as a look-alike). None when none does.
         """
         height, width = check_image(image)
         boxes = []
@@ -438,7 +511,7 @@ class Tracker:
             crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
         z = np.concatenate([t.z_tokens] * len(boxes))
         out = self.backend.run(z, self.normalize(crops))
-        best = None
+        passed = []
         for i, (b, side, (cx, cy, w, h)) in enumerate(zip(boxes, sides, centres)):
             box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
                                                self.config.size_penalty,
@@ -447,9 +520,22 @@ class Tracker:
             pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
             found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
             overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
-            if score >= min_score and overlap >= min_iou and (best is None or score > best[0]):
-                best = (float(score), tuple(float(v) for v in found))
-        return best
+            if score >= min_score and overlap >= min_iou:
+                passed.append((float(score), tuple(float(v) for v in found)))
+        passed.sort(key=lambda p: -p[0])
+        if passed and self.config.appearance_threshold > 0:
+            # the network found something like the target: is it this instance?
+            views = self._embed(image, [p[1] for p in passed])
+            threshold = self._appearance_threshold(t)
+            kept = []
+            for p, view in zip(passed, views):
+                if t.appearance.matches(view, threshold):
+                    kept.append(p)
+                else:
+                    t.appearance.refuse(view, threshold)
+                    self.look_alikes_refused += 1
+            passed = kept
+        return passed[0] if passed else None
 
 
 def _confidence(out: Dict[str, np.ndarray], i: int, score: float) -> float:
