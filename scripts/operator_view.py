@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from track_interfaces.msg import TrackingState
 
 from track_node.conversions import image_to_rgb, rgb_to_image_msg
 from track_node.node import TrackNode
@@ -61,8 +62,9 @@ def main(argv=None) -> int:
         Parameter('model_path', value=args.model), Parameter('max_frame_age', value=0.0),
         Parameter('select_box_size', value=args.box_size)])
     viewer = Node('operator')
-    shown = []
+    shown, states = [], []
     viewer.create_subscription(Image, 'debug_image', shown.append, 10)
+    viewer.create_subscription(TrackingState, 'track_node/state', states.append, 10)
     camera = viewer.create_publisher(Image, 'image', 10)
     click = viewer.create_publisher(PointStamped, 'track_node/select_point', 10)
     executor = SingleThreadedExecutor()
@@ -86,7 +88,8 @@ def main(argv=None) -> int:
 
     out = pathlib.Path(args.out)
     try:
-        if not spin_until(lambda: node.running, 120):
+        # active once it listens to the camera (what `ros2 topic info image` shows)
+        if not spin_until(lambda: viewer.count_subscribers('image') > 0, 120):
             raise RuntimeError('track_node did not activate')
         while not show(0):
             pass
@@ -95,10 +98,14 @@ def main(argv=None) -> int:
         point = PointStamped()
         point.header = shown[-1].header
         point.point.x, point.point.y = args.click
-        while not node.engine.target_ids:
+
+        def selected():
+            return any(msg.targets for msg in states)
+        while not selected():
             click.publish(point)
-            spin_until(lambda: bool(node.engine.target_ids), 0.5)
-        print(f'[operator] {node.selection_message}')
+            show(0)
+            spin_until(selected, 0.5)
+        print(f'[operator] tracking target {states[-1].targets[0].id}')
         for k in range(1, len(frames)):
             show(k)
         cv2.imwrite(str(out / 'operator_after.png'),

@@ -8,11 +8,14 @@ import time
 
 from builtin_interfaces.msg import Time
 import cv2
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
 import numpy as np
+from rcl_interfaces.srv import GetParameters, SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from sensor_msgs.msg import Image
 from track_interfaces.msg import TrackingState
@@ -108,6 +111,7 @@ class Harness:
 
     def __init__(self, model=DEFAULT_MODEL, autostart=True, node_name='track_node',
                  isolated=True, **overrides):
+        self.node_name = node_name
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=private_domain() if isolated else None)
         overrides = {'model_path': str(model), 'backend': 'torch', 'device': 'cpu',
@@ -152,6 +156,33 @@ class Harness:
                 return True
             time.sleep(0.02)
         return False
+
+    def lifecycle_state(self) -> int:
+        """Return the node's lifecycle state id, read as ``ros2 lifecycle get`` does."""
+        client = self.service(GetState, f'{self.node_name}/get_state')
+        return self.call(client, GetState.Request()).current_state.id
+
+    def wait_active(self, timeout=60.0) -> bool:
+        """Wait until the node says it is active (its get_state service); False on timeout."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.lifecycle_state() == State.PRIMARY_STATE_ACTIVE:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def set_params(self, **values):
+        """Set parameters as ``ros2 param set`` does (its service); return the results."""
+        client = self.service(SetParameters, f'{self.node_name}/set_parameters')
+        request = SetParameters.Request(parameters=[
+            Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+        return self.call(client, request).results
+
+    def get_param(self, name):
+        """Return a parameter's value as ``ros2 param get`` reads it (its service)."""
+        client = self.service(GetParameters, f'{self.node_name}/get_parameters')
+        value = self.call(client, GetParameters.Request(names=[name])).values[0]
+        return parameter_value_to_python(value)
 
     @property
     def set_target(self):

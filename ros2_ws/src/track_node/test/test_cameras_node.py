@@ -37,7 +37,7 @@ def test_two_cameras_track_a_target_each_with_one_model():
         c.create_subscription(TrackingState, f'track_node/{n}/state', states[n].append, 10)
     c.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
         ids = {}
         for n, args in CAMERAS.items():
             rgb, box = scene(0, **args)

@@ -39,7 +39,7 @@ def camera_info(sec):
 def test_the_target_position_in_3d_with_the_reasons_when_there_is_none():
     h = Harness(use_depth=True, target_frame='base_link')
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
         depth_pub = h.client.create_publisher(Image, 'depth/image', qos_profile_sensor_data)
         info_pub = h.client.create_publisher(CameraInfo, 'depth/camera_info', 10)
         points = []

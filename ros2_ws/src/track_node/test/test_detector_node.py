@@ -19,7 +19,7 @@ detections = detector_output        # (sec, [(id, class, box)])
 def test_select_by_detection_refuse_an_unknown_id_and_reacquire_after_a_loss():
     h = Harness(use_detector=True, scan_tiles=0)   # the detector's help, not the frame scan
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
         pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
         client = h.client.create_client(SelectDetection, 'track_node/select_detection')
         rgb, box = scene(0)

@@ -37,7 +37,7 @@ def test_the_node_searches_while_only_a_look_alike_is_in_view_and_takes_the_targ
     try:
         diagnostics = []
         h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
         first = image_msg(frames[0], sec=300)
         assert h.publish_until_processed(first)
         x, y, w, h_ = (float(v) for v in boxes[0])

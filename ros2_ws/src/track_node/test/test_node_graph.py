@@ -6,7 +6,7 @@ import time
 from builtin_interfaces.msg import Time
 from graph import DEFAULT_MODEL, Harness, image_msg, scene
 from lifecycle_msgs.msg import State, Transition
-from lifecycle_msgs.srv import ChangeState, GetState
+from lifecycle_msgs.srv import ChangeState
 import numpy as np
 import pytest
 from track_interfaces.msg import TargetState
@@ -21,7 +21,7 @@ def harness():
     if not DEFAULT_MODEL.is_file():
         pytest.fail(f'{DEFAULT_MODEL} is missing: the shipped default model is needed')
     h = Harness()
-    assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+    assert h.wait_active(60), 'node did not activate'
     yield h
     h.close()
 
@@ -62,7 +62,7 @@ def test_tracks_the_target_with_the_source_header(harness):
 def test_tracks_with_the_onnx_backend_the_shipped_default():
     h = Harness(backend='onnx')
     try:
-        assert h.wait_for(lambda: h.node.running, 120), 'node did not activate'
+        assert h.wait_active(120), 'node did not activate'
         start_tracking(h)
         ious = []
         for i in range(1, 12):
@@ -79,7 +79,7 @@ def test_tracks_with_the_onnx_backend_the_shipped_default():
 
 def test_target_that_vanishes_becomes_lost_then_clear(harness):
     h = harness
-    h.node.set_parameters([__import__('rclpy').parameter.Parameter('lost_frames', value=2)])
+    assert h.set_params(lost_frames=2)[0].successful
     target_id = start_tracking(h)
     for i in range(1, 30):
         rgb, _ = scene(i, visible=False)
@@ -134,13 +134,12 @@ def test_no_frame_yet_and_malformed_images(harness):
 
 
 def test_run_time_parameters_validated(harness):
-    from rclpy.parameter import Parameter
     h = harness
-    ok = h.node.set_parameters([Parameter('lost_threshold', value=0.2)])[0]
+    ok = h.set_params(lost_threshold=0.2)[0]
     assert ok.successful and h.node.engine.config.lost_threshold == 0.2
-    bad = h.node.set_parameters([Parameter('lost_threshold', value=3.0)])[0]
+    bad = h.set_params(lost_threshold=3.0)[0]
     assert not bad.successful and 'lost_threshold' in bad.reason
-    ro = h.node.set_parameters([Parameter('backend', value='onnx')])[0]
+    ro = h.set_params(backend='onnx')[0]
     assert not ro.successful and 'configure' in ro.reason
 
 
@@ -149,27 +148,23 @@ def _change(h, transition_id):
     return h.call(client, ChangeState.Request(transition=Transition(id=transition_id))).success
 
 
-def _state(h):
-    client = h.service(GetState, 'track_node/get_state')
-    return h.call(client, GetState.Request()).current_state.id
-
-
 def test_lifecycle_transitions_and_a_missing_model(tmp_path):
     h = Harness(model=tmp_path / 'missing.safetensors', autostart=False)
     try:
-        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
+        assert h.lifecycle_state() == State.PRIMARY_STATE_UNCONFIGURED
         assert not _change(h, Transition.TRANSITION_CONFIGURE)      # missing file: refused
-        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED        # ... and still alive
-        from rclpy.parameter import Parameter
-        h.node.set_parameters([Parameter('model_path', value=str(DEFAULT_MODEL))])
+        assert h.lifecycle_state() == State.PRIMARY_STATE_UNCONFIGURED     # ... still alive
+        assert h.set_params(model_path=str(DEFAULT_MODEL))[0].successful
         assert _change(h, Transition.TRANSITION_CONFIGURE)
-        assert _state(h) == State.PRIMARY_STATE_INACTIVE
-        assert h.node.subs == []                                  # not subscribed yet
+        assert h.lifecycle_state() == State.PRIMARY_STATE_INACTIVE
+        assert h.client.count_subscribers('image') == 0           # not subscribed yet
         assert _change(h, Transition.TRANSITION_ACTIVATE)
-        assert len(h.node.subs) == 1 and h.node.running
+        assert h.wait_for(lambda: h.client.count_subscribers('image') == 1)
+        assert h.lifecycle_state() == State.PRIMARY_STATE_ACTIVE
         assert start_tracking(h)
         assert _change(h, Transition.TRANSITION_DEACTIVATE)
-        assert h.node.subs == [] and not h.node.running
+        assert h.wait_for(lambda: h.client.count_subscribers('image') == 0)
+        assert h.lifecycle_state() == State.PRIMARY_STATE_INACTIVE
         count = len(h.detections)
         rgb, _ = scene(3)
         for _ in range(5):
@@ -178,13 +173,12 @@ def test_lifecycle_transitions_and_a_missing_model(tmp_path):
         assert len(h.detections) == count                         # inactive: nothing out
         assert _change(h, Transition.TRANSITION_CLEANUP)
         assert h.node.engine is None
-        assert _state(h) == State.PRIMARY_STATE_UNCONFIGURED
+        assert h.lifecycle_state() == State.PRIMARY_STATE_UNCONFIGURED
     finally:
         h.close()
 
 
 def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
-    from rclpy.parameter import Parameter
     from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
     from track_core.runtime import TrackerConfig
     from track_core.runtime.loader import with_runtime
@@ -203,10 +197,10 @@ def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
         assert (cfg.window_blend, cfg.size_smoothing, cfg.lost_threshold) == (0.3, 0.8, 0.15)
         assert cfg.lost_frames == 3                                   # the user's value
         assert params.read(h.node, params.TRACK_NODE)['window_blend'] is None   # unset
-        assert h.node.set_parameters([Parameter('size_smoothing', value=0.4)])[0].successful
+        assert h.set_params(size_smoothing=0.4)[0].successful
         assert h.node.engine.config.size_smoothing == 0.4
         assert _change(h, Transition.TRANSITION_CLEANUP)
-        h.node.set_parameters([Parameter('model_path', value=str(other))])
+        assert h.set_params(model_path=str(other))[0].successful
         assert _change(h, Transition.TRANSITION_CONFIGURE)
         cfg = h.node.engine.config
         assert cfg.window_blend == 0.6                                # the new model's own
@@ -224,7 +218,7 @@ def test_the_interface_table_is_what_the_node_offers():
     node, ns = 'interface_probe', '/'
     h = Harness(use_compressed=True, use_depth=True, use_detector=True, node_name=node)
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
 
         def resolve(name):
             return f'/{node}/' + name[2:] if name.startswith('~/') else '/' + name.lstrip('/')

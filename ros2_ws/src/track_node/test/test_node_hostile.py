@@ -13,7 +13,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from graph import detector_output, Harness, image_msg, scene
 from lifecycle_msgs.msg import State, Transition
-from lifecycle_msgs.srv import ChangeState, GetState
+from lifecycle_msgs.srv import ChangeState
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
@@ -73,17 +73,13 @@ def _change(h, transition):
     return h.call(client, ChangeState.Request(transition=Transition(id=transition))).success
 
 
-def _state(h):
-    return h.call(h.service(GetState, 'track_node/get_state'), GetState.Request()).current_state.id
-
-
 def _go(h, state):
     """Bring a fresh (unconfigured) node to ``state``."""
     if state in (INACTIVE, ACTIVE):
         assert _change(h, Transition.TRANSITION_CONFIGURE)
     if state == ACTIVE:
         assert _change(h, Transition.TRANSITION_ACTIVATE)
-    assert _state(h) == state
+    assert h.lifecycle_state() == state
 
 
 # From each primary state, every transition ROS 2 defines and where it must leave the node;
@@ -115,7 +111,7 @@ def test_every_transition_with_inputs_streaming_leaves_the_documented_state(star
             want = TABLE[start].get(transition)
             assert ok == (want is not None)
             time.sleep(0.5)                              # inputs keep coming after it
-            assert _state(h) == (want if want is not None else start)
+            assert h.lifecycle_state() == (want if want is not None else start)
         assert h.thread.is_alive(), 'the executor died'
         assert h.node.callback_failures == 0
         if want == ACTIVE:                               # and it works there
@@ -129,7 +125,7 @@ def test_every_transition_with_inputs_streaming_leaves_the_documented_state(star
 def test_select_detection_refuses_points_and_boxes_that_are_no_pixels():
     h = Harness(use_detector=True)
     try:
-        assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+        assert h.wait_active(60), 'node did not activate'
         pub = h.client.create_publisher(Detection2DArray, 'detector/detections', 10)
         client = h.service(SelectDetection, 'track_node/select_detection')
         rgb, box = scene(0)
@@ -151,7 +147,7 @@ def test_select_detection_refuses_points_and_boxes_that_are_no_pixels():
         reply = h.call(client, SelectDetection.Request(use_point=True, x=box[0], y=box[1],
                                                        stamp=first.header.stamp))
         assert reply.success and reply.target_id == 'd1', reply.message   # not the 1e300 box
-        assert h.node.running and h.thread.is_alive()
+        assert h.lifecycle_state() == State.PRIMARY_STATE_ACTIVE and h.thread.is_alive()
     finally:
         h.close()
 
@@ -166,7 +162,7 @@ class DetectorRig:
                                           self.diagnostics.append, 10)
         self.detector = self.h.client.create_publisher(Detection2DArray, 'detector/detections',
                                                        10)
-        assert self.h.wait_for(lambda: self.h.node.running, 60), 'node did not activate'
+        assert self.h.wait_active(60), 'node did not activate'
 
     def frame(self, rgb, sec, dets=None, timeout=10.0) -> bool:
         """Publish ``dets`` (if any) and the frame; say whether the frame was answered."""

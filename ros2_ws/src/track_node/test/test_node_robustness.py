@@ -19,7 +19,6 @@ from graph import DEFAULT_MODEL, Harness, image_msg, scene
 import numpy as np
 import pytest
 from rcl_interfaces.srv import DescribeParameters
-from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage
 from track_interfaces.srv import SetTarget
 
@@ -33,7 +32,7 @@ NODE_EXE = pathlib.Path(get_package_prefix('track_node')) / 'lib' / 'track_node'
 @pytest.fixture
 def harness():
     h = Harness()
-    assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+    assert h.wait_active(60), 'node did not activate'
     yield h
     h.close()
 
@@ -127,7 +126,7 @@ def test_non_finite_and_huge_parameters_are_refused_and_described(harness):
     h = harness
     for name, value in (('max_search_scale', math.inf), ('search_growth', 1e300),
                         ('lost_threshold', math.nan), ('frame_cache_size', 10 ** 9)):
-        result = h.node.set_parameters([Parameter(name, value=value)])[0]
+        result = h.set_params(**{name: value})[0]
         assert not result.successful, name
     client = h.client.create_client(DescribeParameters, 'track_node/describe_parameters')
     reply = h.call(client, DescribeParameters.Request(names=['max_search_scale',
@@ -142,17 +141,17 @@ def test_start_up_values_of_the_wrong_type_leave_the_node_up_with_the_reason(tmp
     # an integer for a double is taken; a float for an integer leaves it unconfigured
     h = Harness(lost_threshold=1, max_frame_age=0)
     try:
-        assert h.wait_for(lambda: h.node.running, 60)
+        assert h.wait_active(60)
         assert h.node.engine.config.lost_threshold == 1.0
         if hasattr(h.node, 'add_pre_set_parameters_callback'):      # rclpy of Jazzy and later
-            result = h.node.set_parameters([Parameter('lost_threshold', value=0)])[0]
+            result = h.set_params(lost_threshold=0)[0]
             assert result.successful, result.reason
-            assert isinstance(h.node.get_parameter('lost_threshold').value, float)
+            assert isinstance(h.get_param('lost_threshold'), float)
     finally:
         h.close()
     h = Harness(threads=2.5, max_search_scale=math.inf)
     try:
-        assert not h.wait_for(lambda: h.node.running, 3)
+        assert not h.wait_active(3)
         assert set(h.node.param_problems) == {'threads', 'max_search_scale'}
         reply = _select(h, Time())
         assert not reply.success and 'not configured' in reply.message
@@ -177,7 +176,7 @@ def _slow_node_tracking(tmp_path, sec):
     slow = save_checkpoint(tmp_path / 'slow.safetensors', create_model('ct2_vitb_256'))
     h = Harness(model=slow)
     try:
-        assert h.wait_for(lambda: h.node.running, 60)
+        assert h.wait_active(60)
         rgb, box = scene(0)
         first = image_msg(rgb, sec=sec)
         assert h.publish_until_processed(first)
@@ -255,7 +254,7 @@ def test_the_executor_thread_never_waits_for_inference(harness):
 def test_decompression_bombs_and_oversized_frames_are_refused():
     h = Harness(use_compressed=True, max_image_pixels=100_000, frame_cache_mb=1.0)
     try:
-        assert h.wait_for(lambda: h.node.running, 60)
+        assert h.wait_active(60)
         pub = h.client.create_publisher(CompressedImage, 'image/compressed', 10)
         bomb = CompressedImage()
         bomb.header.stamp = Time(sec=950)
@@ -284,7 +283,7 @@ def test_decompression_bombs_and_oversized_frames_are_refused():
 def test_max_targets_refusal_says_so():
     h = Harness(max_targets=1)
     try:
-        assert h.wait_for(lambda: h.node.running, 60)
+        assert h.wait_active(60)
         rgb, box = scene(0)
         msg = image_msg(rgb, sec=960)
         assert h.publish_until_processed(msg)

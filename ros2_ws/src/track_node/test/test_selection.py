@@ -23,7 +23,7 @@ from track_node.conversions import detection_to_xywh, image_to_rgb, stamp_to_ns
 @pytest.fixture
 def operator():
     h = Harness(select_box_size=52)
-    assert h.wait_for(lambda: h.node.running, 60), 'node did not activate'
+    assert h.wait_active(60), 'node did not activate'
     h.debug = []
     h.client.create_subscription(Image, 'debug_image', h.debug.append, 10)
     h.click = h.client.create_publisher(PointStamped, 'track_node/select_point', 10)
@@ -170,7 +170,7 @@ def test_a_click_follows_a_real_object():
     x, y, w, h_ = boxes[0]
     node = Harness(select_box_size=int(round(math.sqrt(w * h_))))
     try:
-        assert node.wait_for(lambda: node.node.running, 60)
+        assert node.wait_active(60)
         click_pub = node.client.create_publisher(PointStamped, 'track_node/select_point', 10)
         images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in frames]
         first = image_msg(images[0], sec=100)

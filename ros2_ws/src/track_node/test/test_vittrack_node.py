@@ -46,7 +46,7 @@ def _follow(h, frames, first_sec):
 def _run(model, backend, frames=10):
     h = Harness(model=model, backend=backend)
     try:
-        assert h.wait_for(lambda: h.node.running, 120), 'node did not activate'
+        assert h.wait_active(120), 'node did not activate'
         return _follow(h, frames, 300)
     finally:
         h.close()
