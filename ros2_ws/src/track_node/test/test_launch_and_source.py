@@ -310,7 +310,8 @@ def test_image_source_plays_a_recording_with_its_stamps(tmp_path, compressed, ra
         thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
         end = time.monotonic() + 20
-        while len(got) < 8 and time.monotonic() < end:
+        # the source says it is done on the tick after its last message: wait for both
+        while (len(got) < 8 or not source.done) and time.monotonic() < end:
             time.sleep(0.02)
         executor.shutdown()
         thread.join(5)
