@@ -95,6 +95,19 @@ def test_a_followed_target_refused_is_unsure_then_searching_after_lost_frames_re
     assert not followed and p.state == TrackState.SEARCHING and p.unseen == 3
 
 
+def test_a_find_clears_the_refusals_counted_before_it():
+    rules = TrackerConfig(absent_threshold=0.5, lost_threshold=0.2, lost_frames=3)
+    p = Presence()
+    for _ in range(2):
+        p.step(0.9, rules)
+        p.refuse(rules)
+    assert p.refused == 2 and p.state == TrackState.UNSURE
+    p.found()                                       # a verified scan or detector find
+    assert p.refused == 0 and p.state == TrackState.TRACKING
+    p.step(0.9, rules)
+    assert p.refuse(rules) and p.state == TrackState.UNSURE   # one refusal, not the third
+
+
 # ----------------------------------------------------------------- the shipped model
 # The generated figures share one background and one build, so they sit closer in the
 # tracker's features (0.62-0.68 to the target's first view) than the look-alikes of the dev

@@ -97,3 +97,4 @@ class Presence:
             else TrackState.TRACKING
         self.below = 0
         self.unseen = 0
+        self.refused = 0                # a find is this instance (checked, or told)
