@@ -249,6 +249,14 @@ class LiveEngine:
         """Return ``stream``'s targets after the last change the worker applied."""
         return list(self._ids.get(stream, ()))
 
+    def tracker(self, stream: Optional[str] = None) -> Tracker:
+        """Return ``stream``'s tracker (the first stream's by default).
+
+        It belongs to the worker: wrap it (to time or to hold inference) before frames come,
+        and never call it from another thread while the engine runs.
+        """
+        return self._trackers[self.streams[0] if stream is None else stream]
+
     @property
     def config(self) -> TrackerConfig:
         """The run-time settings in force (or queued to be, from the next frame on)."""

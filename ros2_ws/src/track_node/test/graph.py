@@ -8,10 +8,11 @@ import time
 
 from builtin_interfaces.msg import Time
 import cv2
+from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State
 from lifecycle_msgs.srv import GetState
 import numpy as np
-from rcl_interfaces.srv import GetParameters, SetParameters
+from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -106,7 +107,8 @@ class Harness:
     """track_node + a test node in one context, spun by a background executor.
 
     ``isolated`` (default): in a DDS domain of its own (``private_domain``); a harness that
-    talks to other processes (started with the run's ROS_DOMAIN_ID) passes False.
+    talks to other processes (started with the run's ROS_DOMAIN_ID) passes False. What the
+    node counts is read from /diagnostics (every 0.2 s here), as an operator reads it.
     """
 
     def __init__(self, model=DEFAULT_MODEL, autostart=True, node_name='track_node',
@@ -115,12 +117,15 @@ class Harness:
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=private_domain() if isolated else None)
         overrides = {'model_path': str(model), 'backend': 'torch', 'device': 'cpu',
-                     'max_frame_age': 0.0, 'autostart': autostart, **overrides}
+                     'max_frame_age': 0.0, 'autostart': autostart,
+                     'diagnostics_period': 0.2, **overrides}
         self.node = TrackNode(node_name, context=self.context, parameter_overrides=[
             Parameter(k, value=v) for k, v in overrides.items()])
         self.client = Node('track_node_test', context=self.context)
-        self.detections, self.states = [], []
+        self.detections, self.states, self.diagnostics = [], [], []
         self._clients = {}
+        self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append,
+                                        10)
         self.client.create_subscription(Detection2DArray, 'detections', self.detections.append,
                                         10)
         self.client.create_subscription(TrackingState, 'track_node/state', self.states.append,
@@ -157,6 +162,41 @@ class Harness:
             time.sleep(0.02)
         return False
 
+    def diagnostic(self, key: str, camera: int = 0):
+        """Return ``key`` as the newest /diagnostics message gives it (None before one has).
+
+        ``camera``: which status (one per camera, in the order of the ``cameras`` parameter).
+        """
+        for msg in reversed(self.diagnostics[-5:]):
+            if len(msg.status) > camera:
+                for kv in msg.status[camera].values:
+                    if kv.key == key:
+                        return kv.value
+        return None
+
+    def count(self, key: str) -> int:
+        """Return the newest /diagnostics count of ``key`` (-1 before one has come)."""
+        value = self.diagnostic(key)
+        return -1 if value is None else int(value)
+
+    def counted(self, key: str, least: int, timeout=10.0) -> bool:
+        """Wait for /diagnostics to count at least ``least`` of ``key``."""
+        return self.wait_for(lambda: self.count(key) >= least, timeout)
+
+    def publish_until_counted(self, publish, key: str, tries=20) -> bool:
+        """Call ``publish()`` until /diagnostics counts one more ``key`` than before it.
+
+        Each try waits a second for the count, so a message the middleware delivered is
+        counted before it is sent again.
+        """
+        assert self.counted(key, 0), f'no /diagnostics with {key}'
+        before = self.count(key)
+        for _ in range(tries):
+            publish()
+            if self.counted(key, before + 1, 1.0):
+                return True
+        return False
+
     def lifecycle_state(self) -> int:
         """Return the node's lifecycle state id, read as ``ros2 lifecycle get`` does."""
         client = self.service(GetState, f'{self.node_name}/get_state')
@@ -179,10 +219,19 @@ class Harness:
         return self.call(client, request).results
 
     def get_param(self, name):
-        """Return a parameter's value as ``ros2 param get`` reads it (its service)."""
+        """Return a parameter's value as ``ros2 param get`` reads it (its service).
+
+        None where the node holds no value: declared without one (``Parameter not set``), or
+        not declared at all (``param_names`` tells which).
+        """
         client = self.service(GetParameters, f'{self.node_name}/get_parameters')
-        value = self.call(client, GetParameters.Request(names=[name])).values[0]
-        return parameter_value_to_python(value)
+        values = self.call(client, GetParameters.Request(names=[name])).values
+        return parameter_value_to_python(values[0]) if values else None
+
+    def param_names(self):
+        """Return the names of the node's parameters, as ``ros2 param list`` does."""
+        client = self.service(ListParameters, f'{self.node_name}/list_parameters')
+        return list(self.call(client, ListParameters.Request()).result.names)
 
     @property
     def set_target(self):

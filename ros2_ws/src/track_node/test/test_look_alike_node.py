@@ -10,7 +10,6 @@ features than real look-alikes do (test/test_appearance.py): the node runs the c
 here (``appearance_threshold``, a parameter), not the shipped model's 0.65.
 """
 
-from diagnostic_msgs.msg import DiagnosticArray
 from graph import DEFAULT_MODEL, Harness, image_msg
 import numpy as np
 import pytest
@@ -22,21 +21,12 @@ from track_core.data.synthetic import look_alike_scene
 from track_node.conversions import detection_to_xywh
 
 
-def _refused(diagnostics):
-    """Return the largest look_alikes_refused any /diagnostics status has shown."""
-    seen = [int(v.value) for msg in diagnostics for status in msg.status
-            for v in status.values if v.key == 'look_alikes_refused']
-    return max(seen, default=0)
-
-
 def test_the_node_searches_while_only_a_look_alike_is_in_view_and_takes_the_target_back():
     if not DEFAULT_MODEL.is_file():
         pytest.fail(f'{DEFAULT_MODEL} is missing: the shipped default model is needed')
     frames, boxes, others, shown = look_alike_scene(seed=0)
-    h = Harness(appearance_threshold=0.75, diagnostics_period=0.2)
+    h = Harness(appearance_threshold=0.75)
     try:
-        diagnostics = []
-        h.client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
         assert h.wait_active(60), 'node did not activate'
         first = image_msg(frames[0], sec=300)
         assert h.publish_until_processed(first)
@@ -58,7 +48,7 @@ def test_the_node_searches_while_only_a_look_alike_is_in_view_and_takes_the_targ
         assert all(e[2] == TargetState.STATE_SEARCHING for e in on_other), \
             [(i, s) for i, _, s, *_ in on_other]
         assert all(not e[4] for e in on_other), 'a box was published on the look-alike'
-        assert h.wait_for(lambda: _refused(diagnostics) > 0, 10), \
+        assert h.counted('look_alikes_refused', 1), \
             'no look_alikes_refused in /diagnostics'
         back = [e for e in timeline if e[1] == 'target' and e[0] > len(frames) - 21]
         found = next(k for k, e in enumerate(back) if e[2] != TargetState.STATE_SEARCHING)

@@ -124,19 +124,15 @@ def test_no_frame_yet_and_malformed_images(harness):
     bad[1].data = bad[1].data[:100]
     bad[2].step = 10
     for msg in bad:
-        before = h.node.engine.stats['bad']
-        for _ in range(50):
-            h.pub.publish(msg)
-            if h.wait_for(lambda: h.node.engine.stats['bad'] > before, 0.2):
-                break
-        assert h.node.engine.stats['bad'] > before
+        assert h.publish_until_counted(lambda: h.pub.publish(msg), 'bad'), msg.encoding
     assert start_tracking(h)      # alive and working
 
 
 def test_run_time_parameters_validated(harness):
     h = harness
     ok = h.set_params(lost_threshold=0.2)[0]
-    assert ok.successful and h.node.engine.config.lost_threshold == 0.2
+    assert ok.successful
+    assert _in_force(h, lost_threshold=0.2)
     bad = h.set_params(lost_threshold=3.0)[0]
     assert not bad.successful and 'lost_threshold' in bad.reason
     ro = h.set_params(backend='onnx')[0]
@@ -172,17 +168,22 @@ def test_lifecycle_transitions_and_a_missing_model(tmp_path):
             time.sleep(0.05)
         assert len(h.detections) == count                         # inactive: nothing out
         assert _change(h, Transition.TRANSITION_CLEANUP)
-        assert h.node.engine is None
+        reply = h.call(h.set_target, SetTarget.Request(x=1.0, y=1.0, width=9.0, height=9.0))
+        assert not reply.success and 'not configured' in reply.message     # model unloaded
         assert h.lifecycle_state() == State.PRIMARY_STATE_UNCONFIGURED
     finally:
         h.close()
+
+
+def _in_force(h, **settings):
+    """Wait for /diagnostics to show every one of ``settings`` in force."""
+    return h.wait_for(lambda: all(h.diagnostic(k) == str(v) for k, v in settings.items()), 10)
 
 
 def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
     from track_core.checkpoint import load_model, read_checkpoint, save_checkpoint
     from track_core.runtime import TrackerConfig
     from track_core.runtime.loader import with_runtime
-    from track_node import params
     model, pre = load_model(DEFAULT_MODEL)
     _, _, _, extra = read_checkpoint(DEFAULT_MODEL)
     own = TrackerConfig(window_blend=0.3, size_smoothing=0.8, lost_threshold=0.15,
@@ -193,19 +194,22 @@ def test_a_model_brings_its_tracker_settings_and_given_ones_win(tmp_path):
     h = Harness(model=first, autostart=False, lost_frames=3)         # given at start-up
     try:
         assert _change(h, Transition.TRANSITION_CONFIGURE)
-        cfg = h.node.engine.config
-        assert (cfg.window_blend, cfg.size_smoothing, cfg.lost_threshold) == (0.3, 0.8, 0.15)
-        assert cfg.lost_frames == 3                                   # the user's value
-        assert params.read(h.node, params.TRACK_NODE)['window_blend'] is None   # unset
+        assert _change(h, Transition.TRANSITION_ACTIVATE)             # /diagnostics comes
+        assert _in_force(h, window_blend=0.3, size_smoothing=0.8, lost_threshold=0.15,
+                         lost_frames=3)                               # 3: the user's value
+        assert h.get_param('window_blend') is None and \
+            'window_blend' in h.param_names()                         # declared, not set
         assert h.set_params(size_smoothing=0.4)[0].successful
-        assert h.node.engine.config.size_smoothing == 0.4
+        assert _in_force(h, size_smoothing=0.4)
+        assert _change(h, Transition.TRANSITION_DEACTIVATE)
         assert _change(h, Transition.TRANSITION_CLEANUP)
+        h.diagnostics.clear()                                         # a's settings
         assert h.set_params(model_path=str(other))[0].successful
         assert _change(h, Transition.TRANSITION_CONFIGURE)
-        cfg = h.node.engine.config
-        assert cfg.window_blend == 0.6                                # the new model's own
-        assert (cfg.size_smoothing, cfg.lost_frames) == (0.4, 3)      # set by the user
-        assert cfg.lost_threshold == TrackerConfig().lost_threshold   # b stores the default
+        assert _change(h, Transition.TRANSITION_ACTIVATE)
+        assert _in_force(h, window_blend=0.6,                         # the new model's own
+                         size_smoothing=0.4, lost_frames=3,           # set by the user
+                         lost_threshold=TrackerConfig().lost_threshold)   # b: the default
     finally:
         h.close()
 

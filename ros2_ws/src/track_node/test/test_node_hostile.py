@@ -10,7 +10,6 @@ import threading
 import time
 
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
 from graph import detector_output, Harness, image_msg, scene
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState
@@ -153,13 +152,10 @@ def test_select_detection_refuses_points_and_boxes_that_are_no_pixels():
 
 
 class DetectorRig:
-    """A node with a detector input, the test's detector publisher and /diagnostics."""
+    """A node with a detector input and the test's detector publisher."""
 
     def __init__(self, **params):
-        self.h = Harness(use_detector=True, diagnostics_period=0.2, **params)
-        self.diagnostics = []
-        self.h.client.create_subscription(DiagnosticArray, '/diagnostics',
-                                          self.diagnostics.append, 10)
+        self.h = Harness(use_detector=True, **params)
         self.detector = self.h.client.create_publisher(Detection2DArray, 'detector/detections',
                                                        10)
         assert self.h.wait_active(60), 'node did not activate'
@@ -172,14 +168,6 @@ class DetectorRig:
         self.h.pub.publish(image_msg(rgb, sec=sec))
         return self.h.wait_for(lambda: len(self.h.states) > count, timeout)
 
-    def counted(self, key: str, least: int) -> bool:
-        """Wait for /diagnostics to count at least ``least`` of ``key``."""
-        def enough():
-            values = {kv.key: kv.value for d in self.diagnostics[-3:] for s in d.status
-                      for kv in s.values}
-            return int(values.get(key, 0)) >= least
-        return self.h.wait_for(enough, 10)
-
 
 def test_a_flood_of_boxes_is_refused_and_frames_keep_being_answered():
     rig = DetectorRig(max_detections=100)
@@ -188,7 +176,7 @@ def test_a_flood_of_boxes_is_refused_and_frames_keep_being_answered():
         answered = [rig.frame(scene(i)[0], 4000 + i, flood if i % 3 == 0 else None, 5)
                     for i in range(30)]                 # 20 000 boxes: refused whole
         assert sum(answered) >= 27, answered
-        assert rig.counted('detection_sets_refused', 1), \
+        assert rig.h.counted('detection_sets_refused', 1), \
             'the refused sets were not counted in /diagnostics'
     finally:
         rig.h.close()
@@ -211,7 +199,7 @@ def test_a_lost_target_with_thousands_of_detections_a_frame_keeps_frames_answere
         answered = [rig.frame(scene(i, **away)[0], 5000 + i, detections(5000 + i, crowd))
                     for i in range(1, 16)]
         assert all(answered), answered
-        assert rig.counted('candidates_dropped', 2 * (3000 - 16)), \
+        assert rig.h.counted('candidates_dropped', 2 * (3000 - 16)), \
             'the dropped candidates were not counted'
     finally:
         h.close()
