@@ -208,6 +208,26 @@ def test_look_alike_negatives_need_a_label_that_occurs_twice(tmp_path):
                     sampling=SamplingConfig(negative_prob=1.0, look_alike_prob=1.0))
 
 
+def test_look_alike_pairs_keep_to_objects_of_the_minimum_size(tmp_path):
+    # three 'thing's: two of 30 px and one of 12 px; at 20 px only the two large ones pair
+    boxes = _two_of_a_kind(tmp_path)
+    boxes.append(StillBox(boxes[0].image, np.array([200.0, 20.0, 12.0, 12.0]), 'thing'))
+    stills = StillSource(boxes)
+    rng = np.random.default_rng(0)
+    drawn = set()
+    for _ in range(60):
+        _, a, _, b, _ = stills.look_alike(rng, min_size=20.0)
+        drawn.update({float(a[2]), float(b[2])})
+    assert drawn == {30.0}
+    drawn = set()
+    for _ in range(60):
+        _, a, _, b, _ = stills.look_alike(rng)
+        drawn.update({float(a[2]), float(b[2])})
+    assert drawn == {12.0, 30.0}                        # without it, the small one as well
+    with pytest.raises(DataError, match='40 px or more'):
+        stills.look_alike(rng, min_size=40.0)
+
+
 def test_score_task_trains_the_head_only_and_learns_negatives():
     torch.manual_seed(0)
     tracker = create_model('tiny').eval()

@@ -34,7 +34,10 @@ class SamplingConfig:
     the same label from the stills (a person as the template, another person in the search
     crop), from the same image where the label occurs twice there (the crop then leaves the
     template's target out, as for ``background_prob``), else from another image: the
-    look-alikes a tracker must not take for its target.
+    look-alikes a tracker must not take for its target. ``look_alike_min_size``: both objects
+    of such a pair at least this many pixels (sqrt(w h) in the still): two small instances of a
+    label are blurs the network cannot tell apart, and taught to score them low it scores a
+    small target low as well.
     """
 
     max_gap: int = 200
@@ -52,6 +55,12 @@ class SamplingConfig:
     negative_prob: float = 0.0
     background_prob: float = 0.0
     look_alike_prob: float = 0.0
+    look_alike_min_size: float = 0.0
+
+
+def _side(box) -> float:
+    """Return a box's size in pixels, sqrt(w h)."""
+    return math.sqrt(max(0.0, float(box[2])) * max(0.0, float(box[3])))
 
 
 def _overlap(box, cx: float, cy: float, side: float) -> float:
@@ -105,6 +114,8 @@ class StillSource:
                 by_label.setdefault(b.label, []).append(i)
         self._by_label = {k: v for k, v in by_label.items() if len(v) > 1}
         self._alike = [i for v in self._by_label.values() for i in v]
+        self._sized: Dict[float, Tuple[Dict[str, List[int]], List[int]]] = {0.0: (
+            self._by_label, self._alike)}
 
     def sample(self, rng, max_gap):
         item = self.boxes[rng.integers(len(self.boxes))]
@@ -116,19 +127,31 @@ class StillSource:
         """Whether some label occurs twice (``look_alike`` can draw a pair)."""
         return bool(self._alike)
 
-    def look_alike(self, rng, same_image_prob: float = 0.5):
+    def _of_size(self, min_size: float) -> Tuple[Dict[str, List[int]], List[int]]:
+        """Return the labels with two boxes of ``min_size`` px or more, and those boxes."""
+        if min_size not in self._sized:
+            by_label = {k: [i for i in v if _side(self.boxes[i].box) >= min_size]
+                        for k, v in self._by_label.items()}
+            by_label = {k: v for k, v in by_label.items() if len(v) > 1}
+            self._sized[min_size] = by_label, [i for v in by_label.values() for i in v]
+        return self._sized[min_size]
+
+    def look_alike(self, rng, same_image_prob: float = 0.5, min_size: float = 0.0):
         """Two objects of one label: (image, box, image, box, box to leave out or None).
 
         The template's object is drawn uniformly from the boxes whose label occurs twice or
-        more; the other is of that label in the same image with ``same_image_prob`` where
-        there is one, else anywhere. Where both are in one image the template's box is
-        returned, to be left out of the search crop.
+        more (counting boxes of at least ``min_size`` px, sqrt(w h), only); the other is of
+        that label in the same image with ``same_image_prob`` where there is one, else
+        anywhere. Where both are in one image the template's box is returned, to be left out
+        of the search crop.
         """
-        if not self._alike:
-            raise DataError(f'{self.name}: no label with two boxes (look-alike pairs)')
-        first = self._alike[rng.integers(len(self._alike))]
+        by_label, alike = self._of_size(float(min_size))
+        if not alike:
+            raise DataError(f'{self.name}: no label with two boxes of {min_size:g} px or more '
+                            '(look-alike pairs)')
+        first = alike[rng.integers(len(alike))]
         a = self.boxes[first]
-        peers = [i for i in self._by_label[a.label] if i != first]
+        peers = [i for i in by_label[a.label] if i != first]
         here = [i for i in peers if self.boxes[i].image == a.image]
         same = bool(here) and rng.random() < same_image_prob
         pool = here if same else peers
@@ -207,7 +230,7 @@ class PairDataset(torch.utils.data.Dataset):
                     rng.random() < cfg.look_alike_prob:
                 stills = self._alike_sources[rng.integers(len(self._alike_sources))]
                 try:
-                    *pair, hidden = stills.look_alike(rng)
+                    *pair, hidden = stills.look_alike(rng, min_size=cfg.look_alike_min_size)
                 except DataError as exc:
                     key = f'{stills.name}: {exc}'
                     self.skipped[key] = self.skipped.get(key, 0) + 1
