@@ -250,7 +250,7 @@ class LiveEngine:
         return list(self._ids.get(stream, ()))
 
     def tracker(self, stream: Optional[str] = None) -> Tracker:
-        """Return ``stream``'s tracker (the first stream's by default).
+        """Return the tracker of ``stream``, by default of the first stream.
 
         It belongs to the worker: wrap it (to time or to hold inference) before frames come,
         and never call it from another thread while the engine runs.
