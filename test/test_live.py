@@ -475,6 +475,36 @@ def test_the_search_follows_a_lost_target_that_keeps_moving(tracker_factory, mot
     assert any(found) == (motion_decay > 0), found
 
 
+def test_the_frame_scan_looks_first_where_a_lost_target_is_heading():
+    # The prediction runs from the last TRACKING frame at the velocity it had then, counting
+    # the UNSURE frames as well; the scan's first tile of each frame is there, and none is
+    # spent on it while the local search around the held box still covers it.
+    from track_core.runtime import search
+    from track_core.net.config import PreprocessConfig
+    state, cfg = search.SearchState(), TrackerConfig(scan_tiles=3)
+    for x in range(100, 160, 10):                       # TRACKING, 10 px a frame
+        search.observe_motion(state, (x - 10.0, 50.0), (float(x), 50.0))
+    held = (165.0, 50.0)                                # the UNSURE frame's box
+    search.unseen(state)                                # an UNSURE frame
+    search.widen(state, cfg, held, (640, 480))          # then SEARCHING
+    assert np.allclose(state.ahead, (170.0, 50.0))
+    seen = []
+
+    def probe(boxes, min_score, min_iou):                # finds nothing
+        seen.append(list(boxes))
+    size, pre = (20.0, 20.0), PreprocessConfig()
+    search.scan(state, held, size, (640, 480), pre, cfg, probe)
+    assert len(seen[-1]) == 3 and seen[-1][0] != (160.0, 40.0, 20.0, 20.0)    # 5 px: covered
+    for _ in range(5):
+        search.widen(state, cfg, held, (640, 480))
+    search.scan(state, held, size, (640, 480), pre, cfg, probe)
+    assert np.allclose(state.ahead, (220.0, 50.0))
+    assert len(seen[-1]) == 3 and seen[-1][0] == (210.0, 40.0, 20.0, 20.0)
+    for _ in range(60):                                 # it stops at the frame's edge
+        search.widen(state, cfg, held, (640, 480))
+    assert np.allclose(state.ahead, (639.0, 50.0))
+
+
 def test_one_worker_serves_several_cameras_fairly_with_unique_ids(tracker_factory):
     from track_core.runtime import Tracker
     front = tracker_factory()

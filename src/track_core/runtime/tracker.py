@@ -65,8 +65,8 @@ class TrackerConfig:
     size_by_confidence: bool = _setting(
         True, "low-score frames change the box size less (SiamRPN's update rate)")
     scan_tiles: int = _setting(
-        0, 'while SEARCHING, search crops of the whole frame scanned per frame, nearest the '
-        'held box first (0: off)', (0, 64))
+        0, 'while SEARCHING, search crops of the whole frame scanned per frame: one where the '
+        'target was heading, the rest nearest the held box first (0: off)', (0, 64))
     scan_confirm: int = _setting(
         2, 'frames in a row a frame-scan candidate must be verified on, at one place',
         (1, 10))
@@ -390,12 +390,14 @@ class Tracker:
             if follow and cfg.appearance_threshold > 0:
                 follow = self._same_instance(t, image, (cx, cy, w, h))
             if follow:
-                t.search.scale, t.search.center = 1.0, None
+                t.search.followed()
                 before = t.center
                 self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
                              score, penalty)
                 if t.presence.state == TrackState.TRACKING:
                     search.observe_motion(t.search, before, t.center)
+                else:
+                    search.unseen(t.search)
             else:
                 # search: widen the local crop (moving on with the target), scan the frame
                 search.widen(t.search, cfg, t.center, (width, height))
