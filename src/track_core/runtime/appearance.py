@@ -10,17 +10,22 @@ pooled over the target (``Tracker._embed``).
 A candidate is this instance when its best cosine to a target view reaches the
 ``appearance_threshold`` (lower for a target under ``SMALL_SIDE`` pixels, whose few pixels
 say less: ``threshold_for``) and beats its best cosine to a refused look-alike by
-``LOOK_ALIKE_MARGIN``. Only a candidate clearly unlike the target (``LOOK_ALIKE_GAP`` under
+``LOOK_ALIKE_MARGIN``; and, for a target of ``COLOUR_SIDE`` pixels or more, when the colours
+of the box match a view's (``colour_threshold``; ``preprocess.colour_histogram``). The
+network's features tell kinds apart better than instances: two people of a build can be as
+close as the target turned round. Their colours can tell them apart, but only where there
+are enough pixels to count: a small target's box is mostly background, and its colours
+change with what it crosses. Only a candidate clearly unlike the target (``LOOK_ALIKE_GAP`` under
 the threshold) is kept as a look-alike: a view of the target refused near the threshold must
 not make the target itself look like a look-alike later. The tracker asks (``presence.py``
 says when) whenever a target comes back: a local re-find after SEARCHING, a confirmed
 frame-scan or detector candidate, a target followed again after UNSURE frames; and every
 ``appearance_interval`` frames while it is followed, where a confident match is also kept as
 a view (the views follow the target's slow changes of look).
-Pure: vectors in, decisions out; no network.
+Pure: vectors in, decisions out; no network, no image.
 """
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -38,12 +43,19 @@ LOOK_ALIKE_GAP = 0.1
 # SMALL_SIDE px (sqrt(w h)) the threshold falls linearly, by SMALL_RELIEF at half that size.
 SMALL_SIDE = 32.0
 SMALL_RELIEF = 0.1
+# Colours are compared for a target this size or more (sqrt(w h), pixels).
+COLOUR_SIDE = 48.0
 
 
 def threshold_for(side: float, threshold: float) -> float:
     """Return the ``appearance_threshold`` for a target of ``side`` pixels (sqrt(w h))."""
     short = min(max((SMALL_SIDE - side) / (SMALL_SIDE / 2), 0.0), 1.0)
     return threshold - SMALL_RELIEF * short
+
+
+def colour_threshold_for(side: float, threshold: float) -> float:
+    """Return the ``colour_threshold`` for a target of ``side`` pixels (0 under COLOUR_SIDE)."""
+    return threshold if side >= COLOUR_SIDE else 0.0
 
 
 def unit(vector) -> np.ndarray:
@@ -56,14 +68,16 @@ def unit(vector) -> np.ndarray:
 class Appearance:
     """One target's views and the look-alikes refused for it.
 
-    ``refused``: candidates refused since the target was added; ``since_check``: frames
-    followed since the last periodic check.
+    ``views``: feature vectors of the target; ``colours``: the colour of the box of each view
+    (None where it was not given); ``refused``: candidates refused since the target was
+    added; ``since_check``: frames followed since the last periodic check.
     """
 
-    __slots__ = ('views', 'look_alikes', 'refused', 'since_check')
+    __slots__ = ('views', 'colours', 'look_alikes', 'refused', 'since_check')
 
-    def __init__(self, first):
+    def __init__(self, first, colour=None):
         self.views: List[np.ndarray] = [unit(first)]
+        self.colours: List[Optional[np.ndarray]] = [_colour(colour)]
         self.look_alikes: List[np.ndarray] = []
         self.refused = 0
         self.since_check = 0
@@ -75,16 +89,27 @@ class Appearance:
         other = max((float(v @ w) for w in self.look_alikes), default=-1.0)
         return target, other
 
-    def matches(self, view, threshold: float) -> bool:
-        """Say whether ``view`` is this instance (see the module's rule)."""
-        target, other = self.similarity(view)
-        return target >= threshold and target >= other + LOOK_ALIKE_MARGIN
+    def colour_similarity(self, colour) -> float:
+        """Return the best match of ``colour`` to a view's colour (1.0 when none is kept)."""
+        c = unit(colour)
+        return max((float(c @ k) for k in self.colours if k is not None), default=1.0)
 
-    def remember(self, view) -> None:
+    def matches(self, view, threshold: float, colour=None, colour_threshold: float = 0.0
+                ) -> bool:
+        """Say whether ``view`` (and its box's ``colour``) is this instance (the module's rule)."""
+        target, other = self.similarity(view)
+        if target < threshold or target < other + LOOK_ALIKE_MARGIN:
+            return False
+        return (colour is None or colour_threshold <= 0 or
+                self.colour_similarity(colour) >= colour_threshold)
+
+    def remember(self, view, colour=None) -> None:
         """Keep ``view`` as a target view (the first is kept for good, the rest roll)."""
         self.views.append(unit(view))
+        self.colours.append(_colour(colour))
         if len(self.views) > TARGET_VIEWS:
             del self.views[1]
+            del self.colours[1]
 
     def refuse(self, view, threshold: float) -> None:
         """Count ``view`` refused; keep it as a look-alike if it is clearly unlike the target."""
@@ -103,3 +128,8 @@ class Appearance:
             return False
         self.since_check = 0
         return True
+
+
+def _colour(colour) -> Optional[np.ndarray]:
+    """Return a colour as kept: a unit vector, or None."""
+    return None if colour is None else unit(colour)

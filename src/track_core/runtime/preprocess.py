@@ -118,3 +118,38 @@ def hann2d(n: int) -> np.ndarray:
     k = np.arange(1, n + 1, dtype=np.float64)
     w = 0.5 * (1.0 - np.cos(2.0 * np.pi * k / (n + 1)))
     return np.outer(w, w)
+
+
+# The colour histogram of a box (Perez et al., "Color-based probabilistic tracking", 2002):
+# pixels with colour (saturation and value above these) count in hue x saturation bins, the
+# greys by their value alone, where hue means nothing. A box is sampled on a grid of at most
+# COLOUR_SAMPLES pixels.
+HUE_BINS, SATURATION_BINS, VALUE_BINS = 16, 4, 8
+MIN_SATURATION, MIN_VALUE = 26, 51
+COLOUR_SAMPLES = 64 * 64
+
+
+def colour_histogram(image: np.ndarray, box) -> np.ndarray:
+    """Return the colours of ``box`` (x, y, w, h) on an RGB ``image`` as a unit vector.
+
+    The square root of the normalised histogram, so that the dot product of two is their
+    Bhattacharyya coefficient (1: the same colours in the same shares). A box outside the
+    image gives zeros.
+    """
+    height, width = image.shape[:2]
+    x, y, w, h = (float(v) for v in box)
+    x0, y0 = max(int(math.floor(x)), 0), max(int(math.floor(y)), 0)
+    x1, y1 = min(int(math.ceil(x + w)), width), min(int(math.ceil(y + h)), height)
+    colours = HUE_BINS * SATURATION_BINS
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(colours + VALUE_BINS, np.float32)
+    step = max(1, int(math.sqrt((x1 - x0) * (y1 - y0) / COLOUR_SAMPLES)))
+    patch = np.ascontiguousarray(image[y0:y1:step, x0:x1:step])
+    hsv = cv2.cvtColor(patch, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.int32)
+    hue, sat, val = hsv[:, 0], hsv[:, 1], hsv[:, 2]          # OpenCV: hue 0-179
+    coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
+    cell = (np.minimum(hue[coloured] * HUE_BINS // 180, HUE_BINS - 1) * SATURATION_BINS +
+            (sat[coloured] - MIN_SATURATION) * SATURATION_BINS // (256 - MIN_SATURATION))
+    grey = colours + val[~coloured] * VALUE_BINS // 256
+    counts = np.bincount(np.concatenate([cell, grey]), minlength=colours + VALUE_BINS)
+    return np.sqrt(counts / len(hsv)).astype(np.float32)

@@ -15,9 +15,11 @@ from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, iou_xywh, xywh
 from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime import search
-from track_core.runtime.appearance import Appearance, CONFIDENT, threshold_for
+from track_core.runtime.appearance import (Appearance, colour_threshold_for, CONFIDENT,
+                                           threshold_for)
 from track_core.runtime.decode import decode_output
-from track_core.runtime.preprocess import (check_image, crop_side, crop_square, crop_to_image,
+from track_core.runtime.preprocess import (check_image, colour_histogram, crop_side, crop_square,
+                                           crop_to_image,
                                            hann2d, Normalizer)
 from track_core.runtime.presence import Presence
 from track_core.runtime.search import SearchState
@@ -85,6 +87,10 @@ class TrackerConfig:
         'target), or nearer a look-alike refused before, it is another instance and is not '
         'reported (0: off)',
         (0.0, 1.0))
+    colour_threshold: float = _setting(
+        0.0, 'with appearance_threshold, a target of 48 px or more (sqrt(w h)) must also '
+        "match the colours of a view's box at this Bhattacharyya coefficient where it is "
+        'checked (0: off)', (0.0, 1.0))
     appearance_interval: int = _setting(
         10, 'frames between appearance checks of a followed target, which also keep a view '
         'of it from confident frames (0: check only when it comes back)', (0, 10_000))
@@ -266,7 +272,8 @@ class Tracker:
         side = crop_side(w, h, self.preprocess.template_factor, self.preprocess.context)
         crop = crop_square(image, cx, cy, side, self.model_cfg.template_size)
         target.z_tokens = self.backend.embed_template(self.normalize([crop]))
-        target.appearance = Appearance(self._pool(target.z_tokens)[0])
+        target.appearance = Appearance(self._pool(target.z_tokens)[0],
+                                       colour_histogram(image, box))
         return target
 
     def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
@@ -443,12 +450,14 @@ class Tracker:
         if not returning and not (t.presence.state == TrackState.TRACKING and
                                   t.appearance.due(cfg.appearance_interval)):
             return True
-        view = self._embed(image, [cxcywh_to_xywh(found)])[0]
+        box = cxcywh_to_xywh(found)
+        view = self._embed(image, [box])[0]
+        colour = colour_histogram(image, box)
         threshold = self._appearance_threshold(t)
-        if t.appearance.matches(view, threshold):
+        if t.appearance.matches(view, threshold, colour, self._colour_threshold(t)):
             t.presence.confirm()
             if not returning and t.score >= CONFIDENT:
-                t.appearance.remember(view)     # followed, confident: the target as it looks
+                t.appearance.remember(view, colour)     # followed, confident: as it looks
             return True
         t.appearance.refuse(view, threshold)
         self.look_alikes_refused += 1
@@ -457,6 +466,11 @@ class Tracker:
     def _appearance_threshold(self, t: _Target) -> float:
         """``appearance_threshold`` for ``t`` at its size (lower for a small one)."""
         return threshold_for(math.sqrt(t.size[0] * t.size[1]), self.config.appearance_threshold)
+
+    def _colour_threshold(self, t: _Target) -> float:
+        """``colour_threshold`` for ``t`` at its size (0, not compared, for a small one)."""
+        return colour_threshold_for(math.sqrt(t.size[0] * t.size[1]),
+                                    self.config.colour_threshold)
 
     def _embed(self, image, boxes) -> np.ndarray:
         """Appearance views (N, C) of ``boxes`` on ``image``: their template features."""
@@ -529,9 +543,11 @@ class Tracker:
             # the network found something like the target: is it this instance?
             views = self._embed(image, [p[1] for p in passed])
             threshold = self._appearance_threshold(t)
+            colours = self._colour_threshold(t)
             kept = []
             for p, view in zip(passed, views):
-                if t.appearance.matches(view, threshold):
+                colour = colour_histogram(image, p[1]) if colours else None
+                if t.appearance.matches(view, threshold, colour, colours):
                     kept.append(p)
                 else:
                     t.appearance.refuse(view, threshold)
