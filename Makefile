@@ -93,6 +93,9 @@ eval: setup
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --small-target 16 \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --small-target 16 --jpeg 40 \
+	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small_jpeg
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --out reports/scale
 

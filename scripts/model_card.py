@@ -82,14 +82,20 @@ def _small_target(path: pathlib.Path) -> list:
     side = report['meta'].get('small_target')
     if not side:
         return []
-    lines = ['', '## Small targets', '',
+    quality = report['meta'].get('jpeg')
+    title = 'Small targets, compressed at that scale' if quality else 'Small targets'
+    compressed = (f' Then every frame encoded as JPEG at quality {quality} and decoded again '
+                  "(`--jpeg`), as a camera's encoder would at that scale: the downscaling "
+                  "otherwise shrinks the original's compression away."
+                  if quality else '')
+    lines = ['', f'## {title}', '',
              f'Each dev sequence replayed with its target about {side:g} px (sqrt(w h) on the '
              'first frame): every frame downscaled by that factor and centred on a canvas of '
              "its own size in the frame's mean colour, boxes scaled and shifted alike "
-             '(`track-eval run --small-target`, all trackers in one run). Box side / true: the '
-             "median over frames of sqrt(the box's area / the true area); inflated: the share "
-             f'of frames whose box side is over 1.5x the true one. Machine: '
-             f'{report["meta"]["hardware"]}.', '',
+             '(`track-eval run --small-target`, all trackers in one run).' + compressed +
+             " Box side / true: the median over frames of sqrt(the box's area / the true "
+             'area); inflated: the share of frames whose box side is over 1.5x the true one. '
+             f'Machine: {report["meta"]["hardware"]}.', '',
              '| tracker | AUC | precision@20 | box side / true (median) | box inflated > 1.5x '
              '| not reported (LOST) |', '|---|---:|---:|---:|---:|---:|']
     for name, m in report['summary'].items():
@@ -355,6 +361,7 @@ def main(argv=None):
                         'Look-alikes: another object of the kind while the target is away')
     lines += _distractor(reports / 'distractor' / 'report.json')
     lines += _small_target(reports / 'small' / 'report.json')
+    lines += _small_target(reports / 'small_jpeg' / 'report.json')
     out = ROOT / 'models' / 'MODEL_CARD.md'
     lines += _vittrack(pathlib.Path(args.report).parents[1],
                        out.read_text() if out.is_file() else '')

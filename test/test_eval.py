@@ -307,6 +307,42 @@ def test_a_small_target_replay_shrinks_the_scene_and_its_boxes_alike():
     assert with_small_target(seq, 1000.0).boxes[0].tolist() == boxes[0].tolist()   # s <= 1
 
 
+def test_a_jpeg_replay_puts_compression_back_at_the_replayed_scale(tmp_path, capsys):
+    from track_core.data.sequences import Sequence, with_jpeg, with_small_target
+    from track_core.eval.cli import main
+    rng = np.random.default_rng(1)
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), np.uint8), (0, 0), 2.0)
+              for _ in range(2)]
+    boxes = np.array([[40, 30, 32, 24], [42, 31, 32, 24]], float)
+    seq = Sequence('s', boxes, np.ones(2, bool), source=lambda i: frames[i])
+
+    def error(quality):
+        out = with_jpeg(seq, quality)
+        assert out.frame(1).shape == frames[1].shape and out.frame(1).dtype == np.uint8
+        assert np.array_equal(out.boxes, boxes)
+        return float(np.abs(out.frame(1).astype(int) - frames[1]).mean())
+    assert 0 < error(95) < error(40) < error(5)         # the lower the quality, the more lost
+    small = with_jpeg(with_small_target(seq, 12.0), 40)  # compressed at the small scale
+    assert np.array_equal(small.boxes, with_small_target(seq, 12.0).boxes)
+    for bad in (0, 101):
+        with pytest.raises(ValueError, match='quality'):
+            with_jpeg(seq, bad)
+    with pytest.raises(SystemExit):
+        main(['run', '--data', str(tmp_path), '--baselines', 'kcf', '--leave-return', '5',
+              '--jpeg', '40'])
+    assert '--jpeg' in capsys.readouterr().err
+    # through track-eval: the replay is recorded in the report
+    moving, moving_boxes = moving_object_sequence(6, seed=3)
+    write_uniform_sequence(tmp_path / 'data', 'syn', moving, moving_boxes)
+    model = save_checkpoint(tmp_path / 'tiny.safetensors', create_model('tiny'))
+    out = tmp_path / 'out'
+    assert main(['run', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
+                 '--small-target', '12', '--jpeg', '40', '--out', str(out)]) == 0
+    meta = json.loads((out / 'report.json').read_text())['meta']
+    assert (meta['small_target'], meta['jpeg']) == (12.0, 40)
+    assert 'JPEG at quality 40' in (out / 'report.md').read_text()
+
+
 def test_returns_are_broken_down_by_how_far_the_target_travelled():
     from track_core.eval.longterm import travelled
     gt = np.array([[0, 0, 10, 10], [2, 0, 10, 10], [np.nan] * 4, [np.nan] * 4,

@@ -307,6 +307,28 @@ def with_small_target(seq: Sequence, side: float = 16.0) -> Sequence:
     return Sequence(seq.name, boxes, seq.visible.copy(), source=frame)
 
 
+def with_jpeg(seq: Sequence, quality: int) -> Sequence:
+    """``seq`` with every frame encoded as JPEG at ``quality`` (1-100) and decoded again.
+
+    What a camera's encoder does to a frame at the size it is replayed at: a replay that
+    shrinks the scene (``with_small_target``) also shrinks the original's compression
+    artefacts away, and leaves a small target cleaner than a real one; re-encoding puts
+    them back at the new scale. The boxes are unchanged.
+    """
+    quality = int(quality)
+    if not 1 <= quality <= 100:
+        raise ValueError(f'JPEG quality must be 1-100, got {quality}')
+
+    def frame(index):
+        image = seq.frame(index)
+        ok, data = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]),
+                                [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError(f'{seq.name}: frame {index} could not be encoded as JPEG')
+        return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    return Sequence(seq.name, seq.boxes.copy(), seq.visible.copy(), source=frame)
+
+
 def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, count: int,
                     skip: int = 0, drift=(2.0, 1.0)) -> Sequence:
     """Leave-and-return where the absence shows another object of the target's kind.

@@ -87,6 +87,9 @@ def main(argv=None):
     run.add_argument('--small-target', type=float, default=0.0, metavar='PX',
                      help='replay each sequence with its target about PX pixels (frames '
                      'downscaled and centred on a canvas of their size, boxes scaled alike)')
+    run.add_argument('--jpeg', type=int, default=0, metavar='Q',
+                     help='then re-encode every frame as JPEG at quality Q (1-100), as a '
+                     "camera's encoder would at that scale (0: not)")
     run.add_argument('--distractor', default='', metavar='KINDS.yaml',
                      help='replay the sequences with a kind in KINDS.yaml with another object '
                      'of that kind beside the target all along (pasted from the stills of '
@@ -137,6 +140,9 @@ def main(argv=None):
                 dirs[key] = resolve(given)
             except DataError:
                 dirs[key] = None
+    if args.jpeg and args.leave_return:
+        parser.error('--jpeg re-encodes the one-pass runs (with --small-target), not '
+                     '--leave-return')
     if args.leave_return:
         try:
             figures, path = evaluate_longterm(args.data, args.model, args.baselines, args.out,
@@ -154,7 +160,7 @@ def main(argv=None):
                                    args.backend, args.threads, args.sequences,
                                    runtime=runtime, baseline_dirs=dirs,
                                    cut_away=args.cut_away, small_target=args.small_target,
-                                   distractor=args.distractor)
+                                   distractor=args.distractor, jpeg=args.jpeg)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import torch
 
 from track_core.data.build import resolve
 from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
-                                       with_distractor, with_leave_and_return,
+                                       with_distractor, with_jpeg, with_leave_and_return,
                                        with_look_alike, with_small_target)
 from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
@@ -35,14 +35,15 @@ def model_spec(spec: str):
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
              runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0,
-             small_target: float = 0.0, distractor: str = ''):
+             small_target: float = 0.0, distractor: str = '', jpeg: int = 0):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: run-time settings changed on top of each track_core model's own (baselines
     have theirs). ``cut_away``: follow each sequence with that many frames of the next one in
     the set (``with_cut_away``: the target absent), for the confidence figures.
     ``small_target``: replay each sequence with its target about that many pixels
-    (``with_small_target``; 0: as recorded). ``distractor``: a file of {sequence: COCO label}
+    (``with_small_target``; 0: as recorded). ``jpeg``: then re-encode every frame as JPEG at
+    that quality (``with_jpeg``; 0: not). ``distractor``: a file of {sequence: COCO label}
     (config/eval/dev_kinds.yaml); only those sequences run, each with another object of its
     kind beside the target (``with_distractor``), and the report counts switches to it.
     """
@@ -55,6 +56,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
         raise DataError(f'{data}: no sequences to evaluate')
     if small_target:
         seqs = [with_small_target(s, small_target) for s in seqs]
+    if jpeg:
+        seqs = [with_jpeg(s, jpeg) for s in seqs]
     if distractor:
         seqs = [with_distractor(seq, rgb, box)
                 for seq, rgb, box in look_alikes(seqs, *read_kinds(distractor))]
@@ -97,7 +100,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
             'ratios': ratios, 'cut_away': cut_away, 'small_target': small_target,
-            'distractor': bool(distractor)}
+            'jpeg': jpeg, 'distractor': bool(distractor)}
     return summaries, write_report(out, summaries, runs, meta)
 
 

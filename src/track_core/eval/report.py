@@ -81,6 +81,10 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
                   'px (sqrt(w h) on the first frame): every frame downscaled by that factor and '
                   "centred on a canvas of its own size in the frame's mean colour, the boxes "
                   'scaled and shifted alike (data.sequences.with_small_target).', '']
+    if meta.get('jpeg'):
+        lines += [f'Every frame was then encoded as JPEG at quality {meta["jpeg"]} and decoded '
+                  "again, as a camera's encoder would at that scale "
+                  '(data.sequences.with_jpeg).', '']
     beside = meta.get('distractor')
     if beside:
         lines += ['Each sequence whose target has a kind was replayed with another object of '
