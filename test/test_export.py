@@ -18,6 +18,25 @@ def test_onnx_matches_pytorch(name, tmp_path):
     assert max(diffs.values()) < TOLERANCE, diffs
 
 
+def test_two_exports_of_one_model_into_one_cache_both_finish(tmp_path, monkeypatch):
+    # Two nodes started together export the same model into the same cache directory. Played
+    # deterministically: a second export runs whole while the first is between its graphs.
+    from track_core.net import onnx_graphs
+    model = create_model('tiny').eval()
+    write = onnx_graphs._export
+    calls = []
+
+    def interleaved(module, args, path, *rest):
+        write(module, args, path, *rest)
+        calls.append(path)
+        if len(calls) == 1:                     # the first export, its template written
+            onnx_graphs.export_onnx(model, tmp_path)
+    monkeypatch.setattr(onnx_graphs, '_export', interleaved)
+    paths = onnx_graphs.export_onnx(model, tmp_path)
+    assert max(parity(model, *paths).values()) < TOLERANCE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['search.onnx', 'template.onnx']
+
+
 def test_graphs_are_static_and_opset_17(tmp_path):
     model = create_model('tiny').eval()
     for path in export_onnx(model, tmp_path, batch=2):

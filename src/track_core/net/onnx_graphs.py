@@ -12,7 +12,9 @@ data-dependent control flow, which keeps the graphs TensorRT-friendly.
 """
 
 import copy
+import os
 import pathlib
+import tempfile
 from typing import Tuple
 import warnings
 
@@ -89,10 +91,23 @@ def export_onnx(model, out_dir, batch: int = 1, opset: int = DEFAULT_OPSET
         z_tokens = model.template_state(template)
     template_path = out_dir / 'template.onnx'
     search_path = out_dir / 'search.onnx'
-    tmp_t, tmp_s = out_dir / 'template.onnx.tmp', out_dir / 'search.onnx.tmp'
-    _export(TemplateGraph(model), (template,), tmp_t, ['template'], ['z_tokens'], opset)
-    _export(SearchGraph(model), (z_tokens, search), tmp_s, ['z_tokens', 'search'],
-            output_names(model.cfg.head, model.cfg.score_head), opset)
-    tmp_t.replace(template_path)
-    tmp_s.replace(search_path)
+    # Written under names of this call's own, then moved in place: two processes exporting
+    # the same model into one cache (two nodes started together) each finish with whole files.
+    tmp_t, tmp_s = _temporary(out_dir, 'template'), _temporary(out_dir, 'search')
+    try:
+        _export(TemplateGraph(model), (template,), tmp_t, ['template'], ['z_tokens'], opset)
+        _export(SearchGraph(model), (z_tokens, search), tmp_s, ['z_tokens', 'search'],
+                output_names(model.cfg.head, model.cfg.score_head), opset)
+        os.replace(tmp_t, template_path)
+        os.replace(tmp_s, search_path)
+    finally:
+        for tmp in (tmp_t, tmp_s):
+            tmp.unlink(missing_ok=True)
     return template_path, search_path
+
+
+def _temporary(out_dir: pathlib.Path, name: str) -> pathlib.Path:
+    """Return a new, empty file in ``out_dir`` for ``name``.onnx being written."""
+    fd, path = tempfile.mkstemp(prefix=f'{name}.', suffix='.onnx.tmp', dir=out_dir)
+    os.close(fd)
+    return pathlib.Path(path)
