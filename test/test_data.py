@@ -220,6 +220,30 @@ def test_zoom_jitter_scales_both_sides_together(synthetic_root):
     assert boxes[:, :2] == pytest.approx(np.array([[30.0, 25.0]] * 400))   # centre kept
 
 
+def test_small_jpeg_pairs_show_the_target_small_and_compressed(synthetic_root):
+    from track_core.data.sampler import _small_jpeg
+    rng = np.random.default_rng(0)
+    crop = cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3), np.uint8), (0, 0), 1.5)
+    same = _small_jpeg(crop, 2.0, 95)                   # already small: compressed only
+    small = _small_jpeg(crop, 0.25, 95)                 # a quarter of the resolution
+    assert same.shape == small.shape == crop.shape and small.dtype == np.uint8
+    err = [float(np.abs(x.astype(int) - crop).mean()) for x in (same, small)]
+    assert 0 < err[0] < err[1], err
+    assert np.abs(_small_jpeg(crop, 2.0, 20).astype(int) - crop).mean() > err[0]
+    # in the sampler: same pair, same box, the crops changed on every pair when prob = 1
+    kw = {'samples_per_epoch': 4, 'seed': 3}
+    off = SamplingConfig(flip_prob=0.0, brightness=0.0, grayscale_prob=0.0)
+    on = SamplingConfig(flip_prob=0.0, brightness=0.0, grayscale_prob=0.0, small_jpeg_prob=1.0)
+    source = SequenceSource(find_sequences(synthetic_root))
+    plain = PairDataset([source], None, variant_config('tiny'), sampling=off, **kw)
+    jpeg = PairDataset([source], None, variant_config('tiny'), sampling=on, **kw)
+    for i in range(4):
+        a, b = plain[i], jpeg[i]
+        assert torch.equal(a['box'], b['box'])
+        assert not torch.equal(a['search'], b['search'])
+        assert not torch.equal(a['template'], b['template'])
+
+
 @pytest.mark.parametrize('pre', [
     PreprocessConfig(),                                                   # ImageNet, RGB
     PreprocessConfig(channel_order='bgr'),                                # ImageNet, BGR

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import math
 from typing import Dict, List, Optional, Sequence as Seq, Tuple
 
+import cv2
 import numpy as np
 import torch
 
@@ -37,7 +38,11 @@ class SamplingConfig:
     look-alikes a tracker must not take for its target. ``look_alike_min_size``: both objects
     of such a pair at least this many pixels (sqrt(w h) in the still): two small instances of a
     label are blurs the network cannot tell apart, and taught to score them low it scores a
-    small target low as well.
+    small target low as well. ``small_jpeg_prob``: the share of pairs seen as a small target
+    in a compressed stream: both crops brought down to the resolution a target of
+    ``small_jpeg_side`` pixels (uniform in that range) would have, encoded as JPEG at a quality
+    uniform in ``small_jpeg_quality``, decoded and brought back to the crop size (what
+    ``track-eval --small-target --jpeg`` replays).
     """
 
     max_gap: int = 200
@@ -56,6 +61,9 @@ class SamplingConfig:
     background_prob: float = 0.0
     look_alike_prob: float = 0.0
     look_alike_min_size: float = 0.0
+    small_jpeg_prob: float = 0.0
+    small_jpeg_side: Tuple[float, float] = (10.0, 24.0)
+    small_jpeg_quality: Tuple[int, int] = (30, 70)
 
 
 def _side(box) -> float:
@@ -309,6 +317,11 @@ class PairDataset(torch.utils.data.Dataset):
         box = image_to_crop(np.array([x + w / 2, y + h / 2, w, h]), scx, scy, s_side)
         if not away and not (0.0 < box[0] < 1.0 and 0.0 < box[1] < 1.0):
             return None   # the target centre fell outside the search crop
+        if cfg.small_jpeg_prob and rng.random() < cfg.small_jpeg_prob:
+            side = rng.uniform(*cfg.small_jpeg_side)
+            quality = int(rng.integers(cfg.small_jpeg_quality[0], cfg.small_jpeg_quality[1] + 1))
+            template = _small_jpeg(template, side / math.sqrt(tw * th), quality)
+            search = _small_jpeg(search, side / math.sqrt(sw * sh), quality)
         if rng.random() < cfg.grayscale_prob:
             template, search = _gray(template), _gray(search)
         if rng.random() < cfg.flip_prob:
@@ -336,3 +349,21 @@ def _gray(image):
 
 def _scale(image, factor):
     return (image.astype(np.float32) * factor).clip(0, 255).astype(np.uint8)
+
+
+def _small_jpeg(crop, scale: float, quality: int):
+    """``crop`` as it looks with its content ``scale`` x as large, JPEG-compressed at that size.
+
+    A scale of 1 or more (the target is already that small) only compresses.
+    """
+    size = crop.shape[0]
+    small = max(8, int(round(size * scale))) if scale < 1 else size
+    image = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA) if small < size \
+        else np.ascontiguousarray(crop)
+    ok, data = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]),   # RGB
+                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    image = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]) if ok \
+        else image
+    if small < size:
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+    return image
