@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from track_core.data.sequences import DataError, Sequence
+from track_core.data.sequences import DataError, jpeg_roundtrip, Sequence
 from track_core.data.stills import load_image, StillBox
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime.preprocess import crop_side, crop_square, image_to_crop, Normalizer
@@ -360,10 +360,7 @@ def _small_jpeg(crop, scale: float, quality: int):
     small = max(8, int(round(size * scale))) if scale < 1 else size
     image = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA) if small < size \
         else np.ascontiguousarray(crop)
-    ok, data = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]),   # RGB
-                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    image = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]) if ok \
-        else image
+    image = jpeg_roundtrip(image, quality)
     if small < size:
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
     return image

@@ -318,15 +318,17 @@ def with_jpeg(seq: Sequence, quality: int) -> Sequence:
     quality = int(quality)
     if not 1 <= quality <= 100:
         raise ValueError(f'JPEG quality must be 1-100, got {quality}')
+    return Sequence(seq.name, seq.boxes.copy(), seq.visible.copy(),
+                    source=lambda index: jpeg_roundtrip(seq.frame(index), quality))
 
-    def frame(index):
-        image = seq.frame(index)
-        ok, data = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]),
-                                [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError(f'{seq.name}: frame {index} could not be encoded as JPEG')
-        return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
-    return Sequence(seq.name, seq.boxes.copy(), seq.visible.copy(), source=frame)
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Return the RGB ``image`` encoded as JPEG at ``quality`` (1-100) and decoded again."""
+    ok, data = cv2.imencode('.jpg', np.ascontiguousarray(image[..., ::-1]),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError('the image could not be encoded as JPEG')
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def with_look_alike(seq: Sequence, still: np.ndarray, instance, leave_at: int, count: int,

@@ -10,13 +10,13 @@ pooled over the target (``Tracker._embed``).
 A candidate is this instance when its best cosine to a target view reaches the
 ``appearance_threshold`` (lower for a target under ``SMALL_SIDE`` pixels, whose few pixels
 say less: ``threshold_for``) and beats its best cosine to a refused look-alike by
-``LOOK_ALIKE_MARGIN``; and, for a target of ``COLOUR_SIDE`` pixels or more, when the colours
-of the box match a view's (``colour_threshold``; ``preprocess.colour_histogram``). The
-network's features tell kinds apart better than instances: two people of a build can be as
-close as the target turned round. Their colours can tell them apart, but only where there
+``LOOK_ALIKE_MARGIN``; and, for a target of ``COLOUR_SIDE`` pixels or more, when the
+colours of the box match a view's (``colour_threshold``; ``preprocess.colour_histogram``).
+The network's features tell kinds apart better than instances: two people of a build can be
+as close as the target turned round. Their colours can tell them apart, but only where there
 are enough pixels to count: a small target's box is mostly background, and its colours
-change with what it crosses. Only a candidate clearly unlike the target (``LOOK_ALIKE_GAP`` under
-the threshold) is kept as a look-alike: a view of the target refused near the threshold must
+change with what it crosses. Only a candidate clearly unlike the target (``LOOK_ALIKE_GAP``
+under the threshold) is kept as a look-alike: a view of the target refused near the threshold must
 not make the target itself look like a look-alike later. The tracker asks (``presence.py``
 says when) whenever a target comes back: a local re-find after SEARCHING, a confirmed
 frame-scan or detector candidate, a target followed again after UNSURE frames; and every

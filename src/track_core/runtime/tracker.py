@@ -19,8 +19,7 @@ from track_core.runtime.appearance import (Appearance, colour_threshold_for, CON
                                            threshold_for)
 from track_core.runtime.decode import decode_output
 from track_core.runtime.preprocess import (check_image, colour_histogram, crop_side, crop_square,
-                                           crop_to_image,
-                                           hann2d, Normalizer)
+                                           crop_to_image, hann2d, Normalizer)
 from track_core.runtime.presence import Presence
 from track_core.runtime.search import SearchState
 from track_core.types import TrackResult, TrackState
@@ -273,7 +272,7 @@ class Tracker:
         crop = crop_square(image, cx, cy, side, self.model_cfg.template_size)
         target.z_tokens = self.backend.embed_template(self.normalize([crop]))
         target.appearance = Appearance(self._pool(target.z_tokens)[0],
-                                       colour_histogram(image, box))
+                                       self._colours(image, box))
         return target
 
     def commit_target(self, target: '_Target', target_id: Optional[str] = None) -> str:
@@ -452,7 +451,7 @@ class Tracker:
             return True
         box = cxcywh_to_xywh(found)
         view = self._embed(image, [box])[0]
-        colour = colour_histogram(image, box)
+        colour = self._colours(image, box)
         threshold = self._appearance_threshold(t)
         if t.appearance.matches(view, threshold, colour, self._colour_threshold(t)):
             t.presence.confirm()
@@ -466,6 +465,13 @@ class Tracker:
     def _appearance_threshold(self, t: _Target) -> float:
         """``appearance_threshold`` for ``t`` at its size (lower for a small one)."""
         return threshold_for(math.sqrt(t.size[0] * t.size[1]), self.config.appearance_threshold)
+
+    def _colours(self, image, box) -> Optional[np.ndarray]:
+        """Return the colours of ``box`` for a view (None where ``colour_threshold`` is off).
+
+        Kept for a target of any size, so that its views have them if it grows.
+        """
+        return colour_histogram(image, box) if self.config.colour_threshold > 0 else None
 
     def _colour_threshold(self, t: _Target) -> float:
         """``colour_threshold`` for ``t`` at its size (0, not compared, for a small one)."""
@@ -543,11 +549,11 @@ class Tracker:
             # the network found something like the target: is it this instance?
             views = self._embed(image, [p[1] for p in passed])
             threshold = self._appearance_threshold(t)
-            colours = self._colour_threshold(t)
+            colour_at = self._colour_threshold(t)
             kept = []
             for p, view in zip(passed, views):
-                colour = colour_histogram(image, p[1]) if colours else None
-                if t.appearance.matches(view, threshold, colour, colours):
+                colour = colour_histogram(image, p[1]) if colour_at else None
+                if t.appearance.matches(view, threshold, colour, colour_at):
                     kept.append(p)
                 else:
                     t.appearance.refuse(view, threshold)
