@@ -292,3 +292,41 @@ def test_score_needs_the_tracker_to_score(tmp_path):
     cfg = load_config(TrainConfig, None, [f'out_dir={tmp_path}'])
     with pytest.raises(ConfigError, match='init=PATH'):
         run('score', cfg, progress=False)
+
+
+def test_crowd_pairs_show_the_target_and_its_look_alike_with_the_box_on_the_target(tmp_path):
+    cfg = create_model('tiny').cfg
+    boxes = _two_of_a_kind(tmp_path)
+    sampling = SamplingConfig(crowd_prob=1.0, grayscale_prob=0.0, brightness=0.0,
+                              flip_prob=0.0, scale_jitter=0.05)
+    data = PairDataset([StillSource(boxes)], None, cfg, sampling=sampling, samples_per_epoch=16,
+                       seed=5)
+    red, blue = (data.normalize([np.full((1, 1, 3), c, np.uint8)])[0][:, 0, 0]
+                 for c in ((255, 0, 0), (0, 0, 255)))
+
+    def mask(crop, colour):
+        return (np.abs(crop - colour[:, None, None]).max(0) < 0.05)
+
+    targets = set()
+    for i in range(len(data)):
+        item = data[i]
+        assert float(item['negative']) == 0.0 and float(item['has_box']) == 1.0
+        template, search = item['template'].numpy(), item['search'].numpy()
+        mine, other = (red, blue) if mask(template, red).mean() > mask(template, blue).mean() \
+            else (blue, red)
+        targets.add(tuple(mine))
+        assert mask(search, mine).mean() > 0.01 and mask(search, other).mean() > 0.01, i
+        size = search.shape[1]
+        cx, cy = (float(v) * size for v in item['box'][:2])
+        assert mask(search, mine)[int(cy), int(cx)], i      # the label is on the template's
+    assert len(targets) == 2                                 # either one as the target
+
+
+def test_crowd_pairs_need_an_image_holding_a_label_twice(tmp_path):
+    cfg = create_model('tiny').cfg
+    boxes = _two_of_a_kind(tmp_path)
+    boxes[1].label = 'other'
+    with pytest.raises(DataError, match='holding a label twice'):
+        PairDataset([StillSource(boxes)], None, cfg, sampling=SamplingConfig(crowd_prob=1.0))
+    with pytest.raises(DataError, match='40 px or more'):
+        StillSource(_two_of_a_kind(tmp_path)).crowd(np.random.default_rng(0), min_size=40.0)

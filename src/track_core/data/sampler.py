@@ -42,7 +42,12 @@ class SamplingConfig:
     in a compressed stream: both crops brought down to the resolution a target of
     ``small_jpeg_side`` pixels (uniform in that range) would have, encoded as JPEG at a quality
     uniform in ``small_jpeg_quality``, decoded and brought back to the crop size (what
-    ``track-eval --small-target --jpeg`` replays).
+    ``track-eval --small-target --jpeg`` replays). ``crowd_prob``: the share of positive
+    pairs drawn from a still where the target's label occurs twice, with the search crop cut
+    so that it shows the target and its nearest look-alike of that image (DaSiamRPN's
+    distractor-aware pairs: the target is labelled, the other is background, so the network
+    learns to place the peak on this instance rather than on any of its kind);
+    ``crowd_min_size``: both at least this many pixels (sqrt(w h)).
     """
 
     max_gap: int = 200
@@ -64,6 +69,8 @@ class SamplingConfig:
     small_jpeg_prob: float = 0.0
     small_jpeg_side: Tuple[float, float] = (10.0, 24.0)
     small_jpeg_quality: Tuple[int, int] = (30, 70)
+    crowd_prob: float = 0.0
+    crowd_min_size: float = 0.0
 
 
 def _side(box) -> float:
@@ -124,11 +131,17 @@ class StillSource:
         self._alike = [i for v in self._by_label.values() for i in v]
         self._sized: Dict[float, Tuple[Dict[str, List[int]], List[int]]] = {0.0: (
             self._by_label, self._alike)}
+        self._crowds: Dict[float, List[List[int]]] = {}
 
     def sample(self, rng, max_gap):
         item = self.boxes[rng.integers(len(self.boxes))]
         image = load_image(item.image)
         return image, item.box, image, item.box
+
+    @property
+    def has_crowds(self) -> bool:
+        """Whether some image holds a label twice (``crowd`` can draw a pair)."""
+        return bool(self._crowd_groups(0.0))
 
     @property
     def has_look_alikes(self) -> bool:
@@ -168,6 +181,39 @@ class StillSource:
         shared = b.image == a.image
         other = image if shared else load_image(b.image)
         return image, a.box, other, b.box, (a.box if shared else None)
+
+    def _crowd_groups(self, min_size: float) -> List[List[int]]:
+        """Boxes of one label in one image, two or more of ``min_size`` px or more."""
+        if min_size not in self._crowds:
+            groups: Dict[Tuple[str, str], List[int]] = {}
+            for i, b in enumerate(self.boxes):
+                if b.label and _side(b.box) >= min_size:
+                    groups.setdefault((str(b.image), b.label), []).append(i)
+            self._crowds[min_size] = [v for v in groups.values() if len(v) > 1]
+        return self._crowds[min_size]
+
+    def crowd(self, rng, min_size: float = 0.0):
+        """Return a target beside another of its kind: (image, box, image, box, the other's box).
+
+        The target is drawn uniformly from the boxes (of ``min_size`` px or more) whose label
+        occurs again in the same image; the other is the nearest of those (centre distance).
+        """
+        groups = self._crowd_groups(float(min_size))
+        if not groups:
+            raise DataError(f'{self.name}: no image with two boxes of one label of '
+                            f'{min_size:g} px or more (crowd pairs)')
+        sizes = np.array([len(g) for g in groups], float)
+        group = groups[rng.choice(len(groups), p=sizes / sizes.sum())]
+        first = group[rng.integers(len(group))]
+        a = self.boxes[first]
+
+        def distance(i):
+            b = self.boxes[i].box
+            return math.hypot(b[0] + b[2] / 2 - a.box[0] - a.box[2] / 2,
+                              b[1] + b[3] / 2 - a.box[1] - a.box[3] / 2)
+        b = self.boxes[min((i for i in group if i != first), key=distance)]
+        image = load_image(a.image)
+        return image, a.box, image, a.box, b.box
 
 
 class PairDataset(torch.utils.data.Dataset):
@@ -213,6 +259,11 @@ class PairDataset(torch.utils.data.Dataset):
         if sampling.look_alike_prob > 0 and not self._alike_sources:
             raise DataError('look_alike_prob needs still images with a label that occurs '
                             'twice (data.stills_csv / stills_coco)')
+        self._crowd_sources = [s for s in self.sources if isinstance(s, StillSource)
+                               and s.has_crowds] if sampling.crowd_prob > 0 else []
+        if sampling.crowd_prob > 0 and not self._crowd_sources:
+            raise DataError('crowd_prob needs still images holding a label twice '
+                            '(data.stills_csv / stills_coco)')
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -233,8 +284,17 @@ class PairDataset(torch.utils.data.Dataset):
                 continue
             away = cfg.background_prob > 0 and rng.random() < cfg.background_prob
             negative = away or (cfg.negative_prob > 0 and rng.random() < cfg.negative_prob)
-            hidden = None
-            if negative and not away and self._alike_sources and \
+            hidden = neighbour = None
+            if not negative and self._crowd_sources and rng.random() < cfg.crowd_prob:
+                stills = self._crowd_sources[rng.integers(len(self._crowd_sources))]
+                try:
+                    *pair, neighbour = stills.crowd(rng, min_size=cfg.crowd_min_size)
+                except DataError as exc:
+                    key = f'{stills.name}: {exc}'
+                    self.skipped[key] = self.skipped.get(key, 0) + 1
+                    continue
+                source = stills
+            elif negative and not away and self._alike_sources and \
                     rng.random() < cfg.look_alike_prob:
                 stills = self._alike_sources[rng.integers(len(self._alike_sources))]
                 try:
@@ -250,7 +310,8 @@ class PairDataset(torch.utils.data.Dataset):
                 except DataError:
                     continue
             item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False)
-                                  and not negative, away=away, hidden=hidden)
+                                  and not negative, away=away, hidden=hidden,
+                                  neighbour=neighbour)
             if item is not None:
                 item['negative'] = torch.tensor(1.0 if negative else 0.0)
                 return item
@@ -288,11 +349,14 @@ class PairDataset(torch.utils.data.Dataset):
         return None
 
     def make_item(self, rng, t_image, t_box, s_image, s_box, labelled: bool = True,
-                  away: bool = False, hidden=None):
+                  away: bool = False, hidden=None, neighbour=None):
         """One pair as the tracker sees it; ``away``: the search crop misses the target.
 
         ``hidden``: a box the search crop must leave out (the template's target in the same
         image as a look-alike): None when it would show more than a tenth of it.
+        ``neighbour``: a box whose centre the search crop must show beside the target's (a
+        crowd pair): the crop is centred between the two, jittered as far as both stay a
+        tenth of the crop inside it; None when they are too far apart for one crop.
         """
         cfg, mcfg = self.sampling, self.model_cfg
         if min(t_box[2], t_box[3], s_box[2], s_box[3]) < cfg.min_box_size:
@@ -308,6 +372,11 @@ class PairDataset(torch.utils.data.Dataset):
             centre = self._away_centre(rng, s_image, s_box, s_side)
             if centre is None:
                 return None   # the target fills the frame: no crop without it
+            scx, scy = centre
+        if neighbour is not None:
+            centre = _between(rng, s_box, neighbour, s_side)
+            if centre is None:
+                return None   # the two do not fit in one search crop
             scx, scy = centre
         if hidden is not None and _overlap(hidden, scx, scy, s_side) > \
                 0.1 * min(hidden[2] * hidden[3], s_side * s_side):
@@ -340,6 +409,18 @@ class PairDataset(torch.utils.data.Dataset):
                          self.teacher(np.ascontiguousarray(template),
                                       np.ascontiguousarray(search)).items()})
         return item
+
+
+def _between(rng, box, other, side) -> Optional[Tuple[float, float]]:
+    """Return a centre for a crop of ``side`` showing both boxes' centres a tenth of it inside."""
+    centre = []
+    for k in (0, 1):
+        a, b = box[k] + box[k + 2] / 2, other[k] + other[k + 2] / 2
+        room = 0.4 * side - abs(a - b) / 2
+        if room < 0:
+            return None
+        centre.append((a + b) / 2 + rng.uniform(-room, room))
+    return centre[0], centre[1]
 
 
 def _gray(image):
