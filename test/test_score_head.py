@@ -175,15 +175,19 @@ def _two_of_a_kind(tmp_path):
             StillBox(path, np.array([90.0, 100.0, 30.0, 30.0]), 'thing')]
 
 
-def test_look_alike_negatives_show_the_other_object_not_the_target(tmp_path):
-    cfg = create_model('tiny').cfg
-    boxes = _two_of_a_kind(tmp_path)
-    sampling = SamplingConfig(negative_prob=1.0, look_alike_prob=1.0, grayscale_prob=0.0,
-                              brightness=0.0, center_jitter=0.5)
-    data = PairDataset([StillSource(boxes)], None, cfg, sampling=sampling, samples_per_epoch=12,
-                       seed=3)
+def _two_of_a_kind_pairs(tmp_path, sampling, count, seed):
+    """Pairs drawn from ``_two_of_a_kind``, and the red and blue as the crops hold them."""
+    data = PairDataset([StillSource(_two_of_a_kind(tmp_path))], None, create_model('tiny').cfg,
+                       sampling=sampling, samples_per_epoch=count, seed=seed)
     red, blue = (data.normalize([np.full((1, 1, 3), c, np.uint8)])[0][:, 0, 0]
                  for c in ((255, 0, 0), (0, 0, 255)))
+    return data, red, blue
+
+
+def test_look_alike_negatives_show_the_other_object_not_the_target(tmp_path):
+    sampling = SamplingConfig(negative_prob=1.0, look_alike_prob=1.0, grayscale_prob=0.0,
+                              brightness=0.0, center_jitter=0.5)
+    data, red, blue = _two_of_a_kind_pairs(tmp_path, sampling, 12, seed=3)
 
     def share(crop, colour):
         return float((np.abs(crop - colour[:, None, None]).max(0) < 0.05).mean())
@@ -295,14 +299,9 @@ def test_score_needs_the_tracker_to_score(tmp_path):
 
 
 def test_crowd_pairs_show_the_target_and_its_look_alike_with_the_box_on_the_target(tmp_path):
-    cfg = create_model('tiny').cfg
-    boxes = _two_of_a_kind(tmp_path)
     sampling = SamplingConfig(crowd_prob=1.0, grayscale_prob=0.0, brightness=0.0,
                               flip_prob=0.0, scale_jitter=0.05)
-    data = PairDataset([StillSource(boxes)], None, cfg, sampling=sampling, samples_per_epoch=16,
-                       seed=5)
-    red, blue = (data.normalize([np.full((1, 1, 3), c, np.uint8)])[0][:, 0, 0]
-                 for c in ((255, 0, 0), (0, 0, 255)))
+    data, red, blue = _two_of_a_kind_pairs(tmp_path, sampling, 16, seed=5)
 
     def mask(crop, colour):
         return (np.abs(crop - colour[:, None, None]).max(0) < 0.05)

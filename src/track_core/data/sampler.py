@@ -286,23 +286,18 @@ class PairDataset(torch.utils.data.Dataset):
             negative = away or (cfg.negative_prob > 0 and rng.random() < cfg.negative_prob)
             hidden = neighbour = None
             if not negative and self._crowd_sources and rng.random() < cfg.crowd_prob:
-                stills = self._crowd_sources[rng.integers(len(self._crowd_sources))]
-                try:
-                    *pair, neighbour = stills.crowd(rng, min_size=cfg.crowd_min_size)
-                except DataError as exc:
-                    key = f'{stills.name}: {exc}'
-                    self.skipped[key] = self.skipped.get(key, 0) + 1
+                source, drawn = self._from_stills(rng, self._crowd_sources, 'crowd',
+                                                  cfg.crowd_min_size)
+                if drawn is None:
                     continue
-                source = stills
+                *pair, neighbour = drawn
             elif negative and not away and self._alike_sources and \
                     rng.random() < cfg.look_alike_prob:
-                stills = self._alike_sources[rng.integers(len(self._alike_sources))]
-                try:
-                    *pair, hidden = stills.look_alike(rng, min_size=cfg.look_alike_min_size)
-                except DataError as exc:
-                    key = f'{stills.name}: {exc}'
-                    self.skipped[key] = self.skipped.get(key, 0) + 1
+                _, drawn = self._from_stills(rng, self._alike_sources, 'look_alike',
+                                             cfg.look_alike_min_size)
+                if drawn is None:
                     continue
+                *pair, hidden = drawn
             elif negative and not away:
                 other = self.sources[rng.choice(len(self.sources), p=self.probs)]
                 try:
@@ -317,6 +312,19 @@ class PairDataset(torch.utils.data.Dataset):
                 return item
         raise DataError(f'no usable pair after {cfg.max_tries} draws for index {index} '
                         f'(skipped so far: {sum(self.skipped.values())})')
+
+    def _from_stills(self, rng, sources, draw: str, min_size: float):
+        """Return (source, ``draw``'s pair) from one of ``sources``.
+
+        The pair is None (and counted in ``skipped``) where that source has none to give.
+        """
+        stills = sources[rng.integers(len(sources))]
+        try:
+            return stills, getattr(stills, draw)(rng, min_size=min_size)
+        except DataError as exc:
+            key = f'{stills.name}: {exc}'
+            self.skipped[key] = self.skipped.get(key, 0) + 1
+            return stills, None
 
     # ----------------------------------------------------------------- one pair
     def _jittered(self, rng, box, scale_j, center_j, aspect_j, zoom_j=0.0
