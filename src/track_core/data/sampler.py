@@ -441,7 +441,7 @@ def _scale(image, factor):
 
 
 def _small_jpeg(crop, scale: float, quality: int):
-    """``crop`` as it looks with its content ``scale`` x as large, JPEG-compressed at that size.
+    """Return ``crop`` with its content ``scale`` x as large, JPEG-compressed at that size.
 
     A scale of 1 or more (the target is already that small) only compresses.
     """

@@ -16,12 +16,12 @@ The network's features tell kinds apart better than instances: two people of a b
 as close as the target turned round. Their colours can tell them apart, but only where there
 are enough pixels to count: a small target's box is mostly background, and its colours
 change with what it crosses. Only a candidate clearly unlike the target (``LOOK_ALIKE_GAP``
-under the threshold) is kept as a look-alike: a view of the target refused near the threshold must
-not make the target itself look like a look-alike later. The tracker asks (``presence.py``
-says when) whenever a target comes back: a local re-find after SEARCHING, a confirmed
-frame-scan or detector candidate, a target followed again after UNSURE frames; and every
-``appearance_interval`` frames while it is followed, where a confident match is also kept as
-a view (the views follow the target's slow changes of look).
+under the threshold) is kept as a look-alike: a view of the target refused near the
+threshold must not make the target itself look like a look-alike later. The tracker asks
+(``presence.py`` says when) whenever a target comes back: a local re-find after SEARCHING, a
+confirmed frame-scan or detector candidate, a target followed again after UNSURE frames; and
+every ``appearance_interval`` frames while it is followed, where a confident match is also
+kept as a view (the views follow the target's slow changes of look).
 Pure: vectors in, decisions out; no network, no image.
 """
 
