@@ -329,3 +329,18 @@ def test_crowd_pairs_need_an_image_holding_a_label_twice(tmp_path):
         PairDataset([StillSource(boxes)], None, cfg, sampling=SamplingConfig(crowd_prob=1.0))
     with pytest.raises(DataError, match='40 px or more'):
         StillSource(_two_of_a_kind(tmp_path)).crowd(np.random.default_rng(0), min_size=40.0)
+
+
+@pytest.mark.parametrize('option, size_key', [('crowd_prob', 'crowd_min_size'),
+                                              ('look_alike_prob', 'look_alike_min_size')])
+def test_a_minimum_size_no_pair_reaches_fails_at_start_up(tmp_path, option, size_key):
+    # the two 'thing's are 30 px: at 30 they pair, at 31 none does, and that is said up front
+    # (not as skipped draws, then "no usable pair" mid-epoch)
+    cfg = create_model('tiny').cfg
+    sources = [StillSource(_two_of_a_kind(tmp_path))]
+    negative = 1.0 if option == 'look_alike_prob' else 0.0
+    PairDataset(sources, None, cfg, sampling=SamplingConfig(
+        **{option: 1.0, size_key: 30.0, 'negative_prob': negative}))
+    with pytest.raises(DataError, match=rf'{size_key} \(31 px\) or more'):
+        PairDataset(sources, None, cfg, sampling=SamplingConfig(
+            **{option: 1.0, size_key: 31.0, 'negative_prob': negative}))

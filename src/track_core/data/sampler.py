@@ -47,7 +47,8 @@ class SamplingConfig:
     so that it shows the target and its nearest look-alike of that image (DaSiamRPN's
     distractor-aware pairs: the target is labelled, the other is background, so the network
     learns to place the peak on this instance rather than on any of its kind);
-    ``crowd_min_size``: both at least this many pixels (sqrt(w h)).
+    ``crowd_min_size``: both at least this many pixels (sqrt(w h)). A minimum size that no
+    pair of the stills reaches is an error when the dataset is made, not a draw skipped.
     """
 
     max_gap: int = 200
@@ -138,15 +139,13 @@ class StillSource:
         image = load_image(item.image)
         return image, item.box, image, item.box
 
-    @property
-    def has_crowds(self) -> bool:
-        """Whether some image holds a label twice (``crowd`` can draw a pair)."""
-        return bool(self._crowd_groups(0.0))
+    def has_crowds(self, min_size: float = 0.0) -> bool:
+        """Whether some image holds a label twice at ``min_size`` px or more (``crowd``)."""
+        return bool(self._crowd_groups(float(min_size)))
 
-    @property
-    def has_look_alikes(self) -> bool:
-        """Whether some label occurs twice (``look_alike`` can draw a pair)."""
-        return bool(self._alike)
+    def has_look_alikes(self, min_size: float = 0.0) -> bool:
+        """Whether some label occurs twice at ``min_size`` px or more (``look_alike``)."""
+        return bool(self._of_size(float(min_size))[1])
 
     def _of_size(self, min_size: float) -> Tuple[Dict[str, List[int]], List[int]]:
         """Return the labels with two boxes of ``min_size`` px or more, and those boxes."""
@@ -254,15 +253,22 @@ class PairDataset(torch.utils.data.Dataset):
         self.skipped: Dict[str, int] = {}
         self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
         self.teacher = teacher
-        self._alike_sources = [s for s in self.sources if isinstance(s, StillSource)
-                               and s.has_look_alikes] if sampling.look_alike_prob > 0 else []
+        # checked at the sizes configured, so a minimum size no box reaches fails here
+        self._alike_sources = [
+            s for s in self.sources if isinstance(s, StillSource)
+            and s.has_look_alikes(sampling.look_alike_min_size)
+        ] if sampling.look_alike_prob > 0 else []
         if sampling.look_alike_prob > 0 and not self._alike_sources:
             raise DataError('look_alike_prob needs still images with a label that occurs '
-                            'twice (data.stills_csv / stills_coco)')
-        self._crowd_sources = [s for s in self.sources if isinstance(s, StillSource)
-                               and s.has_crowds] if sampling.crowd_prob > 0 else []
+                            f'twice at look_alike_min_size ({sampling.look_alike_min_size:g} '
+                            'px) or more (data.stills_csv / stills_coco)')
+        self._crowd_sources = [
+            s for s in self.sources if isinstance(s, StillSource)
+            and s.has_crowds(sampling.crowd_min_size)
+        ] if sampling.crowd_prob > 0 else []
         if sampling.crowd_prob > 0 and not self._crowd_sources:
-            raise DataError('crowd_prob needs still images holding a label twice '
+            raise DataError('crowd_prob needs still images holding a label twice at '
+                            f'crowd_min_size ({sampling.crowd_min_size:g} px) or more '
                             '(data.stills_csv / stills_coco)')
 
     def set_epoch(self, epoch: int) -> None:
