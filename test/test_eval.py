@@ -242,7 +242,7 @@ def _run(boxes, start=0, lost=None, scores=None):
 
 
 def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
-    from track_core.eval.longterm import longterm_metrics
+    from track_core.eval.longterm import longterm_metrics, missed_returns
     box, away = [10, 10, 20, 20], [np.nan] * 4
     truth = np.array([box, box, away, away, box, box])          # gone at 2-3, back at 4
     # one that never says absent and stays on a wrong box while away, back one frame late
@@ -263,6 +263,13 @@ def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
     m = longterm_metrics([gone], [truth], [4])
     assert m['reacquired'] == 0.0 and m['frames_to_reacquire'] is None
     assert m['absent_reported'] == 0.0 and m['recall'] == pytest.approx(1 / 3)
+    # each sequence's own figures say which one held the averages down
+    both = longterm_metrics([honest, gone], [truth, truth], [4, 4])
+    assert [(r['reacquired_after'], r['f']) for r in both['sequences']] == \
+        [(0, 1.0), (None, pytest.approx(0.5))]
+    assert both['sequences'][1]['travelled'] == 0.0
+    assert missed_returns(both) == 's (0.0)' and missed_returns(m) == 's (0.0)'
+    assert missed_returns(longterm_metrics([honest], [truth], [4])) == 'none'
 
 
 def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
@@ -282,8 +289,11 @@ def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
             assert rows['OpenCV KCF']['f_best'] is None
     text = path.read_text()
     assert 'The target returns where it left (6 frames away)' in text and '| tiny |' in text
+    assert text.count('Returns not re-acquired within') == 2 and '- tiny: ' in text
     data = json.loads((tmp_path / 'lt' / 'longterm.json').read_text())
     assert data['meta']['absent_frames'] == 6 and data['meta']['sequences'] == ['syn0', 'syn1']
+    rows = data['figures']['where it left']['tiny']['sequences']
+    assert [r['sequence'] for r in rows] == ['syn0', 'syn1']
 
 
 def test_a_small_target_replay_shrinks_the_scene_and_its_boxes_alike():

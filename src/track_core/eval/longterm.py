@@ -13,7 +13,10 @@ when they report a failure, others never. Figures, over all sequences:
   where the target is absent), recall = mean IoU over the frames with the target (0 where it
   reports nothing), F = 2 P R / (P + R); each per sequence, then averaged;
 - ``f_best``: for trackers with a score, F at the best score threshold of a sweep (the
-  frames reported present are those at or above it), and that threshold.
+  frames reported present are those at or above it), and that threshold;
+- ``sequences``: each sequence's precision, recall and F, the frames its return took to be
+  re-acquired (None: not within ``window``) and how far the target travelled while away: which
+  sequences hold the averages down.
 """
 
 from typing import Dict, List, Optional, Sequence
@@ -73,12 +76,13 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
     of the frame where the target comes back in each. ``distractors``: each sequence's
     look-alike boxes (NaN where there is none): ``switches`` is then the share of the absent
     frames reported present on the look-alike (IoU >= 0.5), the robot following another one.
+    ``sequences`` lists each run's own figures (see the module's docstring).
     """
     absent_reported, absent_total = 0, 0
     delays, returned = [], 0
     by_travel = {label: [0, 0] for _, _, label in TRAVEL_BINS}     # [re-acquired, returns]
     switched = 0
-    per_seq = []
+    per_seq, rows = [], []
     pooled = []                           # (iou, present, reported, score) per sequence
     others = distractors if distractors is not None else [None] * len(runs)
     for run, gt, back, other in zip(runs, truths, returns, others):
@@ -92,17 +96,23 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
             on_other = _iou_per_frame(run, np.asarray(other, float)) >= 0.5
             switched += int((on_other & reported & ~present).sum())
         i0 = back - run.start - 1
+        delay = moved = None
         if 0 <= i0 < len(iou) and present[i0]:
             returned += 1
             hit = np.flatnonzero((iou[i0:i0 + window] >= 0.5) & reported[i0:i0 + window])
             if len(hit):
-                delays.append(int(hit[0]))
+                delay = int(hit[0])
+                delays.append(delay)
             moved = travelled(gt, back)
             for low, high, label in TRAVEL_BINS:
                 if moved is not None and low <= moved < high:
                     by_travel[label][0] += int(len(hit) > 0)
                     by_travel[label][1] += 1
         per_seq.append(_prf(iou, present, reported))
+        p, r, f = per_seq[-1]
+        rows.append({'sequence': run.sequence, 'precision': p if np.isfinite(p) else None,
+                     'recall': r if np.isfinite(r) else None, 'f': f,
+                     'reacquired_after': delay, 'travelled': moved})
         if run.scores is not None:
             pooled.append((iou, present, run.scores, ~run.lost))
     precision = float(np.nanmean([p for p, _, _ in per_seq])) if per_seq else float('nan')
@@ -114,7 +124,7 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
            'precision': precision, 'recall': recall, 'f': f,
            'f_best': None, 'f_best_threshold': None, 'reacquired_by_travel': by_travel,
            'switches': (switched / absent_total if absent_total else None)
-           if distractors is not None else None}
+           if distractors is not None else None, 'sequences': rows}
     if pooled:
         best = (-1.0, None)
         for tau in np.linspace(0.0, 1.0, 101):
@@ -126,8 +136,16 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
     return out
 
 
+def missed_returns(m: Dict) -> str:
+    """Return the sequences whose return ``m`` did not re-acquire, with how far it moved."""
+    missed = [row for row in m.get('sequences') or []
+              if row['reacquired_after'] is None and row['travelled'] is not None]
+    return ', '.join(f'{row["sequence"]} ({row["travelled"]:.1f})' for row in missed) \
+        or 'none'
+
+
 def markdown(figures: Dict[str, Dict[str, Dict]], absent: int) -> str:
-    """Return a table per variant, one row per tracker."""
+    """Return a table per variant, one row per tracker, and the returns each one missed."""
     def cell(v, pct=False):
         if v is None or (isinstance(v, float) and not np.isfinite(v)):
             return 'n/a'
@@ -153,5 +171,9 @@ def markdown(figures: Dict[str, Dict[str, Dict]], absent: int) -> str:
                          f'{cell(m["reacquired"], True)} | {travel} | {delay} | '
                          f'{cell(m["precision"])} | '
                          f'{cell(m["recall"])} | {cell(m["f"])} | {best} |')
+        if all('sequences' in m for m in rows.values()):     # (older reports lack them)
+            lines += ['', f'Returns not re-acquired within {WINDOW} frames (in brackets, how '
+                      'far the target travelled while away, in its sizes):', '']
+            lines += [f'- {name}: {missed_returns(m)}' for name, m in rows.items()]
         lines.append('')
     return '\n'.join(lines)
