@@ -22,6 +22,7 @@ import pathlib
 import sys
 
 from track_core.config import ConfigError, parse_overrides
+from track_core.eval.longterm import missed_returns
 from track_core.eval.protocols import evaluate, evaluate_longterm
 from track_core.eval.report import paired_comparison
 from track_core.runtime import model_runtime
@@ -107,6 +108,13 @@ def table(results, reference) -> str:
                                   for f in (left, moved))
             row += [both('absent_reported', True), both('reacquired', True), both('f', False)]
         lines.append('| ' + ' | '.join(row) + ' |')
+    for k in protocols:
+        name = 'look-alike' if k == 'lookalike' else 'leave-return'
+        lines += ['', f'{name}, returns not re-acquired (where it left ; where it has moved to; '
+                  'in brackets, how far the target travelled while away, in its sizes):', '']
+        lines += [f'- {label}: ' + ' ; '.join(missed_returns(r[k][v]) for v in
+                                              ('where it left', 'where it has moved to'))
+                  for label, r in results.items()]
     return '\n'.join(lines)
 
 

@@ -270,6 +270,7 @@ def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
     assert both['sequences'][1]['travelled'] == 0.0
     assert missed_returns(both) == 's (0.0)' and missed_returns(m) == 's (0.0)'
     assert missed_returns(longterm_metrics([honest], [truth], [4])) == 'none'
+    assert missed_returns({'reacquired': 0.5}) == 'n/a'          # an older report
 
 
 def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):
@@ -436,3 +437,26 @@ def test_a_distractor_stays_beside_the_target_and_a_switch_to_it_is_counted():
     assert run.switched.sum() == 5                         # 6, 7, 8, 10, 11
     figures = aggregate([run])
     assert figures['switches'] == pytest.approx(0.5) and figures['switched_sequences'] == 1
+
+
+def test_the_presence_sweep_names_the_returns_each_setting_missed():
+    import importlib.util
+    import pathlib
+    from track_core.eval.longterm import longterm_metrics
+    path = pathlib.Path(__file__).resolve().parents[1] / 'scripts' / 'sweep_longterm.py'
+    spec = importlib.util.spec_from_file_location('sweep_longterm', path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    box, away = [10, 10, 20, 20], [np.nan] * 4
+    truth = np.array([box, box, away, away, box, box])
+    back = _run([box, box, box, box, box, box], lost=[False, True, True, False, False],
+                scores=[0.9, 0.1, 0.1, 0.9, 0.9])
+    gone = _run([box, box, away, away, away, away])
+    results = {}
+    for label, run in (('finds it', back), ('does not', gone)):
+        figures = longterm_metrics([run], [truth], [4])
+        results[label] = {'auc': 0.5, 'silent': None, 'sequences': {'s': {'auc': 0.5}},
+                          'longterm': {'where it left': figures,
+                                       'where it has moved to': figures}}
+    text = sweep.table(results, 'finds it')
+    assert '- finds it: none ; none' in text and '- does not: s (0.0) ; s (0.0)' in text

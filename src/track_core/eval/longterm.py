@@ -137,8 +137,13 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
 
 
 def missed_returns(m: Dict) -> str:
-    """Return the sequences whose return ``m`` did not re-acquire, with how far it moved."""
-    missed = [row for row in m.get('sequences') or []
+    """Return the sequences whose return ``m`` did not re-acquire, with how far it moved.
+
+    'n/a' for figures without ``sequences`` (reports written before they were kept).
+    """
+    if 'sequences' not in m:
+        return 'n/a'
+    missed = [row for row in m['sequences']
               if row['reacquired_after'] is None and row['travelled'] is not None]
     return ', '.join(f'{row["sequence"]} ({row["travelled"]:.1f})' for row in missed) \
         or 'none'
