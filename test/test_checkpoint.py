@@ -125,3 +125,50 @@ def test_half_precision_file_loads_into_a_float32_model(tmp_path):
     with torch.no_grad():
         a, b = model(z, x)['score_map'], loaded(z, x)['score_map']
     assert torch.allclose(a, b, atol=2e-3) and not torch.equal(a, b)
+
+
+def _interpolate_script():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / 'scripts' / 'interpolate_weights.py'
+    spec = importlib.util.spec_from_file_location('interpolate_weights', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_checkpoints_of_one_network_mix_weight_by_weight(tmp_path):
+    script = _interpolate_script()
+    torch.manual_seed(0)
+    a = create_model('tiny', score_head='query').eval()
+    b = create_model('tiny', score_head='query').eval()
+    pa = save_checkpoint(tmp_path / 'a.safetensors', a, extra={'runtime': {'lost_frames': 4}})
+    pb = save_checkpoint(tmp_path / 'b.safetensors', b)
+    sa, sb = a.state_dict(), b.state_dict()
+    key = next(k for k, v in sa.items() if v.is_floating_point() and not torch.equal(v, sb[k])
+               and not k.startswith('score_head.'))
+    head = next(k for k, v in sa.items() if k.startswith('score_head.') and
+                v.is_floating_point() and not torch.equal(v, sb[k]))
+    out = tmp_path / 'mix.safetensors'
+    assert script.main([str(pa), str(pb), '--alpha', '0.25', '--out', str(out)]) == 0
+    mixed, _ = load_model(out)
+    got = mixed.state_dict()
+    assert torch.allclose(got[key], 0.75 * sa[key] + 0.25 * sb[key])
+    assert torch.allclose(got[head], 0.75 * sa[head] + 0.25 * sb[head])
+    assert read_checkpoint(out)[3] == {'runtime': {'lost_frames': 4}}       # A's settings
+    # a score head taken whole from one end, the tracker still mixed
+    script.interpolate(pa, pb, 0.25, out, score_head='b')
+    got = load_model(out)[0].state_dict()
+    assert torch.equal(got[head], sb[head])
+    assert torch.allclose(got[key], 0.75 * sa[key] + 0.25 * sb[key])
+
+
+def test_checkpoints_of_different_networks_do_not_mix(tmp_path, capsys):
+    script = _interpolate_script()
+    pa = save_checkpoint(tmp_path / 'a.safetensors', create_model('tiny'))
+    pb = save_checkpoint(tmp_path / 'b.safetensors', create_model('tiny', score_head='query'))
+    out = tmp_path / 'mix.safetensors'
+    assert script.main([str(pa), str(pb), '--out', str(out)]) == 2
+    assert 'different networks' in capsys.readouterr().err and not out.exists()
+    assert script.main([str(pa), str(pa), '--alpha', '1.5', '--out', str(out)]) == 2
+    assert script.main([str(pa), str(tmp_path / 'none.safetensors'), '--out', str(out)]) == 2
