@@ -271,6 +271,9 @@ def test_long_term_figures_of_trackers_that_tell_and_do_not_tell():
     assert missed_returns(both) == 's (0.0)' and missed_returns(m) == 's (0.0)'
     assert missed_returns(longterm_metrics([honest], [truth], [4])) == 'none'
     assert missed_returns({'reacquired': 0.5}) == 'n/a'          # an older report
+    # a sequence the target does not come back in has no return to miss
+    never = longterm_metrics([gone], [truth], [9])
+    assert never['sequences'][0]['returned'] is False and missed_returns(never) == 'none'
 
 
 def test_the_long_term_protocol_runs_every_tracker_on_both_variants(tmp_path):

@@ -14,9 +14,9 @@ when they report a failure, others never. Figures, over all sequences:
   reports nothing), F = 2 P R / (P + R); each per sequence, then averaged;
 - ``f_best``: for trackers with a score, F at the best score threshold of a sweep (the
   frames reported present are those at or above it), and that threshold;
-- ``sequences``: each sequence's precision, recall and F, the frames its return took to be
-  re-acquired (None: not within ``window``) and how far the target travelled while away: which
-  sequences hold the averages down.
+- ``sequences``: each sequence's precision, recall and F, whether the target came back in
+  it, the frames its return took to be re-acquired (None: not within ``window``) and how far
+  the target travelled while away: which sequences hold the averages down.
 """
 
 from typing import Dict, List, Optional, Sequence
@@ -97,7 +97,8 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
             switched += int((on_other & reported & ~present).sum())
         i0 = back - run.start - 1
         delay = moved = None
-        if 0 <= i0 < len(iou) and present[i0]:
+        came_back = bool(0 <= i0 < len(iou) and present[i0])
+        if came_back:
             returned += 1
             hit = np.flatnonzero((iou[i0:i0 + window] >= 0.5) & reported[i0:i0 + window])
             if len(hit):
@@ -112,7 +113,7 @@ def longterm_metrics(runs: List, truths: Sequence[np.ndarray], returns: Sequence
         p, r, f = per_seq[-1]
         rows.append({'sequence': run.sequence, 'precision': p if np.isfinite(p) else None,
                      'recall': r if np.isfinite(r) else None, 'f': f,
-                     'reacquired_after': delay, 'travelled': moved})
+                     'returned': came_back, 'reacquired_after': delay, 'travelled': moved})
         if run.scores is not None:
             pooled.append((iou, present, run.scores, ~run.lost))
     precision = float(np.nanmean([p for p, _, _ in per_seq])) if per_seq else float('nan')
@@ -144,8 +145,9 @@ def missed_returns(m: Dict) -> str:
     if 'sequences' not in m:
         return 'n/a'
     missed = [row for row in m['sequences']
-              if row['reacquired_after'] is None and row['travelled'] is not None]
-    return ', '.join(f'{row["sequence"]} ({row["travelled"]:.1f})' for row in missed) \
+              if row.get('returned', True) and row['reacquired_after'] is None]
+    return ', '.join(row['sequence'] + ('' if row['travelled'] is None else
+                                        f' ({row["travelled"]:.1f})') for row in missed) \
         or 'none'
 
 
