@@ -253,23 +253,27 @@ class PairDataset(torch.utils.data.Dataset):
         self.skipped: Dict[str, int] = {}
         self.normalize = Normalizer.for_preprocess(preprocess)   # as the runtime feeds it
         self.teacher = teacher
-        # checked at the sizes configured, so a minimum size no box reaches fails here
-        self._alike_sources = [
-            s for s in self.sources if isinstance(s, StillSource)
-            and s.has_look_alikes(sampling.look_alike_min_size)
-        ] if sampling.look_alike_prob > 0 else []
-        if sampling.look_alike_prob > 0 and not self._alike_sources:
-            raise DataError('look_alike_prob needs still images with a label that occurs '
-                            f'twice at look_alike_min_size ({sampling.look_alike_min_size:g} '
-                            'px) or more (data.stills_csv / stills_coco)')
-        self._crowd_sources = [
-            s for s in self.sources if isinstance(s, StillSource)
-            and s.has_crowds(sampling.crowd_min_size)
-        ] if sampling.crowd_prob > 0 else []
-        if sampling.crowd_prob > 0 and not self._crowd_sources:
-            raise DataError('crowd_prob needs still images holding a label twice at '
-                            f'crowd_min_size ({sampling.crowd_min_size:g} px) or more '
-                            '(data.stills_csv / stills_coco)')
+        self._alike_sources = self._stills_for(
+            sampling.look_alike_prob, lambda s: s.has_look_alikes(sampling.look_alike_min_size),
+            'look_alike_prob needs still images with a label that occurs twice at '
+            f'look_alike_min_size ({sampling.look_alike_min_size:g} px) or more')
+        self._crowd_sources = self._stills_for(
+            sampling.crowd_prob, lambda s: s.has_crowds(sampling.crowd_min_size),
+            'crowd_prob needs still images holding a label twice at '
+            f'crowd_min_size ({sampling.crowd_min_size:g} px) or more')
+
+    def _stills_for(self, prob: float, can_draw, needs: str) -> List['StillSource']:
+        """Return the still sources ``can_draw`` says can give a pair (none for ``prob`` 0).
+
+        Checked at the sizes configured, so a minimum size no pair reaches fails here, with
+        ``needs`` as the message, rather than as draws skipped mid-epoch.
+        """
+        if prob <= 0:
+            return []
+        found = [s for s in self.sources if isinstance(s, StillSource) and can_draw(s)]
+        if not found:
+            raise DataError(f'{needs} (data.stills_csv / stills_coco)')
+        return found
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
