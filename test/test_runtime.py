@@ -358,3 +358,75 @@ def test_the_one_pass_normaliser_equals_the_formula(mean, std, flip):
             - np.array(mean)) / np.array(std)
     assert np.abs(fast - want.transpose(0, 3, 1, 2)).max() < 1e-4 * max(1.0, np.abs(want).max())
     assert np.abs(fast - norm.reference(crops)).max() < 1e-5 * max(1.0, np.abs(want).max())
+
+
+def _back_smaller_scene(seed):
+    """Return frames: a 48-px patch for 6 frames, gone for 8, back where it was at 20 px."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(60, 100, (240, 320, 3)).astype(np.uint8)
+    background = cv2.GaussianBlur(noise, (0, 0), 3)
+    texture = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    patch = cv2.resize(texture, (48, 48), interpolation=cv2.INTER_NEAREST) // 2 + 128
+
+    def frame(side=0, at=(140, 100)):
+        image = background.copy()
+        if side:
+            small = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
+            image[at[1]:at[1] + side, at[0]:at[0] + side] = small
+        return image
+    return [frame(48)] * 7 + [frame()] * 8 + [frame(20, (154, 114))] * 4
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_a_target_back_smaller_where_it_left_is_found_by_the_near_crop(seed):
+    # The shipped model (ONNX Runtime) on a generated scene: after 8 frames away the local
+    # search is at twice the normal crop, which shows the 20-px target at a fifth of the
+    # template's scale: never found. search_near also searches the normal crop there.
+    import dataclasses
+    import pathlib
+    from track_core.runtime import model_runtime
+    model = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+    frames = _back_smaller_scene(seed)
+    states = {}
+    for near in (False, True):
+        cfg = dataclasses.replace(model_runtime(model), search_near=near, scan_tiles=0,
+                                  appearance_threshold=0.0)
+        tracker = load_tracker(model, backend='onnx', config=cfg)
+        tracker.initialize(frames[0], (140, 100, 48, 48))
+        states[near] = [tracker.track(f) for f in frames[1:]]
+    away = slice(8, 14)                 # the last frames without the target
+    for near in (False, True):
+        assert all(r.state == TrackState.SEARCHING for r in states[near][away])
+    assert all(r.state == TrackState.SEARCHING for r in states[False][14:])
+    back = states[True][14:]
+    assert back[0].state == TrackState.REACQUIRED
+    assert back[-1].state == TrackState.TRACKING
+    x, y, w, h = back[-1].box
+    assert abs(x + w / 2 - 164) < 8 and abs(y + h / 2 - 124) < 8     # on it,
+    assert w < 46 and h < 46                # shrinking towards it (the size is smoothed)
+
+
+def test_the_near_crop_runs_in_the_same_batch_only_while_searching(make_frame):
+    cfg = TrackerConfig(lost_threshold=0.3, lost_frames=2, search_growth=1.5,
+                        max_search_scale=2.0, search_near=True)
+    tracker = make_tracker(config=cfg)
+    batches = []
+    run = tracker.backend.run
+
+    def counted(z, x):
+        batches.append(len(x))
+        out = run(z, x)
+        counted.out = out
+        return out
+    tracker.backend.run = counted
+    frames = [make_frame() for _ in range(6)]
+    tracker.initialize(frames[0], (150, 100, 30, 40))
+    _set_confidence(tracker, -8.0)
+    results = [tracker.track(f) for f in frames[1:5]]
+    assert [r.state for r in results] == [TrackState.TRACKING] + [TrackState.SEARCHING] * 3
+    # the frame it is lost on searches one crop; then widened (1.5, 2.0): two crops
+    assert batches == [1, 1, 2, 2]
+    # the score is the more confident of the two crops'
+    scores = [float(v) for v in counted.out['score_map'][:, 0].reshape(2, -1).max(axis=1)]
+    assert results[-1].score == pytest.approx(max(scores), abs=1e-6)

@@ -1,7 +1,9 @@
 """Looking for a lost target: the local search widens, the frame scan, candidate verification.
 
 While a target is SEARCHING (``presence.py``) its local search crop grows by ``search_growth``
-a frame, up to ``max_search_scale`` times the normal crop, around the box held; with
+a frame, up to ``max_search_scale`` times the normal crop, around the box held (with
+``search_near`` the tracker also runs the normal-size crop there, in the same batch: the widened
+crop shows a target back near where it left too small to be found); with
 ``scan_tiles`` the whole frame is scanned too, a few search crops a frame: one where the target
 would be had it kept its velocity, the rest round the frame, nearest the held box first; a
 candidate is taken only once it is verified on ``scan_confirm`` frames in a row at

@@ -55,6 +55,10 @@ class TrackerConfig:
     max_search_scale: float = _setting(
         2.0, 'largest local search region while SEARCHING, as a multiple of the normal one',
         (1.0, 8.0))
+    search_near: bool = _setting(
+        False, 'while SEARCHING, also search a crop of the normal size where the widened one '
+        'is, in the same batch, and take the more confident (the widened crop shows a target '
+        'back near where it left too small to be found)')
     hann_window: bool = _setting(True, 'motion prior on the score map while following')
     window_blend: float = _setting(
         0.0, 'mix the motion prior in: (1 - b) x score + b x window (0: multiply the score '
@@ -373,24 +377,36 @@ class Tracker:
         cfg = self.config
         ids = list(self._targets)
         targets = [self._targets[i] for i in ids]
-        # crop: around the box held (or where it is predicted), widened while searching
-        sides = [crop_side(t.size[0], t.size[1], self.preprocess.search_factor * t.search.scale,
-                           self.preprocess.context) for t in targets]
+        # crop: around the box held (or where it is predicted), widened while searching, and
+        # with search_near a crop of the normal size there too (rows: target, scale)
+        rows = [(k, t.search.scale) for k, t in enumerate(targets)]
+        if cfg.search_near:
+            rows += [(k, 1.0) for k, t in enumerate(targets)
+                     if t.presence.searching and t.search.scale > 1.0]
         centres = [t.search.center if t.search.center is not None else t.center
                    for t in targets]
-        crops = [crop_square(image, c[0], c[1], side, self.model_cfg.search_size)
-                 for c, side in zip(centres, sides)]
+        sides = [crop_side(targets[k].size[0], targets[k].size[1],
+                           self.preprocess.search_factor * scale, self.preprocess.context)
+                 for k, scale in rows]
+        crops = [crop_square(image, centres[k][0], centres[k][1], side,
+                             self.model_cfg.search_size) for (k, _), side in zip(rows, sides)]
         # run
-        out = self.backend.run(np.concatenate([t.z_tokens for t in targets]),
+        out = self.backend.run(np.concatenate([targets[k].z_tokens for k, _ in rows]),
                                self.normalize(crops))
         results = {}
-        for i, (tid, t, side, c) in enumerate(zip(ids, targets, sides, centres)):
-            # decode: the motion prior only while the target is followed
+        for k, (tid, t) in enumerate(zip(ids, targets)):
+            # decode: the motion prior only while the target is followed; of a target's
+            # crops, the most confident
             window = self.window if cfg.hann_window and not t.presence.searching else None
-            box_norm, score, penalty = decode_output(out, i, window, t.size / side,
-                                                     cfg.size_penalty, cfg.window_blend)
-            cx, cy, w, h = crop_to_image(box_norm, c[0], c[1], side)
-            t.score = _confidence(out, i, score)
+            best = None
+            for i in (i for i, (owner, _) in enumerate(rows) if owner == k):
+                box_norm, score, penalty = decode_output(out, i, window, t.size / sides[i],
+                                                         cfg.size_penalty, cfg.window_blend)
+                found = (_confidence(out, i, score), score, penalty,
+                         crop_to_image(box_norm, centres[k][0], centres[k][1], sides[i]))
+                if best is None or found[0] > best[0]:
+                    best = found
+            t.score, score, penalty, (cx, cy, w, h) = best
             # presence: is it there, and is this box followed? (and is it this instance?)
             follow = t.presence.step(t.score, cfg)
             if follow and cfg.appearance_threshold > 0:
