@@ -86,3 +86,27 @@ def test_bench_takes_more_track_core_models_in_the_rounds(tmp_path, capsys):
     for taken in ('kcf=x', 'default=x', 'noequals'):
         with pytest.raises(SystemExit, match='--also'):
             bench.main(['--generated', '--also', taken, '--baselines'])
+
+
+def test_searching_frames_are_another_sequence_after_the_first_frame(tmp_path):
+    import numpy as np
+    from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
+    from track_core.eval import bench
+    dev = tmp_path / 'sot' / 'dev'
+    for name, seed, size in (('target', 1, (240, 320)), ('elsewhere', 2, (120, 160))):
+        frames, boxes = moving_object_sequence(6, size=size, seed=seed)
+        write_uniform_sequence(dev, name, frames, boxes)
+    args = bench._parser().parse_args(['--data-root', str(tmp_path), '--sequence', 'target',
+                                       '--frames', '5', '--absent-sequence', 'elsewhere'])
+    frames, box = bench.load_frames(args)
+    plain, first_box = bench.sequence_frames(dev, 'target', 5)
+    other, _ = bench.sequence_frames(dev, 'elsewhere', 4)
+    assert len(frames) == 5 and box == first_box
+    assert np.array_equal(frames[0], plain[0])
+    assert all(f.shape == plain[0].shape for f in frames)      # brought to the frame size
+    small = [bench._fit(f, (120, 160)) for f in frames[1:]]
+    assert all(np.abs(s.astype(int) - o).mean() < 8 for s, o in zip(small, other))
+    args = bench._parser().parse_args(['--generated', '--absent-sequence', 'elsewhere',
+                                       '--data-root', str(tmp_path / 'none')])
+    with pytest.raises(ValueError, match='needs the dev sequences'):
+        bench.load_frames(args)

@@ -126,9 +126,9 @@ def child(argv) -> int:
     args = _parser().parse_args(argv)
     import torch
     threads = args.threads or torch.get_num_threads()
-    frames, box = load_frames(args)
     name = args.child
     try:
+        frames, box = load_frames(args)
         if name == 'profile':
             print(json.dumps({'profile': profile_stages(args.model, frames, box, threads)}))
             return 0
@@ -229,8 +229,23 @@ def _data_root(args) -> Optional[pathlib.Path]:
 def load_frames(args):
     root = _data_root(args)
     if not args.generated and root is not None and (root / 'sot' / 'dev').is_dir():
-        return sequence_frames(root / 'sot' / 'dev', args.sequence, args.frames)
+        frames, box = sequence_frames(root / 'sot' / 'dev', args.sequence, args.frames)
+        if args.absent_sequence:
+            others, _ = sequence_frames(root / 'sot' / 'dev', args.absent_sequence,
+                                        args.frames - 1)
+            frames = frames[:1] + [_fit(f, frames[0].shape) for f in others]
+        return frames, box
+    if args.absent_sequence:
+        raise ValueError('--absent-sequence needs the dev sequences (../shared/data)')
     return generated_frames(args.frames)
+
+
+def _fit(frame, shape):
+    """Return ``frame`` resized to ``shape`` (height, width) where it differs."""
+    import cv2
+    if frame.shape[:2] == shape[:2]:
+        return frame
+    return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def _parser():
@@ -250,6 +265,10 @@ def _parser():
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--sequence', default='Crossing', help='dev sequence to play')
     p.add_argument('--generated', action='store_true', help='generated frames, not a sequence')
+    p.add_argument('--absent-sequence', default='', metavar='NAME',
+                   help="after --sequence's first frame, play this dev sequence instead: the "
+                   'target is gone, so the frames timed after the warm-up are SEARCHING '
+                   'frames (the cost of the search for a lost target)')
     p.add_argument('--data-root', default='', help='default: TRACK_DATA_ROOT or ../shared/data')
     p.add_argument('--no-profile', action='store_true', help='skip the per-stage profile')
     p.add_argument('--json', type=pathlib.Path, help='also write the figures here')
@@ -280,6 +299,9 @@ def main(argv=None) -> int:
     names = ['default'] + list(_also(args)) + [b for b in args.baselines if b != 'default']
     frames_note = ('generated 640x480 frames' if args.generated or _data_root(args) is None
                    else f'dev sequence {args.sequence}')
+    if args.absent_sequence:
+        frames_note += (f"'s first frame, then {args.absent_sequence} (the target gone: "
+                        'SEARCHING frames)')
     times, skipped = rounds(names, args.rounds, passed)
     if 'default' not in times:
         print(f'track-bench: the model could not run: {skipped.get("default")}',
