@@ -91,6 +91,9 @@ eval: setup
 	    --model student=models/default.safetensors --distractor config/eval/dev_kinds.yaml \
 	    --baselines nanotrack_v3 lighttrack vittrack --out reports/distractor
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --occluder 0.2 \
+	    --baselines nanotrack_v3 lighttrack --out reports/occluder
+	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors --small-target 16 \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \

@@ -132,6 +132,28 @@ def _distractor(path: pathlib.Path) -> list:
     return lines
 
 
+def _occluder(path: pathlib.Path) -> list:
+    """Return the card's occluder section (a track-eval --occluder report), if any."""
+    if not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    area = report['meta'].get('occluder')
+    if not area:
+        return []
+    lines = ['', '## Selected partly behind something', '',
+             f'Each dev sequence replayed with a static occluder (an object cut from a still) '
+             f'over {100 * area:.0f} % of its first box, left where it is while the target '
+             'moves on (`track-eval run --occluder`, all trackers in one run): a target '
+             'selected while partly behind a post, a sign or a chair. A tracker that takes '
+             f'the occluder for its target stays on it. Machine: {report["meta"]["hardware"]}.',
+             '', '| tracker | AUC | AUC, mean of sequences | precision@20 | mean IoU |',
+             '|---|---:|---:|---:|---:|']
+    for name, m in report['summary'].items():
+        lines.append(f'| {name} | {m["auc"]:.3f} | {m.get("mean_sequence_auc", float("nan")):.3f}'
+                     f' | {m["precision"]:.3f} | {m["mean_iou"]:.3f} |')
+    return lines
+
+
 def _long_term(path: pathlib.Path, title: str = 'Long-term: leave and return') -> list:
     """Return the card's long-term section (a track-eval --leave-return report), if any."""
     if not path.is_file():
@@ -360,6 +382,7 @@ def main(argv=None):
     lines += _long_term(reports / 'lookalike' / 'longterm.json',
                         'Look-alikes: another object of the kind while the target is away')
     lines += _distractor(reports / 'distractor' / 'report.json')
+    lines += _occluder(reports / 'occluder' / 'report.json')
     lines += _small_target(reports / 'small' / 'report.json')
     lines += _small_target(reports / 'small_jpeg' / 'report.json')
     out = ROOT / 'models' / 'MODEL_CARD.md'

@@ -463,3 +463,38 @@ def test_the_presence_sweep_names_the_returns_each_setting_missed():
                                        'where it has moved to': figures}}
     text = sweep.table(results, 'finds it')
     assert '- finds it: none ; none' in text and '- does not: s (0.0) ; s (0.0)' in text
+
+
+def test_a_static_occluder_covers_part_of_the_first_box_and_stays_put(tmp_path):
+    from track_core.data.sequences import Sequence, with_occluder
+    from track_core.data.stills import StillBox
+    from track_core.eval.protocols import occluded
+    frames = [np.full((100, 200, 3), 50 + i, np.uint8) for i in range(6)]
+    boxes = np.array([[40.0 + 10 * i, 30.0, 40.0, 20.0] for i in range(6)])
+    seq = Sequence('s', boxes, np.ones(6, bool), source=lambda i: frames[i])
+    patch = np.full((30, 10, 3), 255, np.uint8)            # tall: the height is capped
+    out = with_occluder(seq, patch, 0.25, offset=(0.1, 0.0))
+    np.testing.assert_array_equal(out.boxes, boxes)        # the target's boxes unchanged
+    bx, by, dw, dh = out.occluder
+    assert dw == 8 and dh == 16                            # 8 x 24 for 25 %, capped at 0.8 h
+    assert bx + dw / 2 == pytest.approx(40 + 20 + 4, abs=1)
+    assert by + dh / 2 == pytest.approx(30 + 10, abs=1)
+    for k in range(6):
+        image = out.frame(k)
+        white = (image == 255).all(axis=2)
+        assert white.sum() == dw * dh and white[by:by + dh, bx:bx + dw].all()   # same pixels
+        assert (image[~white] == 50 + k).all()
+    with pytest.raises(ValueError, match='occluder area'):
+        with_occluder(seq, patch, 0.0)
+    # the protocol's occluders repeat from run to run, and differ between sequences
+    still = np.zeros((80, 120, 3), np.uint8)
+    still[10:50, 10:50] = (255, 0, 0)
+    still[10:50, 60:110] = (0, 0, 255)
+    (tmp_path / 'still.png').write_bytes(cv2.imencode('.png', still[..., ::-1])[1].tobytes())
+    stills = [StillBox(tmp_path / 'still.png', np.array([10.0, 10.0, 40.0, 40.0]), 'a'),
+              StillBox(tmp_path / 'still.png', np.array([60.0, 10.0, 50.0, 40.0]), 'b'),
+              StillBox(tmp_path / 'still.png', np.array([0.0, 0.0, 20.0, 20.0]), 'c')]
+    first = [s.frame(0) for s in occluded([seq, seq], 0.2, stills)]
+    again = [s.frame(0) for s in occluded([seq, seq], 0.2, stills)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], first[1])

@@ -62,3 +62,19 @@ def test_without_reports_the_card_is_left_alone(card_script, tmp_path):
     card.write_text('# Model card\n')
     assert card_script._rewrite_vittrack(tmp_path / 'reports') == 1
     assert card.read_text() == '# Model card\n'
+
+
+def test_the_occluder_section_reads_its_report(card_script, tmp_path):
+    path = tmp_path / 'occluder.json'
+    assert card_script._occluder(path) == []                       # no report, no section
+    summary = {'student': {'auc': 0.61, 'mean_sequence_auc': 0.55, 'precision': 0.7,
+                           'mean_iou': 0.6},
+               'LightTrack-Mobile': {'auc': 0.65, 'precision': 0.75, 'mean_iou': 0.62}}
+    path.write_text(json.dumps({'meta': {'hardware': 'test CPU', 'occluder': 0.2},
+                                'summary': summary}))
+    text = '\n'.join(card_script._occluder(path))
+    assert 'over 20 % of its first box' in text and 'test CPU' in text
+    assert '| student | 0.610 | 0.550 | 0.700 | 0.600 |' in text
+    assert '| LightTrack-Mobile | 0.650 | nan |' in text
+    path.write_text(json.dumps({'meta': {'occluder': 0.0}, 'summary': summary}))
+    assert card_script._occluder(path) == []                       # another protocol's report

@@ -421,13 +421,53 @@ def with_distractor(seq: Sequence, still: np.ndarray, instance, period: int = 90
         bx, by, dw, dh = (int(v) for v in placed[index])
         pasted = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
                             if dw < pw else cv2.INTER_LINEAR)
-        image = image.copy()
-        h, w = image.shape[:2]
-        xa, ya, xb, yb = max(bx, 0), max(by, 0), min(bx + dw, w), min(by + dh, h)
-        image[ya:yb, xa:xb] = pasted[ya - by:yb - by, xa - bx:xb - bx]
-        return image
+        return paste(image, pasted, (bx, by))
     out = Sequence(seq.name, boxes.copy(), seq.visible.copy(), source=frame)
     out.distractors = placed
+    return out
+
+
+def with_occluder(seq: Sequence, patch: np.ndarray, area: float, offset=(0.0, 0.0)
+                  ) -> Sequence:
+    """``seq`` with a static occluder over part of its first box, on every frame.
+
+    ``patch`` (RGB) is scaled, its aspect kept, to ``area`` x the first box's area, each side
+    then capped at 0.8 of the box's, and pasted centred at the box centre moved by ``offset``
+    (dx, dy) x (w, h), at the same pixels on every frame: a target selected while partly
+    behind a post or a sign, which stays while the target moves on. The boxes are unchanged.
+    """
+    boxes = np.asarray(seq.boxes, np.float64)
+    valid = np.flatnonzero(np.isfinite(boxes).all(axis=1))
+    if not len(valid):
+        raise ValueError(f'{seq.name}: no box to place an occluder by')
+    if not 0.0 < area <= 1.0:
+        raise ValueError(f'occluder area must be in (0, 1] of the box, got {area}')
+    x, y, w, h = boxes[valid[0]]
+    ph, pw = patch.shape[:2]
+    scale = float(np.sqrt(area * w * h / (pw * ph)))
+    dw = max(1, int(round(min(pw * scale, 0.8 * w))))
+    dh = max(1, int(round(min(ph * scale, 0.8 * h))))
+    resized = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
+                         if dw < pw else cv2.INTER_LINEAR)
+    cx, cy = x + w * (0.5 + offset[0]), y + h * (0.5 + offset[1])
+    bx, by = int(round(cx - dw / 2)), int(round(cy - dh / 2))
+
+    def frame(index):
+        return paste(seq.frame(index), resized, (bx, by))
+    out = Sequence(seq.name, boxes.copy(), seq.visible.copy(), source=frame)
+    out.occluder = (bx, by, dw, dh)
+    return out
+
+
+def paste(image: np.ndarray, patch: np.ndarray, at) -> np.ndarray:
+    """Return a copy of ``image`` with ``patch`` at top-left ``at`` (x, y), clipped to it."""
+    out = image.copy()
+    bx, by = at
+    dh, dw = patch.shape[:2]
+    height, width = out.shape[:2]
+    xa, ya, xb, yb = max(bx, 0), max(by, 0), min(bx + dw, width), min(by + dh, height)
+    if xa < xb and ya < yb:
+        out[ya:yb, xa:xb] = patch[ya - by:yb - by, xa - bx:xb - bx]
     return out
 
 

@@ -94,6 +94,11 @@ def main(argv=None):
                      help='replay the sequences with a kind in KINDS.yaml with another object '
                      'of that kind beside the target all along (pasted from the stills of '
                      '${data}/det/coco_lightly256); the report counts switches to it')
+    run.add_argument('--occluder', type=float, default=0.0, metavar='AREA',
+                     help='replay each sequence with a static occluder (an object of the '
+                     'stills of ${data}/det/coco_lightly256) over AREA (0-1) of its first box, '
+                     'left where it is while the target moves on: a target selected partly '
+                     'behind something (0: not)')
     run.add_argument('--leave-return', type=int, default=0, metavar='N',
                      help='instead, the long-term protocol: each sequence is cut 40 %% of the '
                      'way through by N frames of the next one (the target away) and goes on, '
@@ -140,6 +145,8 @@ def main(argv=None):
                 dirs[key] = resolve(given)
             except DataError:
                 dirs[key] = None
+    if args.occluder and args.leave_return:
+        parser.error('--occluder replays the one-pass runs, not --leave-return')
     if args.jpeg and args.leave_return:
         parser.error('--jpeg re-encodes the one-pass runs (with --small-target), not '
                      '--leave-return')
@@ -160,7 +167,8 @@ def main(argv=None):
                                    args.backend, args.threads, args.sequences,
                                    runtime=runtime, baseline_dirs=dirs,
                                    cut_away=args.cut_away, small_target=args.small_target,
-                                   distractor=args.distractor, jpeg=args.jpeg)
+                                   distractor=args.distractor, jpeg=args.jpeg,
+                                   occluder=args.occluder)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import torch
 from track_core.data.build import resolve
 from track_core.data.sequences import (DataError, find_sequences, with_cut_away,
                                        with_distractor, with_jpeg, with_leave_and_return,
-                                       with_look_alike, with_small_target)
+                                       with_look_alike, with_occluder, with_small_target)
 from track_core.eval.longterm import longterm_metrics, markdown as longterm_markdown
 from track_core.eval.ope import aggregate, confidence, median_after_warmup, run_sequence
 from track_core.eval.report import write_report
@@ -35,7 +35,8 @@ def model_spec(spec: str):
 def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
              backend='onnx', threads=None, sequences=None, progress=True,
              runtime: Optional[Dict[str, Any]] = None, baseline_dirs=None, cut_away: int = 0,
-             small_target: float = 0.0, distractor: str = '', jpeg: int = 0):
+             small_target: float = 0.0, distractor: str = '', jpeg: int = 0,
+             occluder: float = 0.0):
     """Run every tracker over every sequence; write the report; return (summaries, path).
 
     ``runtime``: run-time settings changed on top of each track_core model's own (baselines
@@ -46,6 +47,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
     that quality (``with_jpeg``; 0: not). ``distractor``: a file of {sequence: COCO label}
     (config/eval/dev_kinds.yaml); only those sequences run, each with another object of its
     kind beside the target (``with_distractor``), and the report counts switches to it.
+    ``occluder``: replay each sequence with a static occluder over that fraction of its first
+    box (``with_occluder``, ``occluded``; 0: not).
     """
     from tqdm import tqdm
     skipped_data = []
@@ -63,6 +66,8 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
                 for seq, rgb, box in look_alikes(seqs, *read_kinds(distractor))]
         if not seqs:
             raise DataError(f'{data}: no sequence has a kind in {distractor} with a still')
+    if occluder:
+        seqs = list(occluded(seqs, occluder))
     if cut_away:
         if len(seqs) < 2:
             raise DataError(f'{data}: a cut-away needs at least two sequences')
@@ -100,7 +105,7 @@ def evaluate(data, models, baselines=(), nanotrack_dir=None, out='reports/eval',
             'runtime': {n: dataclasses.asdict(c) for n, c in settings.items()},
             'skipped': {**skipped, **{f'data {i}': m for i, m in enumerate(skipped_data)}},
             'ratios': ratios, 'cut_away': cut_away, 'small_target': small_target,
-            'jpeg': jpeg, 'distractor': bool(distractor)}
+            'jpeg': jpeg, 'distractor': bool(distractor), 'occluder': occluder}
     return summaries, write_report(out, summaries, runs, meta)
 
 
@@ -145,6 +150,28 @@ def look_alikes(seqs, kinds: Dict[str, str], stills):
         choices = by_label[kinds[seq.name]]
         still = choices[k % len(choices)]
         yield seq, cv2.cvtColor(cv2.imread(str(still.image)), cv2.COLOR_BGR2RGB), still.box
+
+
+def occluded(seqs, area: float, stills=None):
+    """Yield each sequence with a static occluder over ``area`` of its first box.
+
+    The k-th sequence's occluder is the (7 k)-th box of at least 32 px a side of ``stills``
+    (default: ${data}/det/coco_lightly256), centred within 0.3 of the box's sides from its
+    centre at an offset drawn from seed k, so runs repeat (``with_occluder``).
+    """
+    import numpy as np
+    from track_core.data.stills import load_image, read_boxes_csv
+    if stills is None:
+        stills = read_boxes_csv(resolve('${data}/det/coco_lightly256'))
+    usable = [s for s in stills if min(s.box[2], s.box[3]) >= 32]
+    if not usable:
+        raise DataError('no still box of 32 px a side or more to cut occluders from')
+    for k, seq in enumerate(seqs):
+        still = usable[(7 * k) % len(usable)]
+        x, y, w, h = (int(round(float(v))) for v in still.box)
+        patch = load_image(still.image)[max(y, 0):y + h, max(x, 0):x + w]
+        offset = np.random.default_rng(k).uniform(-0.3, 0.3, 2)
+        yield with_occluder(seq, patch, area, tuple(offset))
 
 
 def read_kinds(path):

@@ -85,6 +85,11 @@ def markdown(summaries: Dict[str, Dict[str, float]], runs_by_tracker, meta: Dict
         lines += [f'Every frame was then encoded as JPEG at quality {meta["jpeg"]} and decoded '
                   "again, as a camera's encoder would at that scale "
                   '(data.sequences.with_jpeg).', '']
+    if meta.get('occluder'):
+        lines += [f'Each sequence was replayed with a static occluder over '
+                  f'{meta["occluder"]:.0%} of its first box (an object cut from a still, left '
+                  'where it is while the target moves on: a target selected partly behind '
+                  'something; data.sequences.with_occluder). The boxes are unchanged.', '']
     beside = meta.get('distractor')
     if beside:
         lines += ['Each sequence whose target has a kind was replayed with another object of '
