@@ -276,3 +276,56 @@ def test_training_crops_equal_what_the_runtime_feeds(pre):
     corner = item['template'].numpy()[:, 0, 0]
     expect = (image[0, 0, first] / 255.0 - pre.mean[0]) / pre.std[0]
     assert corner[0] == pytest.approx(expect, rel=1e-5)
+
+
+def _green_still(tmp_path):
+    """Write a still whose only box is a pure green 40 x 20 object (an occluder to cut)."""
+    image = np.full((100, 100, 3), 128, np.uint8)
+    image[40:60, 30:70] = (0, 255, 0)
+    (tmp_path / 'images').mkdir(exist_ok=True)
+    path = tmp_path / 'images' / 'green.png'
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    (tmp_path / 'boxes.csv').write_text('image,x,y,w,h,label\ngreen.png,30,40,40,20,sign\n')
+    return StillSource(read_boxes_csv(tmp_path))
+
+
+def test_an_occluder_stays_where_it_was_over_part_of_the_template_box(tmp_path):
+    sampling = SamplingConfig(occluder_prob=1.0, occluder_area=(0.2, 0.2))
+    ds = PairDataset([_green_still(tmp_path)], None, variant_config('tiny'), sampling=sampling,
+                     samples_per_epoch=4)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        first = np.full((120, 160, 3), 128, np.uint8)
+        later = np.full((120, 160, 3), 90, np.uint8)
+        box = np.array([40.0, 30.0, 60.0, 40.0])
+        template, t_box, search, s_box = ds._occluded(rng, first, box, later, box + 30)
+        assert t_box is box and s_box[0] == 70.0 and (first == 128).all()   # inputs kept
+        green = (template == (0, 255, 0)).all(axis=2)
+        ys, xs = np.nonzero(green)
+        cx, cy = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
+        assert 70 - 0.35 * 60 - 1 <= cx <= 70 + 0.35 * 60 + 1, 'centred inside the box'
+        assert 50 - 0.35 * 40 - 1 <= cy <= 50 + 0.35 * 40 + 1, 'centred inside the box'
+        assert green.sum() == pytest.approx(0.2 * 60 * 40, rel=0.25)
+        assert xs.max() - xs.min() + 1 <= 0.8 * 60 + 1 and ys.max() - ys.min() + 1 <= 0.8 * 40 + 1
+        assert ((search == (0, 255, 0)).all(axis=2) == green).all()      # static: same pixels
+        assert (search[~green] == 90).all()
+
+
+def test_occluder_pairs_keep_their_label_and_need_stills(tmp_path, synthetic_root):
+    cfg = variant_config('tiny')
+    sequences = SequenceSource(find_sequences(synthetic_root))
+    with pytest.raises(DataError, match='occluder_prob needs still images'):
+        PairDataset([sequences], None, cfg, sampling=SamplingConfig(occluder_prob=0.5))
+    off = SamplingConfig(flip_prob=0.0, brightness=0.0, grayscale_prob=0.0)
+    on = SamplingConfig(flip_prob=0.0, brightness=0.0, grayscale_prob=0.0, occluder_prob=1.0)
+    kw = {'samples_per_epoch': 6, 'seed': 2}
+    stills = _green_still(tmp_path)
+    plain = PairDataset([sequences, stills], [1, 0], cfg, sampling=off, **kw)
+    occluded = PairDataset([sequences, stills], [1, 0], cfg, sampling=on, **kw)
+    green = occluded.normalize([np.full((1, 1, 3), (0, 255, 0), np.uint8)])[0][:, 0, 0]
+    for i in range(6):
+        a, b = plain[i], occluded[i]
+        assert float(b['negative']) == 0.0 and float(b['has_box']) == 1.0
+        template = b['template'].numpy()
+        assert (np.abs(template - green[:, None, None]).max(0) < 0.05).any(), i
+        assert not (np.abs(a['template'].numpy() - green[:, None, None]).max(0) < 0.05).any()

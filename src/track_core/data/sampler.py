@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from track_core.data.sequences import DataError, jpeg_roundtrip, Sequence
+from track_core.data.sequences import DataError, jpeg_roundtrip, paste, Sequence
 from track_core.data.stills import load_image, StillBox
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime.preprocess import crop_side, crop_square, image_to_crop, Normalizer
@@ -49,6 +49,11 @@ class SamplingConfig:
     learns to place the peak on this instance rather than on any of its kind);
     ``crowd_min_size``: both at least this many pixels (sqrt(w h)). A minimum size that no
     pair of the stills reaches is an error when the dataset is made, not a draw skipped.
+    ``occluder_prob``: the share of positive pairs with a static occluder: an object cut
+    from a still is pasted over part of the template's target box, its area a fraction
+    uniform in ``occluder_area`` of the box's, and at the same place in the search frame (it
+    stays where it was while the target moves on): a target selected behind a post, a sign
+    or a chair, which the network must not take for the target. The box is unchanged.
     """
 
     max_gap: int = 200
@@ -72,6 +77,8 @@ class SamplingConfig:
     small_jpeg_quality: Tuple[int, int] = (30, 70)
     crowd_prob: float = 0.0
     crowd_min_size: float = 0.0
+    occluder_prob: float = 0.0
+    occluder_area: Tuple[float, float] = (0.05, 0.3)
 
 
 def _side(box) -> float:
@@ -138,6 +145,16 @@ class StillSource:
         item = self.boxes[rng.integers(len(self.boxes))]
         image = load_image(item.image)
         return image, item.box, image, item.box
+
+    def patch(self, rng) -> np.ndarray:
+        """Return the pixels of one box drawn uniformly (an object to paste elsewhere)."""
+        for _ in range(10):
+            item = self.boxes[rng.integers(len(self.boxes))]
+            x, y, w, h = (int(round(float(v))) for v in item.box)
+            patch = load_image(item.image)[max(y, 0):y + h, max(x, 0):x + w]
+            if patch.shape[0] >= 2 and patch.shape[1] >= 2:
+                return patch
+        raise DataError(f'{self.name}: no box inside its image to cut an occluder from')
 
     def has_crowds(self, min_size: float = 0.0) -> bool:
         """Whether some image holds a label twice at ``min_size`` px or more (``crowd``)."""
@@ -261,6 +278,9 @@ class PairDataset(torch.utils.data.Dataset):
             sampling.crowd_prob, lambda s: s.has_crowds(sampling.crowd_min_size),
             'crowd_prob needs still images holding a label twice at '
             f'crowd_min_size ({sampling.crowd_min_size:g} px) or more')
+        self._occluder_sources = self._stills_for(
+            sampling.occluder_prob, lambda s: True, 'occluder_prob needs still images to cut '
+            'occluders from')
 
     def _stills_for(self, prob: float, can_draw, needs: str) -> List['StillSource']:
         """Return the still sources ``can_draw`` says can give a pair (none for ``prob`` 0).
@@ -314,6 +334,8 @@ class PairDataset(torch.utils.data.Dataset):
                     pair = pair[:2] + other.sample(rng, cfg.max_gap)[2:]
                 except DataError:
                     continue
+            if not negative and self._occluder_sources and rng.random() < cfg.occluder_prob:
+                pair = self._occluded(rng, *pair)
             item = self.make_item(rng, *pair, labelled=not getattr(source, 'pseudo', False)
                                   and not negative, away=away, hidden=hidden,
                                   neighbour=neighbour)
@@ -335,6 +357,32 @@ class PairDataset(torch.utils.data.Dataset):
             key = f'{stills.name}: {exc}'
             self.skipped[key] = self.skipped.get(key, 0) + 1
             return stills, None
+
+    def _occluded(self, rng, t_image, t_box, s_image, s_box):
+        """Return the pair with a static occluder over part of the template's box.
+
+        The occluder (an object of the stills) is scaled, its aspect kept, to a fraction
+        uniform in ``occluder_area`` of the box, each side then capped at 0.8 of the box's, and
+        centred within 0.35 of the box's sides from its centre; it is pasted at the same pixels
+        of both frames.
+        """
+        stills = self._occluder_sources[rng.integers(len(self._occluder_sources))]
+        patch = stills.patch(rng)
+        x, y, w, h = (float(v) for v in t_box)
+        ph, pw = patch.shape[:2]
+        scale = math.sqrt(rng.uniform(*self.sampling.occluder_area) * w * h / (pw * ph))
+        dw = int(round(min(pw * scale, 0.8 * w)))
+        dh = int(round(min(ph * scale, 0.8 * h)))
+        if dw < 1 or dh < 1:
+            return t_image, t_box, s_image, s_box
+        cx = x + w / 2 + rng.uniform(-0.35, 0.35) * w
+        cy = y + h / 2 + rng.uniform(-0.35, 0.35) * h
+        at = (int(round(cx - dw / 2)), int(round(cy - dh / 2)))
+        patch = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
+                           if dw < pw else cv2.INTER_LINEAR)
+        template = paste(t_image, patch, at)
+        search = template if s_image is t_image else paste(s_image, patch, at)
+        return template, t_box, search, s_box
 
     # ----------------------------------------------------------------- one pair
     def _jittered(self, rng, box, scale_j, center_j, aspect_j, zoom_j=0.0
