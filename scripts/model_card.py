@@ -9,6 +9,7 @@ import json
 import pathlib
 import re
 import sys
+from typing import Optional
 
 from track_core.checkpoint import read_checkpoint
 
@@ -74,14 +75,20 @@ def _cut_away(path: pathlib.Path) -> list:
             f'{report["summary"]["student"]["auc"]:.3f}.']
 
 
+def _report(path: pathlib.Path, protocol: str) -> Optional[dict]:
+    """Return the track-eval report at ``path`` if it ran ``protocol`` (a meta key), else None."""
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    return report if report['meta'].get(protocol) else None
+
+
 def _small_target(path: pathlib.Path) -> list:
     """Return the card's small-target section (a track-eval --small-target report), if any."""
-    if not path.is_file():
+    report = _report(path, 'small_target')
+    if report is None:
         return []
-    report = json.loads(path.read_text())
-    side = report['meta'].get('small_target')
-    if not side:
-        return []
+    side = report['meta']['small_target']
     quality = report['meta'].get('jpeg')
     title = 'Small targets, compressed at that scale' if quality else 'Small targets'
     compressed = (f' Then every frame encoded as JPEG at quality {quality} and decoded again '
@@ -109,10 +116,8 @@ def _small_target(path: pathlib.Path) -> list:
 
 def _distractor(path: pathlib.Path) -> list:
     """Return the card's distractor section (a track-eval --distractor report), if any."""
-    if not path.is_file():
-        return []
-    report = json.loads(path.read_text())
-    if not report['meta'].get('distractor'):
+    report = _report(path, 'distractor')
+    if report is None:
         return []
     used = len(report['meta']['sequences'])
     lines = ['', '## A look-alike beside the target', '',
@@ -134,12 +139,10 @@ def _distractor(path: pathlib.Path) -> list:
 
 def _occluder(path: pathlib.Path) -> list:
     """Return the card's occluder section (a track-eval --occluder report), if any."""
-    if not path.is_file():
+    report = _report(path, 'occluder')
+    if report is None:
         return []
-    report = json.loads(path.read_text())
-    area = report['meta'].get('occluder')
-    if not area:
-        return []
+    area = report['meta']['occluder']
     lines = ['', '## Selected partly behind something', '',
              f'Each dev sequence replayed with a static occluder (an object cut from a still) '
              f'over {100 * area:.0f} % of its first box, left where it is while the target '
