@@ -478,8 +478,9 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   where LightTrack-Mobile does not (0.330 against 0.532; per sequence -0.153, interval
   -0.265 .. -0.054), as NanoTrack v3, whose backbone it shares, does (0.325): small targets
   (Crossing, Skiing, building5) are lost. Training pairs with such occluders
-  (`data.sampling.occluder_prob`) are the lever; a 12-epoch fine-tune with them moved it
-  little (docs/evaluation.md).
+  (`data.sampling.occluder_prob`) did not move it: a fine-tune, the full recipe and the
+  backbone learning too all stay at 0.32-0.34 with the presence logic off
+  (docs/evaluation.md).
 - What training added over its start (NanoTrack v3 through this runtime, pooled AUC 0.700;
   both with NanoTrack's settings and a LOST threshold that never fired, where the trained
   model gives 0.719): +0.019 pooled, but higher on 8 of 16 sequences with a per-sequence mean
