@@ -90,6 +90,7 @@ def test_bench_takes_more_track_core_models_in_the_rounds(tmp_path, capsys):
 
 def test_searching_frames_are_another_sequence_after_the_first_frame(tmp_path):
     import numpy as np
+    from track_core.data.sequences import fit_frame
     from track_core.data.synthetic import moving_object_sequence, write_uniform_sequence
     from track_core.eval import bench
     dev = tmp_path / 'sot' / 'dev'
@@ -104,7 +105,7 @@ def test_searching_frames_are_another_sequence_after_the_first_frame(tmp_path):
     assert len(frames) == 5 and box == first_box
     assert np.array_equal(frames[0], plain[0])
     assert all(f.shape == plain[0].shape for f in frames)      # brought to the frame size
-    small = [bench._fit(f, (120, 160)) for f in frames[1:]]
+    small = [fit_frame(f, (120, 160)) for f in frames[1:]]
     assert all(np.abs(s.astype(int) - o).mean() < 8 for s, o in zip(small, other))
     args = bench._parser().parse_args(['--generated', '--absent-sequence', 'elsewhere',
                                        '--data-root', str(tmp_path / 'none')])

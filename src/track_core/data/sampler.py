@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-from track_core.data.sequences import DataError, jpeg_roundtrip, paste, Sequence
+from track_core.data.sequences import (DataError, jpeg_roundtrip, occluder_size, paste, scaled,
+                                       Sequence)
 from track_core.data.stills import load_image, StillBox
 from track_core.net.config import ModelConfig, PreprocessConfig
 from track_core.runtime.preprocess import crop_side, crop_square, image_to_crop, Normalizer
@@ -369,17 +370,13 @@ class PairDataset(torch.utils.data.Dataset):
         stills = self._occluder_sources[rng.integers(len(self._occluder_sources))]
         patch = stills.patch(rng)
         x, y, w, h = (float(v) for v in t_box)
-        ph, pw = patch.shape[:2]
-        scale = math.sqrt(rng.uniform(*self.sampling.occluder_area) * w * h / (pw * ph))
-        dw = int(round(min(pw * scale, 0.8 * w)))
-        dh = int(round(min(ph * scale, 0.8 * h)))
+        dw, dh = occluder_size((w, h), patch.shape, rng.uniform(*self.sampling.occluder_area))
         if dw < 1 or dh < 1:
             return t_image, t_box, s_image, s_box
         cx = x + w / 2 + rng.uniform(-0.35, 0.35) * w
         cy = y + h / 2 + rng.uniform(-0.35, 0.35) * h
         at = (int(round(cx - dw / 2)), int(round(cy - dh / 2)))
-        patch = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
-                           if dw < pw else cv2.INTER_LINEAR)
+        patch = scaled(patch, dw, dh)
         template = paste(t_image, patch, at)
         search = template if s_image is t_image else paste(s_image, patch, at)
         return template, t_box, search, s_box

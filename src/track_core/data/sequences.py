@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import math
 import pathlib
 import re
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -190,6 +190,14 @@ def read_video_folder(folder: pathlib.Path) -> List[Sequence]:
     return out
 
 
+def fit_frame(image: np.ndarray, shape) -> np.ndarray:
+    """Return another scene's ``image`` at the frame size ``shape`` (height, width, ...)."""
+    height, width = shape[:2]
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def with_cut_away(seq: Sequence, other: Sequence, count: int) -> Sequence:
     """``seq`` followed by ``count`` frames of another scene, where its target is absent.
 
@@ -212,10 +220,7 @@ def with_cut_away(seq: Sequence, other: Sequence, count: int) -> Sequence:
             return image
         if 'hw' not in size:
             size['hw'] = seq.frame(0).shape[:2]
-        h, w = size['hw']
-        image = other.frame((index - len(seq)) % len(other))
-        return image if image.shape[:2] == (h, w) else \
-            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        return fit_frame(other.frame((index - len(seq)) % len(other)), size['hw'])
     boxes = np.concatenate([seq.boxes, np.full((count, 4), np.nan)])
     visible = np.concatenate([seq.visible, np.zeros(count, bool)])
     return Sequence(seq.name, boxes, visible, source=frame)
@@ -234,9 +239,7 @@ def with_leave_and_return(seq: Sequence, other: Sequence, leave_at: int, count: 
         raise ValueError(f"{seq.name}: the absence needs another sequence's frames")
 
     def away(k, h, w):
-        image = other.frame(k % len(other))
-        return image if image.shape[:2] == (h, w) else \
-            cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        return fit_frame(other.frame(k % len(other)), (h, w))
     return _splice(seq, leave_at, count, skip, away)
 
 
@@ -419,12 +422,28 @@ def with_distractor(seq: Sequence, still: np.ndarray, instance, period: int = 90
         if not np.isfinite(placed[index]).all():
             return image
         bx, by, dw, dh = (int(v) for v in placed[index])
-        pasted = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
-                            if dw < pw else cv2.INTER_LINEAR)
-        return paste(image, pasted, (bx, by))
+        return paste(image, scaled(patch, dw, dh), (bx, by))
     out = Sequence(seq.name, boxes.copy(), seq.visible.copy(), source=frame)
     out.distractors = placed
     return out
+
+
+def occluder_size(size, patch_shape, area: float) -> Tuple[int, int]:
+    """Return (w, h) of a patch of ``patch_shape`` scaled over ``area`` x a box of ``size``.
+
+    The patch's aspect is kept, then each side is capped at 0.8 of the box's (w, h), so some
+    of the box stays in view; rounded to pixels (0 where a side rounds away).
+    """
+    w, h = (float(v) for v in size)
+    ph, pw = patch_shape[:2]
+    scale = math.sqrt(area * w * h / (pw * ph))
+    return int(round(min(pw * scale, 0.8 * w))), int(round(min(ph * scale, 0.8 * h)))
+
+
+def scaled(patch: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Return ``patch`` resized to (width, height): area interpolation down, linear up."""
+    return cv2.resize(patch, (width, height), interpolation=cv2.INTER_AREA
+                      if width < patch.shape[1] else cv2.INTER_LINEAR)
 
 
 def with_occluder(seq: Sequence, patch: np.ndarray, area: float, offset=(0.0, 0.0)
@@ -443,12 +462,8 @@ def with_occluder(seq: Sequence, patch: np.ndarray, area: float, offset=(0.0, 0.
     if not 0.0 < area <= 1.0:
         raise ValueError(f'occluder area must be in (0, 1] of the box, got {area}')
     x, y, w, h = boxes[valid[0]]
-    ph, pw = patch.shape[:2]
-    scale = float(np.sqrt(area * w * h / (pw * ph)))
-    dw = max(1, int(round(min(pw * scale, 0.8 * w))))
-    dh = max(1, int(round(min(ph * scale, 0.8 * h))))
-    resized = cv2.resize(patch, (dw, dh), interpolation=cv2.INTER_AREA
-                         if dw < pw else cv2.INTER_LINEAR)
+    dw, dh = (max(1, side) for side in occluder_size((w, h), patch.shape, area))
+    resized = scaled(patch, dw, dh)
     cx, cy = x + w * (0.5 + offset[0]), y + h * (0.5 + offset[1])
     bx, by = int(round(cx - dw / 2)), int(round(cy - dh / 2))
 

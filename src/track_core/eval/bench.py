@@ -227,25 +227,18 @@ def _data_root(args) -> Optional[pathlib.Path]:
 
 
 def load_frames(args):
+    from track_core.data.sequences import fit_frame
     root = _data_root(args)
     if not args.generated and root is not None and (root / 'sot' / 'dev').is_dir():
         frames, box = sequence_frames(root / 'sot' / 'dev', args.sequence, args.frames)
         if args.absent_sequence:
             others, _ = sequence_frames(root / 'sot' / 'dev', args.absent_sequence,
                                         args.frames - 1)
-            frames = frames[:1] + [_fit(f, frames[0].shape) for f in others]
+            frames = frames[:1] + [fit_frame(f, frames[0].shape) for f in others]
         return frames, box
     if args.absent_sequence:
         raise ValueError('--absent-sequence needs the dev sequences (../shared/data)')
     return generated_frames(args.frames)
-
-
-def _fit(frame, shape):
-    """Return ``frame`` resized to ``shape`` (height, width) where it differs."""
-    import cv2
-    if frame.shape[:2] == shape[:2]:
-        return frame
-    return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def _parser():
