@@ -131,3 +131,32 @@ def look_alike_scene(before: int = 25, gap: int = 8, away: int = 30, back: int =
         others.append(box if kind == 'other' else nan)
         shown.append(kind)
     return frames, np.asarray(boxes, np.float64), np.asarray(others, np.float64), shown
+
+
+def twin_scene(length: int = 20, hidden: Tuple[int, int] = (10, 13), side: int = 24,
+               apart: float = 1.4, speed: int = 3, size: Tuple[int, int] = (240, 320),
+               seed: int = 0):
+    """Make a scene: a patch moving right beside its twin, and hidden for a few frames.
+
+    The twin, the same patch, moves ``apart`` sides to the left of the target, level with
+    it; on frames ``hidden[0]`` to ``hidden[1] - 1`` the target is not drawn (only the twin
+    is in view). Returns (frames, target boxes, twin boxes), boxes x, y, w, h.
+    """
+    rng = np.random.default_rng(seed)
+    height, width = size
+    background = cv2.GaussianBlur(rng.integers(60, 100, (height, width, 3)).astype(np.uint8),
+                                  (0, 0), 3)
+    patch = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (side, side),
+                       interpolation=cv2.INTER_NEAREST) // 2 + 128
+    frames, boxes, twins = [], [], []
+    for i in range(length):
+        x, y = int(0.375 * width) + speed * i, int(0.4 * height)
+        tx = x - int(round(apart * side))
+        frame = background.copy()
+        frame[y:y + side, tx:tx + side] = patch
+        if not hidden[0] <= i < hidden[1]:
+            frame[y:y + side, x:x + side] = patch
+        frames.append(frame)
+        boxes.append([x, y, side, side])
+        twins.append([tx, y, side, side])
+    return frames, np.asarray(boxes, np.float64), np.asarray(twins, np.float64)

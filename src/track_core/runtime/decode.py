@@ -1,6 +1,6 @@
 """Turn network outputs into a box in the search crop (numpy, per target)."""
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -52,13 +52,33 @@ def decode_center(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.nd
     if window is not None:
         ranked = ranked * (1.0 - window_blend) + window * window_blend if window_blend > 0 \
             else ranked * window
-    idx = int(np.argmax(ranked))
-    row, col = divmod(idx, feat)
-    cx = (col + float(offset_map[0, row, col])) / feat
-    cy = (row + float(offset_map[1, row, col])) / feat
-    box = np.array([cx, cy, float(size_map[0, row, col]), float(size_map[1, row, col])])
+    row, col = divmod(int(np.argmax(ranked)), feat)
+    box = cell_box(size_map, offset_map, row, col)
     penalty = 1.0 if penalty_map is None else float(penalty_map[row, col])
     return box, float(score_map[row, col]), penalty
+
+
+def cell_box(size_map: np.ndarray, offset_map: np.ndarray, row: int, col: int) -> np.ndarray:
+    """Return the box (cx, cy, w, h) in the crop that cell (``row``, ``col``) predicts."""
+    feat = size_map.shape[-1]
+    return np.array([(col + float(offset_map[0, row, col])) / feat,
+                     (row + float(offset_map[1, row, col])) / feat,
+                     float(size_map[0, row, col]), float(size_map[1, row, col])])
+
+
+def local_peaks(score_map: np.ndarray, min_score: float) -> List[Tuple[int, int]]:
+    """Cells (row, col) that are the maximum of their 3x3 neighbourhood, best first.
+
+    Only cells scoring ``min_score`` or more; of equal neighbours, each is a peak.
+    """
+    rows, cols = score_map.shape
+    padded = np.full((rows + 2, cols + 2), -np.inf, np.float64)
+    padded[1:-1, 1:-1] = score_map
+    across = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    around = np.maximum(np.maximum(across[:-2], across[1:-1]), across[2:])
+    r, c = np.nonzero((score_map >= around) & (score_map >= min_score))
+    order = np.argsort(-score_map[r, c], kind='stable')
+    return [(int(r[i]), int(c[i])) for i in order]
 
 
 def decode_output(out: Dict[str, np.ndarray], i: int, window: Optional[np.ndarray],

@@ -40,7 +40,7 @@ class Presence:
         self.below = 0
         self.unseen = 0
         self.refused = 0
-        self._before = (TrackState.TRACKING, 0)     # state and unseen before the last step
+        self._before = (TrackState.TRACKING, 0, 0)  # state, unseen, refused before a step
 
     @property
     def searching(self) -> bool:
@@ -49,7 +49,8 @@ class Presence:
 
     def step(self, confidence: float, rules) -> bool:
         """Take one frame's local-search confidence; return True when its box is followed."""
-        self._before = (self.state, self.unseen)
+        self._before = (self.state, self.unseen, self.refused)
+        self.refused = 0                # counted again by ``refuse`` if this frame is refused
         self.below = self.below + 1 if confidence < rules.lost_threshold else 0
         if self.state == TrackState.SEARCHING:
             if confidence < rules.recover_threshold:
@@ -82,8 +83,8 @@ class Presence:
         UNSURE and is still followed, since a target can look unlike its views for a while
         (a turn, a shadow); after ``lost_frames`` such frames in a row it is SEARCHING.
         """
-        was, unseen = self._before
-        self.refused += 1
+        was, unseen, refused = self._before
+        self.refused = refused + 1
         self.unseen = unseen + 1
         if was == TrackState.SEARCHING or self.refused >= rules.lost_frames:
             self.state = TrackState.SEARCHING

@@ -14,10 +14,10 @@ import numpy as np
 from track_core.boxes import check_box, clip_box, cxcywh_to_xywh, iou_xywh, xywh_to_cxcywh
 from track_core.errors import TooManyTargets
 from track_core.net.config import ModelConfig, PreprocessConfig
-from track_core.runtime import search
+from track_core.runtime import rivals, search
 from track_core.runtime.appearance import (Appearance, colour_threshold_for, CONFIDENT,
                                            threshold_for)
-from track_core.runtime.decode import decode_output
+from track_core.runtime.decode import cell_box, decode_output, local_peaks, size_change_penalty
 from track_core.runtime.preprocess import (check_image, colour_histogram, crop_side, crop_square,
                                            crop_to_image, hann2d, Normalizer)
 from track_core.runtime.presence import Presence
@@ -97,6 +97,11 @@ class TrackerConfig:
     appearance_interval: int = _setting(
         10, 'frames between appearance checks of a followed target, which also keep a view '
         'of it from confident frames (0: check only when it comes back)', (0, 10_000))
+    rivals: float = _setting(
+        0.0, 'while following, keep the other peaks of the score map at this share of the '
+        "best one's score or more (objects like the target beside it) and do not move the box "
+        'onto one: a best match that jumps to one is another instance (score-map heads only; '
+        '0: off)', (0.0, 1.0))
     max_candidates: int = _setting(
         16, "a detector's boxes verified per frame for a target not seen, nearest first "
         '(the rest are dropped and counted)', (1, 1024))
@@ -170,7 +175,7 @@ class _Target:
     """One target: where it is, its template, what it is, whether it is there, its looks."""
 
     __slots__ = ('center', 'size', 'z_tokens', 'score', 'label', 'presence', 'search',
-                 'appearance')
+                 'appearance', 'rivals', 'held')
 
     def __init__(self, center, size, z_tokens, label: str = '', appearance=None):
         self.center = center
@@ -181,6 +186,8 @@ class _Target:
         self.presence = Presence()
         self.search = SearchState()
         self.appearance = appearance
+        self.rivals = []                # centres of objects like it beside it (``rivals``)
+        self.held = 0                   # frames in a row its box was held off one
 
     def move(self, box) -> None:
         cx, cy, w, h = xywh_to_cxcywh(box)
@@ -321,6 +328,7 @@ class Tracker:
         t.move(box)
         t.presence.found()
         t.search.reset()
+        t.rivals, t.held = [], 0
 
     def reacquire(self, target_id: str, image: np.ndarray, candidates,
                   min_score: Optional[float] = None, min_iou: float = 0.5,
@@ -403,12 +411,19 @@ class Tracker:
                 box_norm, score, penalty = decode_output(out, i, window, t.size / sides[i],
                                                          cfg.size_penalty, cfg.window_blend)
                 found = (_confidence(out, i, score), score, penalty,
-                         crop_to_image(box_norm, centres[k][0], centres[k][1], sides[i]))
+                         crop_to_image(box_norm, centres[k][0], centres[k][1], sides[i]), i)
                 if best is None or found[0] > best[0]:
                     best = found
-            t.score, score, penalty, (cx, cy, w, h) = best
-            # presence: is it there, and is this box followed? (and is it this instance?)
+            t.score, score, penalty, (cx, cy, w, h), i = best
+            # presence: is it there, and is this box followed? (is it this instance, and
+            # not the object beside it?)
             follow = t.presence.step(t.score, cfg)
+            if cfg.rivals > 0 and 'score_map' in out:
+                if follow:
+                    follow, (cx, cy, w, h), score, penalty = self._mind_rivals(
+                        t, out, i, centres[k], sides[i], (cx, cy, w, h), score, penalty)
+                else:
+                    t.rivals, t.held = [], 0
             if follow and cfg.appearance_threshold > 0:
                 follow = self._same_instance(t, image, (cx, cy, w, h))
             if follow:
@@ -449,6 +464,51 @@ class Tracker:
             size = rate * size + (1.0 - rate) * t.size
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
+
+    def _mind_rivals(self, t: _Target, out, i: int, centre, side: float, found, score: float,
+                     penalty: float):
+        """Keep ``t`` off the objects beside it (``rivals.py``); return what is followed.
+
+        ``found`` (cx, cy, w, h) is crop ``i``'s best match (raw ``score``, size ``penalty``).
+        A best match that jumped onto a rival of the frame before is replaced by the target's
+        own peak where the map has one; else the frame is refused as another instance
+        (counted; ``Presence.refuse``) and the box held where it was. Returns (followed,
+        box, score, penalty), and keeps this frame's rivals.
+        """
+        cfg = self.config
+        score_map = out['score_map'][i, 0]
+        peaks, boxes = [], []
+        for row, col in local_peaks(score_map, cfg.rivals * score):
+            box = crop_to_image(cell_box(out['size_map'][i], out['offset_map'][i], row, col),
+                                centre[0], centre[1], side)
+            peaks.append((float(score_map[row, col]), box[:2]))
+            boxes.append(box)
+        # where the target is expected: the box moved on at the target's velocity (for the
+        # frames it was held off a rival too); the objects beside it, seen a frame ago, move
+        # with it (a camera's motion, or a group's, moves them all)
+        step = np.zeros(2) if t.search.velocity is None else t.search.velocity
+        expected = t.center + step * (t.held + 1)
+        near = [r + step for r in t.rivals]
+        if rivals.onto_rival(found[:2], expected, near, t.size):
+            own = rivals.own_peak(expected, near, peaks, t.size, cfg.rivals * score)
+            if own >= 0:
+                found, score = boxes[own], peaks[own][0]
+                penalty = float(size_change_penalty(np.asarray(found[2:]) / side,
+                                                    t.size / side, cfg.size_penalty)) \
+                    if cfg.size_penalty > 0 else 1.0
+            else:
+                self.look_alikes_refused += 1
+                # the object taken for the target is the rival, now where it was found
+                t.rivals = [np.asarray(found[:2], np.float64)] + [
+                    r for r in rivals.rivals_of(found[:2], peaks, t.size)
+                    if rivals.apart(r, expected, t.size) >= rivals.RIVAL_APART]
+                # still followed (UNSURE) or lost; either way the box stays where it was
+                t.held += 1
+                held = (t.center[0], t.center[1], t.size[0], t.size[1])
+                return t.presence.refuse(cfg), held, score, penalty
+        t.held = 0
+        t.rivals = rivals.rivals_of(found[:2], peaks, t.size)
+        return True, found, score, penalty
 
     def _same_instance(self, t: _Target, image, found) -> bool:
         """Check this frame's box (cx, cy, w, h) against ``t``'s views when it is due.
