@@ -121,3 +121,26 @@ def test_a_target_in_view_beside_its_twin_is_never_held():
     assert all(r.state == TrackState.TRACKING and _on(r, box)
                for r, box in zip(results, boxes[1:]))
     assert tracker.look_alikes_refused == 0
+
+
+@pytest.mark.parametrize('seed', [1, 4])
+def test_two_targets_tracked_at_once_are_each_others_rivals(seed):
+    # On these seeds the twin is too faint in the target's map to be kept as a rival (the
+    # single-target run above jumps onto it); tracked as a second target, it is one anyway.
+    frames, boxes, twins = twin_scene(seed=seed)
+    states = {}
+    for share in (0.0, model_runtime(MODEL).rivals):
+        tracker = load_tracker(MODEL, backend='onnx', threads=1,
+                               config=model_runtime(MODEL, {'rivals': share}))
+        first = tracker.add_target(frames[0], boxes[0])
+        second = tracker.add_target(frames[0], twins[0])
+        states[share] = [tracker.track_all(f) for f in frames[1:]]
+        # the second is followed throughout, whatever the first does
+        assert all(_on(r[second], twin) for r, twin in zip(states[share], twins[1:]))
+    off, on = states[0.0], states[model_runtime(MODEL).rivals]
+    assert all(r[first].present and _on(r[first], twin)
+               for r, twin in zip(off[HIDDEN], twins[1:][HIDDEN]))      # both on the twin
+    assert not any(r[first].present and _on(r[first], twin)
+                   for r, twin in zip(on, twins[1:]))
+    assert all(r[first].state == TrackState.TRACKING and _on(r[first], box)
+               for r, box in zip(on[-5:], boxes[-5:]))

@@ -15,7 +15,8 @@ sizes or more from the best one's (``apart``: the larger of the two axes' offset
 the target's side along it; a rival touching the target is 1.0 apart). A best match is a
 jump onto a rival when it is ``JUMP`` sizes or more from where the target was expected and
 nearer a rival than that. Where the target is expected, and where the rivals are, is for the
-tracker to say (it moves them on by the target's velocity).
+tracker to say (it moves them on by the target's velocity; the other targets it tracks are
+rivals too, where they are expected).
 Pure: positions in, decisions out; no network, no image.
 """
 

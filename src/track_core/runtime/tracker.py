@@ -401,6 +401,10 @@ class Tracker:
         # run
         out = self.backend.run(np.concatenate([targets[k].z_tokens for k, _ in rows]),
                                self.normalize(crops))
+        # where each followed target is expected on this frame: for the others, a rival
+        ahead = [None if t.presence.searching else
+                 t.center + (0.0 if t.search.velocity is None else t.search.velocity)
+                 for t in targets]
         results = {}
         for k, (tid, t) in enumerate(zip(ids, targets)):
             # decode: the motion prior only while the target is followed; of a target's
@@ -420,8 +424,10 @@ class Tracker:
             follow = t.presence.step(t.score, cfg)
             if cfg.rivals > 0 and 'score_map' in out:
                 if follow:
+                    others = [a for j, a in enumerate(ahead) if j != k and a is not None]
                     follow, (cx, cy, w, h), score, penalty = self._mind_rivals(
-                        t, out, i, centres[k], sides[i], (cx, cy, w, h), score, penalty)
+                        t, out, i, centres[k], sides[i], (cx, cy, w, h), score, penalty,
+                        others)
                 else:
                     t.rivals, t.held = [], 0
             if follow and cfg.appearance_threshold > 0:
@@ -466,10 +472,12 @@ class Tracker:
                         height))
 
     def _mind_rivals(self, t: _Target, out, i: int, centre, side: float, found, score: float,
-                     penalty: float):
+                     penalty: float, others=()):
         """Keep ``t`` off the objects beside it (``rivals.py``); return what is followed.
 
-        ``found`` (cx, cy, w, h) is crop ``i``'s best match (raw ``score``, size ``penalty``).
+        ``found`` (cx, cy, w, h) is crop ``i``'s best match (raw ``score``, size ``penalty``);
+        ``others``: where the other targets followed are expected on this frame, rivals too
+        (two people tracked at once: one hidden must not take the other's box).
         A best match that jumped onto a rival of the frame before is replaced by the target's
         own peak where the map has one; else the frame is refused as another instance
         (counted; ``Presence.refuse``) and the box held where it was. Returns (followed,
@@ -488,7 +496,7 @@ class Tracker:
         # with it (a camera's motion, or a group's, moves them all)
         step = np.zeros(2) if t.search.velocity is None else t.search.velocity
         expected = t.center + step * (t.held + 1)
-        near = [r + step for r in t.rivals]
+        near = [r + step for r in t.rivals] + [np.asarray(o, np.float64) for o in others]
         if rivals.onto_rival(found[:2], expected, near, t.size):
             own = rivals.own_peak(expected, near, peaks, t.size, cfg.rivals * score)
             if own >= 0:
