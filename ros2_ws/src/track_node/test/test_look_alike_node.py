@@ -8,6 +8,9 @@ say SEARCHING (and publish no box) while only the look-alike is in view, count i
 The node runs the shipped model's own settings: the figures share one background and one
 build, so the features alone let the look-alike in at the shipped 0.65; its colours keep it out
 (``colour_threshold``; test/test_appearance.py shows each part).
+
+Two targets of one kind tracked at once, side by side: the one hidden for a moment must not
+take the other's box (``rivals``; test/test_rivals.py shows it in the core).
 """
 
 from graph import DEFAULT_MODEL, Harness, image_msg
@@ -17,7 +20,7 @@ from track_interfaces.msg import TargetState
 from track_interfaces.srv import SetTarget
 
 from track_core.boxes import iou_xywh
-from track_core.data.synthetic import look_alike_scene
+from track_core.data.synthetic import look_alike_scene, twin_scene
 from track_node.conversions import detection_to_xywh
 
 
@@ -58,5 +61,50 @@ def test_the_node_searches_while_only_a_look_alike_is_in_view_and_takes_the_targ
             assert len(dets) == 1 and dets[0].id == target_id
             overlap = iou_xywh(np.asarray(detection_to_xywh(dets[0])), boxes[i])[0]
             assert overlap > 0.5, (i, detection_to_xywh(dets[0]), boxes[i])
+    finally:
+        h.close()
+
+
+def test_of_two_targets_of_a_kind_the_one_hidden_does_not_take_the_others_box():
+    """Two twins tracked at once; one hidden for three frames: no box of its id on the other."""
+    if not DEFAULT_MODEL.is_file():
+        pytest.fail(f'{DEFAULT_MODEL} is missing: the shipped default model is needed')
+    frames, boxes, twins = twin_scene(seed=1)
+    h = Harness()
+    try:
+        assert h.wait_active(60), 'node did not activate'
+        first = image_msg(frames[0], sec=400)
+        assert h.publish_until_processed(first)
+        ids = []
+        for box in (boxes[0], twins[0]):
+            x, y, w, h_ = (float(v) for v in box)
+            reply = h.call(h.set_target, SetTarget.Request(
+                x=x, y=y, width=w, height=h_, target_id='', stamp=first.header.stamp))
+            assert reply.success, reply.message
+            ids.append(reply.target_id)
+        assert ids[0] != ids[1]
+        timeline = []
+        for i in range(1, len(frames)):
+            count = len(h.states)
+            h.pub.publish(image_msg(frames[i], sec=400 + i))
+            assert h.wait_for(lambda: len(h.states) > count and
+                              h.states[-1].header.stamp.sec == 400 + i), f'no answer to {i}'
+            states = {t.id: t.state for t in h.states[-1].targets}
+            dets = [d.detections for d in h.detections if d.header.stamp.sec == 400 + i]
+            boxes_by_id = {d.id: detection_to_xywh(d) for d in (dets[-1] if dets else [])}
+            timeline.append((i, states, boxes_by_id))
+
+        def on(box, where):
+            return iou_xywh(np.asarray(box), np.asarray(where))[0] > 0.5
+        for i, states, found in timeline:
+            # the twin is followed throughout, and the first target's id is never on it
+            assert ids[1] in found and on(found[ids[1]], twins[i]), (i, found)
+            assert ids[0] not in found or not on(found[ids[0]], twins[i]), (i, found)
+        hidden = [e for e in timeline if 10 <= e[0] < 13]
+        assert all(ids[0] not in found for _, _, found in hidden)
+        assert h.counted('look_alikes_refused', 1), 'no look_alikes_refused in /diagnostics'
+        for i, states, found in timeline[-4:]:      # back in view: followed again, same id
+            assert states[ids[0]] == TargetState.STATE_TRACKING
+            assert ids[0] in found and on(found[ids[0]], boxes[i]), (i, found)
     finally:
         h.close()
