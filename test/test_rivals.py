@@ -144,3 +144,28 @@ def test_two_targets_tracked_at_once_are_each_others_rivals(seed):
                    for r, twin in zip(on, twins[1:]))
     assert all(r[first].state == TrackState.TRACKING and _on(r[first], box)
                for r, box in zip(on[-5:], boxes[-5:]))
+
+
+def test_a_lost_target_does_not_take_another_target_it_finds_while_searching():
+    # Hidden for 18 frames: the first target is lost, and its frame scan (and a detector's
+    # box) find the twin, which is the second target: one object, one id.
+    frames, boxes, twins = twin_scene(seed=0, hidden=(10, 28), length=36)
+    tracker = load_tracker(MODEL, backend='onnx', threads=1, config=model_runtime(MODEL))
+    first = tracker.add_target(frames[0], boxes[0])
+    second = tracker.add_target(frames[0], twins[0])
+    results = []
+    for k, frame in enumerate(frames[1:], start=1):
+        results.append(tracker.track_all(frame))
+        if k == 20:
+            assert results[-1][first].state == TrackState.SEARCHING
+            refused = tracker.look_alikes_refused
+            assert tracker.reacquire(first, frame, [twins[k]]) is None     # a detector's box
+            assert tracker.look_alikes_refused > refused
+    assert not any(r[first].present and _on(r[first], twin)
+                   for r, twin in zip(results, twins[1:]))
+    assert all(r[second].state == TrackState.TRACKING and _on(r[second], twin)
+               for r, twin in zip(results, twins[1:]))
+    back = [r[first] for r in results[27:]]             # frames 28 on: the target is back
+    found = next(i for i, r in enumerate(back) if r.present)
+    assert found <= 6 and all(r.present and _on(r, box)
+                              for r, box in zip(back[found:], boxes[28 + found:]))

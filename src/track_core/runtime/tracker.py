@@ -127,6 +127,9 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
 RETIRED_SETTINGS = {'lost_follow': False, 'lost_rollback': False, 'update_interval': 0,
                     'update_threshold': None}
 MAX_TARGETS_LIMITS = (1, 64)
+# A find (a re-find, a scan or detector candidate) overlapping another followed target's box
+# at this IoU or more is that target, not the one looked for.
+TAKEN_IOU = 0.5
 # The id of the single-target API's target (initialize / track).
 SINGLE_ID = '1'
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
@@ -422,6 +425,10 @@ class Tracker:
             # presence: is it there, and is this box followed? (is it this instance, and
             # not the object beside it?)
             follow = t.presence.step(t.score, cfg)
+            if follow and t.presence.state == TrackState.REACQUIRED and \
+                    self._taken(t, cxcywh_to_xywh([cx, cy, w, h])):
+                self.look_alikes_refused += 1          # a re-find on another target
+                follow = t.presence.refuse(cfg)
             if cfg.rivals > 0 and 'score_map' in out:
                 if follow:
                     others = [a for j, a in enumerate(ahead) if j != k and a is not None]
@@ -470,6 +477,21 @@ class Tracker:
             size = rate * size + (1.0 - rate) * t.size
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
+
+    def _taken(self, t: _Target, box) -> bool:
+        """Say whether ``box`` (x, y, w, h) is another followed target's (one object, one id).
+
+        It is when it overlaps the box of a target other than ``t``, not SEARCHING, at IoU >=
+        ``TAKEN_IOU``: a lost target's search must not take an object already tracked.
+        """
+        for other in self._targets.values():
+            if other is t or other.presence.searching:
+                continue
+            held = cxcywh_to_xywh([other.center[0], other.center[1], other.size[0],
+                                   other.size[1]])
+            if float(iou_xywh(np.asarray(box, np.float64), np.asarray(held))[0]) >= TAKEN_IOU:
+                return True
+        return False
 
     def _mind_rivals(self, t: _Target, out, i: int, centre, side: float, found, score: float,
                      penalty: float, others=()):
@@ -627,6 +649,9 @@ class Tracker:
             found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
             overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
             if score >= min_score and overlap >= min_iou:
+                if self._taken(t, found):
+                    self.look_alikes_refused += 1      # another target's: not this one
+                    continue
                 passed.append((float(score), tuple(float(v) for v in found)))
         passed.sort(key=lambda p: -p[0])
         if passed and self.config.appearance_threshold > 0:
