@@ -24,29 +24,41 @@ from track_core.data.synthetic import look_alike_scene, twin_scene
 from track_node.conversions import detection_to_xywh
 
 
+def _start(h, frames, boxes, sec):
+    """Activate the node, send frame 0 and select each of ``boxes``; return their ids."""
+    assert h.wait_active(60), 'node did not activate'
+    first = image_msg(frames[0], sec=sec)
+    assert h.publish_until_processed(first)
+    ids = []
+    for box in boxes:
+        x, y, w, h_ = (float(v) for v in box)
+        reply = h.call(h.set_target, SetTarget.Request(x=x, y=y, width=w, height=h_,
+                                                       target_id='', stamp=first.header.stamp))
+        assert reply.success, reply.message
+        ids.append(reply.target_id)
+    return ids
+
+
+def _play(h, frames, sec):
+    """Publish frames 1.. one at a time; yield (i, the targets' states, the detections)."""
+    for i in range(1, len(frames)):
+        count = len(h.states)
+        h.pub.publish(image_msg(frames[i], sec=sec + i))
+        assert h.wait_for(lambda: len(h.states) > count and
+                          h.states[-1].header.stamp.sec == sec + i), f'no answer to {i}'
+        dets = [d.detections for d in h.detections if d.header.stamp.sec == sec + i]
+        yield i, h.states[-1].targets, dets[-1] if dets else []
+
+
 def test_the_node_searches_while_only_a_look_alike_is_in_view_and_takes_the_target_back():
     if not DEFAULT_MODEL.is_file():
         pytest.fail(f'{DEFAULT_MODEL} is missing: the shipped default model is needed')
     frames, boxes, others, shown = look_alike_scene(seed=0)
     h = Harness()
     try:
-        assert h.wait_active(60), 'node did not activate'
-        first = image_msg(frames[0], sec=300)
-        assert h.publish_until_processed(first)
-        x, y, w, h_ = (float(v) for v in boxes[0])
-        reply = h.call(h.set_target, SetTarget.Request(x=x, y=y, width=w, height=h_,
-                                                       target_id='', stamp=first.header.stamp))
-        assert reply.success, reply.message
-        target_id = reply.target_id
-        timeline = []
-        for i in range(1, len(frames)):
-            count = len(h.states)
-            h.pub.publish(image_msg(frames[i], sec=300 + i))
-            assert h.wait_for(lambda: len(h.states) > count and
-                              h.states[-1].header.stamp.sec == 300 + i), f'no answer to {i}'
-            t = h.states[-1].targets[0]
-            dets = [d.detections for d in h.detections if d.header.stamp.sec == 300 + i]
-            timeline.append((i, shown[i], t.state, t.id, dets[-1] if dets else []))
+        target_id, = _start(h, frames, [boxes[0]], 300)
+        timeline = [(i, shown[i], targets[0].state, targets[0].id, dets)
+                    for i, targets, dets in _play(h, frames, 300)]
         on_other = [e for e in timeline if e[1] == 'other']
         assert all(e[2] == TargetState.STATE_SEARCHING for e in on_other), \
             [(i, s) for i, _, s, *_ in on_other]
@@ -72,27 +84,11 @@ def test_of_two_targets_of_a_kind_the_one_hidden_does_not_take_the_others_box():
     frames, boxes, twins = twin_scene(seed=1)
     h = Harness()
     try:
-        assert h.wait_active(60), 'node did not activate'
-        first = image_msg(frames[0], sec=400)
-        assert h.publish_until_processed(first)
-        ids = []
-        for box in (boxes[0], twins[0]):
-            x, y, w, h_ = (float(v) for v in box)
-            reply = h.call(h.set_target, SetTarget.Request(
-                x=x, y=y, width=w, height=h_, target_id='', stamp=first.header.stamp))
-            assert reply.success, reply.message
-            ids.append(reply.target_id)
+        ids = _start(h, frames, [boxes[0], twins[0]], 400)
         assert ids[0] != ids[1]
-        timeline = []
-        for i in range(1, len(frames)):
-            count = len(h.states)
-            h.pub.publish(image_msg(frames[i], sec=400 + i))
-            assert h.wait_for(lambda: len(h.states) > count and
-                              h.states[-1].header.stamp.sec == 400 + i), f'no answer to {i}'
-            states = {t.id: t.state for t in h.states[-1].targets}
-            dets = [d.detections for d in h.detections if d.header.stamp.sec == 400 + i]
-            boxes_by_id = {d.id: detection_to_xywh(d) for d in (dets[-1] if dets else [])}
-            timeline.append((i, states, boxes_by_id))
+        timeline = [(i, {t.id: t.state for t in targets},
+                     {d.id: detection_to_xywh(d) for d in dets})
+                    for i, targets, dets in _play(h, frames, 400)]
 
         def on(box, where):
             return iou_xywh(np.asarray(box), np.asarray(where))[0] > 0.5
