@@ -127,9 +127,6 @@ TRACKER_LIMITS: Dict[str, Tuple[float, float]] = {
 RETIRED_SETTINGS = {'lost_follow': False, 'lost_rollback': False, 'update_interval': 0,
                     'update_threshold': None}
 MAX_TARGETS_LIMITS = (1, 64)
-# A find (a re-find, a scan or detector candidate) overlapping another followed target's box
-# at this IoU or more is that target, not the one looked for.
-TAKEN_IOU = 0.5
 # The id of the single-target API's target (initialize / track).
 SINGLE_ID = '1'
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
@@ -481,17 +478,15 @@ class Tracker:
     def _taken(self, t: _Target, box) -> bool:
         """Say whether ``box`` (x, y, w, h) is another followed target's (one object, one id).
 
-        It is when it overlaps the box of a target other than ``t``, not SEARCHING, at IoU >=
-        ``TAKEN_IOU``: a lost target's search must not take an object already tracked.
+        It is when its centre is inside the box of a target other than ``t`` that is not
+        SEARCHING (the sizes may differ: a find's box and a followed box of one small object
+        often do): a lost target's search must not take an object already tracked.
         """
-        for other in self._targets.values():
-            if other is t or other.presence.searching:
-                continue
-            held = cxcywh_to_xywh([other.center[0], other.center[1], other.size[0],
-                                   other.size[1]])
-            if float(iou_xywh(np.asarray(box, np.float64), np.asarray(held))[0]) >= TAKEN_IOU:
-                return True
-        return False
+        x, y, w, h = (float(v) for v in box)
+        centre = (x + w / 2, y + h / 2)
+        return any(other is not t and not other.presence.searching and
+                   rivals.apart(centre, other.center, other.size) < 0.5
+                   for other in self._targets.values())
 
     def _mind_rivals(self, t: _Target, out, i: int, centre, side: float, found, score: float,
                      penalty: float, others=()):
