@@ -169,3 +169,23 @@ def test_a_lost_target_does_not_take_another_target_it_finds_while_searching():
     found = next(i for i, r in enumerate(back) if r.present)
     assert found <= 6 and all(r.present and _on(r, box)
                               for r, box in zip(back[found:], boxes[28 + found:]))
+
+
+def test_the_two_target_script_counts_a_target_reported_on_the_other():
+    import importlib.util
+    from track_core.data.sequences import Sequence
+    path = pathlib.Path(__file__).resolve().parents[1] / 'scripts' / 'two_targets.py'
+    spec = importlib.util.spec_from_file_location('two_targets', path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    frames, boxes, twins = twin_scene(seed=1)
+    twins[0] = np.nan                   # the look-alike is selected on its first frame, 1
+    scene = Sequence('twins', boxes, np.ones(len(boxes), bool), source=frames.__getitem__)
+    scene.distractors = twins
+    off = script.run_one(MODEL, {'rivals': 0.0}, [scene], threads=1)
+    on = script.run_one(MODEL, {}, [scene], threads=1)
+    # frames 2-19 with both: without rivals the first target is on the twin from its hiding
+    # (frame 10) on, and stays there
+    assert off['frames'] == on['frames'] == 18
+    assert off['first_on_second'] == pytest.approx(100 * 10 / 18) and off['swapped']
+    assert on['first_on_second'] == 0.0 and on['second_on_first'] == 0.0 and not on['swapped']
