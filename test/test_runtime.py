@@ -363,11 +363,8 @@ def test_the_one_pass_normaliser_equals_the_formula(mean, std, flip):
 def _back_smaller_scene(seed):
     """Return frames: a 48-px patch for 6 frames, gone for 8, back where it was at 20 px."""
     import cv2
-    rng = np.random.default_rng(seed)
-    noise = rng.integers(60, 100, (240, 320, 3)).astype(np.uint8)
-    background = cv2.GaussianBlur(noise, (0, 0), 3)
-    texture = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    patch = cv2.resize(texture, (48, 48), interpolation=cv2.INTER_NEAREST) // 2 + 128
+    from track_core.data.synthetic import blurred_scene
+    background, patch = blurred_scene(np.random.default_rng(seed), (240, 320), 48, 8)
 
     def frame(side=0, at=(140, 100)):
         image = background.copy()

@@ -133,6 +133,18 @@ def look_alike_scene(before: int = 25, gap: int = 8, away: int = 30, back: int =
     return frames, np.asarray(boxes, np.float64), np.asarray(others, np.float64), shown
 
 
+def blurred_scene(rng, size: Tuple[int, int], side: int, cells: int):
+    """Return a blurred grey-noise background (size h, w) and a blocky patch, side x side.
+
+    The patch is ``cells`` x ``cells`` random colours blown up, lighter than the background.
+    """
+    background = cv2.GaussianBlur(rng.integers(60, 100, (size[0], size[1], 3)).astype(np.uint8),
+                                  (0, 0), 3)
+    patch = cv2.resize(rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8), (side, side),
+                       interpolation=cv2.INTER_NEAREST) // 2 + 128
+    return background, patch
+
+
 def twin_scene(length: int = 20, hidden: Tuple[int, int] = (10, 13), side: int = 24,
                apart: float = 1.4, speed: int = 3, size: Tuple[int, int] = (240, 320),
                seed: int = 0):
@@ -142,12 +154,8 @@ def twin_scene(length: int = 20, hidden: Tuple[int, int] = (10, 13), side: int =
     it; on frames ``hidden[0]`` to ``hidden[1] - 1`` the target is not drawn (only the twin
     is in view). Returns (frames, target boxes, twin boxes), boxes x, y, w, h.
     """
-    rng = np.random.default_rng(seed)
     height, width = size
-    background = cv2.GaussianBlur(rng.integers(60, 100, (height, width, 3)).astype(np.uint8),
-                                  (0, 0), 3)
-    patch = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (side, side),
-                       interpolation=cv2.INTER_NEAREST) // 2 + 128
+    background, patch = blurred_scene(np.random.default_rng(seed), size, side, 6)
     frames, boxes, twins = [], [], []
     for i in range(length):
         x, y = int(0.375 * width) + speed * i, int(0.4 * height)

@@ -402,7 +402,7 @@ class Tracker:
         out = self.backend.run(np.concatenate([targets[k].z_tokens for k, _ in rows]),
                                self.normalize(crops))
         # where each followed target is expected on this frame: for the others, a rival
-        ahead = [None if t.presence.searching else
+        ahead = [None if t.presence.searching or cfg.rivals <= 0 else
                  t.center + (0.0 if t.search.velocity is None else t.search.velocity)
                  for t in targets]
         results = {}
@@ -423,7 +423,7 @@ class Tracker:
             # not the object beside it?)
             follow = t.presence.step(t.score, cfg)
             if follow and t.presence.state == TrackState.REACQUIRED and \
-                    self._taken(t, cxcywh_to_xywh([cx, cy, w, h])):
+                    self._taken(t, (cx, cy)):
                 self.look_alikes_refused += 1          # a re-find on another target
                 follow = t.presence.refuse(cfg)
             if cfg.rivals > 0 and 'score_map' in out:
@@ -475,15 +475,14 @@ class Tracker:
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
 
-    def _taken(self, t: _Target, box) -> bool:
-        """Say whether ``box`` (x, y, w, h) is another followed target's (one object, one id).
+    def _taken(self, t: _Target, centre) -> bool:
+        """Say whether a find centred at ``centre`` is another followed target's (one id each).
 
-        It is when its centre is inside the box of a target other than ``t`` that is not
-        SEARCHING (the sizes may differ: a find's box and a followed box of one small object
-        often do): a lost target's search must not take an object already tracked.
+        It is when the centre is inside the box of a target other than ``t`` that is not
+        SEARCHING (``apart`` under 0.5; the sizes may differ: a find's box and a followed box
+        of one small object often do): a lost target's search must not take an object already
+        tracked.
         """
-        x, y, w, h = (float(v) for v in box)
-        centre = (x + w / 2, y + h / 2)
         return any(other is not t and not other.presence.searching and
                    rivals.apart(centre, other.center, other.size) < 0.5
                    for other in self._targets.values())
@@ -518,9 +517,7 @@ class Tracker:
             own = rivals.own_peak(expected, near, peaks, t.size, cfg.rivals * score)
             if own >= 0:
                 found, score = boxes[own], peaks[own][0]
-                penalty = float(size_change_penalty(np.asarray(found[2:]) / side,
-                                                    t.size / side, cfg.size_penalty)) \
-                    if cfg.size_penalty > 0 else 1.0
+                penalty = float(size_change_penalty(found[2:], t.size, cfg.size_penalty))
             else:
                 self.look_alikes_refused += 1
                 # the object taken for the target is the rival, now where it was found
@@ -644,7 +641,7 @@ class Tracker:
             found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
             overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
             if score >= min_score and overlap >= min_iou:
-                if self._taken(t, found):
+                if self._taken(t, (found[0] + found[2] / 2, found[1] + found[3] / 2)):
                     self.look_alikes_refused += 1      # another target's: not this one
                     continue
                 passed.append((float(score), tuple(float(v) for v in found)))
