@@ -100,7 +100,11 @@ eval: setup
 	    --model student=models/default.safetensors --small-target 16 --jpeg 40 \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/small_jpeg
 	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
-	    --model student=models/default.safetensors --out reports/scale
+	    --model student=models/default.safetensors --baselines nanotrack_v3 lighttrack \
+	    --out reports/scale
+	@$(ENV) && cd $(ROOT) && track-eval scale --data '$${data}/sot/dev' \
+	    --model student=models/default.safetensors --baselines nanotrack_v3 lighttrack \
+	    --small-target 12 --jpeg 40 --out reports/scale_small_jpeg
 
 # VitTrack (imported from ../shared/data) and its students (issue 24): train what is missing
 # (about 20 min here), then the figures of the model card's VitTrack section (reports/vittrack*;

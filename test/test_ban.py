@@ -207,3 +207,31 @@ def test_the_sampler_cuts_negative_pairs_from_another_draw(tmp_path):
     assert all(float(it['has_box']) == 1 for it, f in zip(items, flags) if not f)
     plain = PairDataset([source], None, cfg, samples_per_epoch=4)
     assert all(float(plain[i]['negative']) == 0 for i in range(4))
+
+
+def test_a_moved_siamese_box_is_tracked_from_there_and_its_raw_size_measured():
+    """``relocate`` (the scale response) and ``size_by_score=False`` (the size as found)."""
+    from track_core.data.sequences import Sequence
+    from track_core.eval.scale import scale_response
+    frames, boxes = moving_object_sequence(length=12, size=(240, 320), box_size=(40, 30),
+                                           speed=3.0, seed=5)
+    seq = Sequence('syn', np.asarray(boxes, float), np.ones(len(boxes), bool),
+                   source=lambda i: frames[i])
+    published = SiameseTracker('nanotrack_v3', NanoTrackV3Torch(load_nanotrack_v3()),
+                               NANOTRACK_V3)
+    raw = SiameseTracker('nanotrack_v3', published.engine, dataclasses.replace(
+        NANOTRACK_V3, penalty_k=0.0, lr=1.0, size_by_score=False))
+    raw.initialize(frames[0], boxes[0])
+    x, y, w, h = boxes[1]
+    raw.relocate((x - 4, y + 3, 2 * w, 2 * h))
+    assert raw.size == pytest.approx([2 * w, 2 * h]) and raw.zf is not None
+    bx, by, bw, bh = raw.track(frames[1])
+    assert _iou((bx, by, bw, bh), boxes[1]) > 0.3          # found again from the moved box
+    factors = (0.5, 2.0)
+    smoothed = scale_response(published, [seq], factors, frames_per_sequence=4)
+    found = scale_response(raw, [seq], factors, frames_per_sequence=4)
+    for f in factors:
+        assert found[f]['samples'] == 4
+        # the published size update keeps more of the error than the size as found
+        assert abs(found[f]['log_error']) < abs(smoothed[f]['log_error'])
+        assert abs(smoothed[f]['log_error']) < abs(np.log(f))

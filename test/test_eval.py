@@ -196,6 +196,36 @@ def test_scale_response_of_reference_trackers_and_a_real_model(tmp_path):
     assert plot({'exact': exact, 'tiny': real}, tmp_path / 'scale.png').stat().st_size > 1000
 
 
+def test_scale_cli_measures_on_the_small_target_replay_and_refuses_bad_values(
+        tmp_path, capsys):
+    from track_core.eval.cli import main
+    frames, boxes = moving_object_sequence(10, seed=5)
+    write_uniform_sequence(tmp_path / 'data', 'syn', frames, boxes)
+    model = save_checkpoint(tmp_path / 'tiny.safetensors', create_model('tiny'))
+    args = ['scale', '--data', str(tmp_path / 'data'), '--model', f'tiny={model}',
+            '--factors', '0.5', '2', '--frames', '3']
+    out = tmp_path / 'small'
+    assert main(args + ['--small-target', '8', '--jpeg', '40', '--out', str(out)]) == 0
+    report = json.loads((out / 'scale.json').read_text())
+    assert (report['small_target'], report['jpeg']) == (8.0, 40)
+    assert all(r['samples'] == 3 and np.isfinite(r['log_error'])
+               for r in report['responses']['tiny'].values())
+    # The replay is what was measured: a box of the true size (f = 1) on the generated scene
+    # gives another answer at 8 px than at the recorded size.
+    at = {}
+    for name, extra in (('plain', []), ('tiny8', ['--small-target', '8'])):
+        assert main(args[:5] + ['--factors', '1', '--frames', '3',
+                                '--out', str(tmp_path / name)] + extra) == 0
+        at[name] = json.loads((tmp_path / name / 'scale.json').read_text())
+    assert at['plain']['responses']['tiny']['1.0'] != at['tiny8']['responses']['tiny']['1.0']
+    capsys.readouterr()
+    for bad, words in ((['--small-target', '-4'], 'positive number of pixels'),
+                       (['--jpeg', '400'], 'JPEG quality must be 1-100'),
+                       (['--baselines', 'kcf'], 'not kcf')):
+        assert main(args + bad + ['--out', str(tmp_path / 'bad')]) == 2
+        assert words in capsys.readouterr().err
+
+
 def test_confidence_figures_count_false_alarms_and_silent_misses():
     from track_core.eval.metrics import FrameErrors
     from track_core.eval.ope import confidence, SequenceRun

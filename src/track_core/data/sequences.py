@@ -279,6 +279,8 @@ def with_small_target(seq: Sequence, side: float = 16.0) -> Sequence:
     s and shifted by the same offset. The camera sees the same scene from farther away, so the
     target and everything around it shrink together, as for a small target in a real video.
     """
+    if not side > 0:
+        raise ValueError(f'a small target is a positive number of pixels, got {side}')
     first = np.flatnonzero(np.isfinite(seq.boxes).all(axis=1))
     if not len(first):
         raise ValueError(f'{seq.name}: no box to size the target by')

@@ -13,20 +13,47 @@ also tells how often a model still says TRACKING when its target is gone.
 """
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
 
 from track_core.config import ConfigError, from_dict, parse_overrides
 from track_core.data.build import resolve
-from track_core.data.sequences import DataError, find_sequences
+from track_core.data.sequences import (DataError, find_sequences, with_jpeg,
+                                       with_small_target)
 from track_core.errors import CheckpointError
 from track_core.eval.longterm import markdown as longterm_markdown
 from track_core.eval.protocols import (evaluate, evaluate_longterm, model_spec,
                                        NO_SIZE_CONTROL)
 from track_core.eval.scale import FACTORS, scale_response
 from track_core.eval.scale import markdown_table as scale_table, plot as plot_scale
+from track_core.foreign.baselines import available_baselines
 from track_core.runtime import load_tracker, model_runtime, TrackerConfig
+
+
+# Baselines whose box the scale response can move (their own runtime, written here).
+RAW_SIAMESE = ('nanotrack_v3', 'lighttrack')
+
+
+def _raw_siamese(args):
+    """{name: tracker} of --baselines for the scale response: the size taken as found."""
+    unknown = [b for b in args.baselines if b.lower() not in RAW_SIAMESE]
+    if unknown:
+        raise ValueError(f'the scale response takes the baselines {", ".join(RAW_SIAMESE)} '
+                         f'(their box can be moved), not {", ".join(unknown)}')
+    dirs = {'nanotrack_v3': args.nanotrack_v3_dir, 'lighttrack': args.lighttrack_dir}
+    ready, skipped = available_baselines(
+        [b.lower() for b in args.baselines],
+        dirs={k: resolve(v) for k, v in dirs.items() if k in RAW_SIAMESE})
+    for name, why in skipped.items():
+        print(f'skipped {name}: {why}', file=sys.stderr)
+    trackers = {}
+    for name, make in ready.items():
+        tracker = make()
+        tracker.s = dataclasses.replace(tracker.s, penalty_k=0.0, lr=1.0, size_by_score=False)
+        trackers[name] = tracker
+    return trackers
 
 
 def _scale(args, runtime) -> int:
@@ -35,11 +62,17 @@ def _scale(args, runtime) -> int:
         return 2
     try:
         seqs = find_sequences(resolve(args.data))
+        if args.small_target:
+            seqs = [with_small_target(s, args.small_target) for s in seqs]
+        if args.jpeg:
+            seqs = [with_jpeg(s, args.jpeg) for s in seqs]
         responses = {}
         for spec in args.model:
             name, path = model_spec(spec)
             tracker = load_tracker(path, device='cpu', backend='onnx',
                                    config=model_runtime(path, runtime))
+            responses[name] = scale_response(tracker, seqs, args.factors, args.frames)
+        for name, tracker in _raw_siamese(args).items():
             responses[name] = scale_response(tracker, seqs, args.factors, args.frames)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
@@ -47,10 +80,14 @@ def _scale(args, runtime) -> int:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'scale.json').write_text(json.dumps(
-        {'data': args.data, 'runtime': runtime,
+        {'data': args.data, 'runtime': runtime, 'small_target': args.small_target,
+         'jpeg': args.jpeg,
          'responses': {n: {str(f): v for f, v in r.items()} for n, r in responses.items()}},
         indent=1))
-    plot_scale(responses, out / 'scale.png')
+    replay = ', '.join(x for x in (
+        f'{args.small_target:g}-px targets' if args.small_target else '',
+        f'JPEG {args.jpeg}' if args.jpeg else '') if x)
+    plot_scale(responses, out / 'scale.png', replay)
     print(scale_table(responses))
     print(f'report: {out / "scale.json"}, {out / "scale.png"}')
     return 0
@@ -118,6 +155,16 @@ def main(argv=None):
                        dest='runtime', help='a run-time setting (TrackerConfig field); the '
                        'size control (size_penalty, size_smoothing, size_by_confidence) is '
                        'off unless set here')
+    scale.add_argument('--baselines', nargs='*', default=[],
+                       help='nanotrack_v3 lighttrack: their networks, with the size taken as '
+                       'found (penalty 0, no smoothing; their own 10-px least size stays)')
+    scale.add_argument('--nanotrack-v3-dir', default='${data}/baselines/nanotrack_v3')
+    scale.add_argument('--lighttrack-dir', default='${data}/baselines/lighttrack_mobile')
+    scale.add_argument('--small-target', type=float, default=0.0, metavar='PX',
+                       help='measure on the small-target replay (as track-eval run '
+                       '--small-target): where boxes inflate')
+    scale.add_argument('--jpeg', type=int, default=0, metavar='Q',
+                       help='then re-encode every frame as JPEG at quality Q (0: not)')
     scale.add_argument('--out', default='reports/scale')
     speed = sub.add_parser('speed', help='speed of the shipped model and its baselines, each '
                            'in its own process, in alternation (same as track-bench)')

@@ -23,8 +23,9 @@ def scale_response(tracker, sequences: Iterable[Sequence], factors=FACTORS,
                    frames_per_sequence: int = 10) -> Dict[float, Dict[str, float]]:
     """{f: {'log_error': mean log(pred/gt size), 'iou': mean IoU, 'samples': n}}.
 
-    ``tracker`` is a ``track_core.runtime.Tracker`` (or anything with ``initialize``,
-    ``relocate`` and ``track``). Frames with an absent target (in i or i-1) are skipped.
+    ``tracker`` is a ``track_core.runtime.Tracker``, or anything with ``initialize``,
+    ``relocate`` and a ``track`` that returns a box (x, y, w, h) or a result with ``.box``
+    (the Siamese baselines). Frames with an absent target (in i or i-1) are skipped.
     """
     sequences = list(sequences)
     out = {}
@@ -44,7 +45,8 @@ def scale_response(tracker, sequences: Iterable[Sequence], factors=FACTORS,
                 image = seq.frame(i)
                 tracker.relocate((x + w / 2 - w * f / 2, y + h / 2 - h * f / 2, w * f, h * f),
                                  image_size=(image.shape[1], image.shape[0]))
-                pred = np.asarray(tracker.track(image).box, dtype=np.float64)
+                found = tracker.track(image)
+                pred = np.asarray(getattr(found, 'box', found), dtype=np.float64)
                 gt = seq.boxes[i]
                 errors.append(0.5 * math.log(pred[2] * pred[3] / (gt[2] * gt[3])))
                 ious.append(float(iou_xywh(pred[None], gt[None])[0]))

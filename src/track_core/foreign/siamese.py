@@ -37,6 +37,7 @@ class SiameseSettings:
     lr: float
     stride: int = 16
     context: float = 0.5
+    size_by_score: bool = True   # the published rule: the size moves by penalty x score x lr
 
 
 NANOTRACK_V3 = SiameseSettings(127, 255, 15, window_influence=0.455, penalty_k=0.138, lr=0.348)
@@ -90,6 +91,12 @@ class SiameseTracker:
         z = mean_padded_crop(bgr, *self.center, side, self.s.template_size, self.fill)
         self.zf = self.engine.embed_template(z)
 
+    def relocate(self, box, image_size=None) -> None:
+        """Move the target to ``box`` (x, y, w, h) and keep its template."""
+        x, y, w, h = (float(v) for v in box)
+        self.center = np.array([x + w / 2.0, y + h / 2.0])
+        self.size = np.array([w, h])
+
     def track(self, rgb: np.ndarray) -> Tuple[float, float, float, float]:
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         s = self.s
@@ -108,7 +115,7 @@ class SiameseTracker:
         pscore = penalty * score
         pscore = pscore * (1 - s.window_influence) + self.window * s.window_influence
         i = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
-        lr = penalty[i] * score[i] * s.lr
+        lr = penalty[i] * score[i] * s.lr if s.size_by_score else s.lr
         center = self.center + np.array([cx[i], cy[i]]) / scale_z
         size = self.size * (1 - lr) + np.array([w[i], h[i]]) / scale_z * lr
         height, width = rgb.shape[:2]
