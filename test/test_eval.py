@@ -218,7 +218,13 @@ def test_scale_cli_measures_on_the_small_target_replay_and_refuses_bad_values(
                                 '--out', str(tmp_path / name)] + extra) == 0
         at[name] = json.loads((tmp_path / name / 'scale.json').read_text())
     assert at['plain']['responses']['tiny']['1.0'] != at['tiny8']['responses']['tiny']['1.0']
+    # A baseline whose files are missing is skipped with the reason; the rest is measured.
     capsys.readouterr()
+    assert main(args + ['--baselines', 'lighttrack', '--lighttrack-dir',
+                        str(tmp_path / 'none'), '--out', str(tmp_path / 'skip')]) == 0
+    assert 'skipped lighttrack: z_feature.xml' in capsys.readouterr().err
+    report = json.loads((tmp_path / 'skip' / 'scale.json').read_text())
+    assert list(report['responses']) == ['tiny']
     for bad, words in ((['--small-target', '-4'], 'positive number of pixels'),
                        (['--jpeg', '400'], 'JPEG quality must be 1-100'),
                        (['--baselines', 'kcf'], 'not kcf')):

@@ -42,10 +42,15 @@ def _raw_siamese(args):
     if unknown:
         raise ValueError(f'the scale response takes the baselines {", ".join(RAW_SIAMESE)} '
                          f'(their box can be moved), not {", ".join(unknown)}')
-    dirs = {'nanotrack_v3': args.nanotrack_v3_dir, 'lighttrack': args.lighttrack_dir}
-    ready, skipped = available_baselines(
-        [b.lower() for b in args.baselines],
-        dirs={k: resolve(v) for k, v in dirs.items() if k in RAW_SIAMESE})
+    wanted = [b.lower() for b in args.baselines]
+    given = {'nanotrack_v3': args.nanotrack_v3_dir, 'lighttrack': args.lighttrack_dir}
+    dirs = {}
+    for key in wanted:
+        try:
+            dirs[key] = resolve(given[key])
+        except DataError:
+            dirs[key] = None          # skipped below, with the reason
+    ready, skipped = available_baselines(wanted, dirs=dirs)
     for name, why in skipped.items():
         print(f'skipped {name}: {why}', file=sys.stderr)
     trackers = {}
