@@ -32,6 +32,21 @@ from track_core.foreign.baselines import available_baselines
 from track_core.runtime import load_tracker, model_runtime, TrackerConfig
 
 
+def _baseline_dirs(wanted, given):
+    """{key: folder} of the wanted baselines that take one; None where it is missing.
+
+    A baseline without its folder is skipped by ``available_baselines``, with the reason.
+    """
+    dirs = {}
+    for key, folder in given.items():
+        if key in wanted:
+            try:
+                dirs[key] = resolve(folder)
+            except DataError:
+                dirs[key] = None
+    return dirs
+
+
 # Baselines whose box the scale response can move (their own runtime, written here).
 RAW_SIAMESE = ('nanotrack_v3', 'lighttrack')
 
@@ -43,14 +58,8 @@ def _raw_siamese(args):
         raise ValueError(f'the scale response takes the baselines {", ".join(RAW_SIAMESE)} '
                          f'(their box can be moved), not {", ".join(unknown)}')
     wanted = [b.lower() for b in args.baselines]
-    given = {'nanotrack_v3': args.nanotrack_v3_dir, 'lighttrack': args.lighttrack_dir}
-    dirs = {}
-    for key in wanted:
-        try:
-            dirs[key] = resolve(given[key])
-        except DataError:
-            dirs[key] = None          # skipped below, with the reason
-    ready, skipped = available_baselines(wanted, dirs=dirs)
+    ready, skipped = available_baselines(wanted, dirs=_baseline_dirs(
+        wanted, {'nanotrack_v3': args.nanotrack_v3_dir, 'lighttrack': args.lighttrack_dir}))
     for name, why in skipped.items():
         print(f'skipped {name}: {why}', file=sys.stderr)
     trackers = {}
@@ -189,14 +198,9 @@ def main(argv=None):
         return _scale(args, runtime)
     if not args.model and not args.baselines:
         parser.error('give at least one --model or --baselines')
-    dirs = {}
-    for key, given in (('nanotrack', args.nanotrack_dir), ('nanotrack_v3', args.nanotrack_v3_dir),
-                       ('lighttrack', args.lighttrack_dir), ('vittrack', args.vittrack_dir)):
-        if key in [b.lower() for b in args.baselines]:
-            try:
-                dirs[key] = resolve(given)
-            except DataError:
-                dirs[key] = None
+    dirs = _baseline_dirs([b.lower() for b in args.baselines], {
+        'nanotrack': args.nanotrack_dir, 'nanotrack_v3': args.nanotrack_v3_dir,
+        'lighttrack': args.lighttrack_dir, 'vittrack': args.vittrack_dir})
     if args.occluder and args.leave_return:
         parser.error('--occluder replays the one-pass runs, not --leave-return')
     if args.jpeg and args.leave_return:
