@@ -427,3 +427,92 @@ def test_the_near_crop_runs_in_the_same_batch_only_while_searching(make_frame):
     # the score is the more confident of the two crops'
     scores = [float(v) for v in counted.out['score_map'][:, 0].reshape(2, -1).max(axis=1)]
     assert results[-1].score == pytest.approx(max(scores), abs=1e-6)
+
+
+# ----------------------------------------------------------------- sized again where in doubt
+
+def _shipped(**changes):
+    """Return the shipped model (ONNX Runtime) with its own settings, some changed."""
+    import dataclasses
+    import pathlib
+    from track_core.runtime import model_runtime
+    model = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+    return load_tracker(model, backend='onnx',
+                        config=dataclasses.replace(model_runtime(model), **changes))
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_a_target_found_again_smaller_is_sized_as_it_is(seed):
+    # The target comes back at 20 px where it left at 48: the network keeps most of the scale
+    # of the crop it is handed (cut for 48), so the box found is about the old size. With
+    # rescale_on_return it is searched again at x0.5 .. x2 and the scale the confidence prefers
+    # gives the box: the true one at once.
+    frames = _back_smaller_scene(seed)
+    back = {}
+    for rescale in (False, True):
+        tracker = _shipped(search_near=True, scan_tiles=0, appearance_threshold=0.0,
+                           rescale_on_return=rescale, rescale_unsure=False)
+        tracker.initialize(frames[0], (140, 100, 48, 48))
+        back[rescale] = [tracker.track(f) for f in frames[1:]][14]
+    for rescale in (False, True):
+        assert back[rescale].state == TrackState.REACQUIRED
+    assert min(back[False].box[2:]) > 40                    # the size it left at
+    x, y, w, h = back[True].box
+    assert abs(x + w / 2 - 164) < 4 and abs(y + h / 2 - 124) < 4
+    assert 16 < w < 24 and 16 < h < 24                      # the true 20 px
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_an_unsure_box_three_times_too_big_is_pulled_back(seed):
+    # Handed a box 3x the 48-px target (a box that inflated), the next frame's confidence
+    # falls under absent_threshold; rescale_unsure searches x0.5 .. x2 round it and takes the
+    # size of the scale that reaches it. Without it the box keeps nearly all its size.
+    from track_core.data.synthetic import blurred_scene
+    background, patch = blurred_scene(np.random.default_rng(seed), (240, 320), 48, 8)
+    image = background.copy()
+    image[100:148, 140:188] = patch
+    first = {}
+    for rescale in (False, True):
+        tracker = _shipped(rescale_unsure=rescale)
+        tracker.initialize(image, (140, 100, 48, 48))
+        tracker.relocate((92, 52, 144, 144))
+        first[rescale] = tracker.track(image)
+    for rescale in (False, True):
+        assert first[rescale].state == TrackState.UNSURE     # under absent_threshold
+        x, y, w, h = first[rescale].box
+        assert x < 164 < x + w and y < 124 < y + h           # still on the target
+    assert min(first[False].box[2:]) > 130
+    assert max(first[True].box[2:]) < 0.85 * min(first[False].box[2:])
+
+
+def test_the_rescale_runs_only_where_the_size_is_in_doubt(make_frame):
+    # One crop on a confident frame; five on the first unconfident one (not on the next), and
+    # five more on the frame the target is found again (in a frame large enough for the crops
+    # of the larger scales: a crop larger than the image is not searched).
+    cfg = TrackerConfig(lost_threshold=0.3, lost_frames=2, search_growth=1.0,
+                        absent_threshold=0.6, rescale_on_return=True, rescale_unsure=True)
+    tracker = make_tracker(config=cfg)
+    batches = []
+    run = tracker.backend.run
+
+    def counted(z, x):
+        batches.append(len(x))
+        return run(z, x)
+    tracker.backend.run = counted
+    frames = [make_frame(480, 640) for _ in range(9)]
+    tracker.initialize(frames[0], (300, 200, 30, 40))
+    states = []
+    for logit, frame in zip((8.0, 0.0, 0.0, -8.0, -8.0, -8.0, 8.0, 8.0), frames[1:]):
+        _set_confidence(tracker, logit)
+        states.append(tracker.track(frame).state)
+    assert states == [TrackState.TRACKING] + [TrackState.UNSURE] * 3 + \
+        [TrackState.SEARCHING] * 2 + [TrackState.REACQUIRED, TrackState.TRACKING]
+    assert batches == [1, 1, 5, 1, 1, 1, 1, 1, 5, 1]
+    # in a frame the larger scales' crops would overflow, the three others
+    batches.clear()
+    small = make_frame()
+    tracker.initialize(small, (150, 100, 30, 40))
+    for logit in (8.0, 0.0):
+        _set_confidence(tracker, logit)
+        tracker.track(small)
+    assert batches == [1, 1, 3]

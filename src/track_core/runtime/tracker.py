@@ -102,6 +102,17 @@ class TrackerConfig:
         "best one's score or more (objects like the target beside it) and do not move the box "
         'onto one: a best match that jumps to one is another instance (score-map heads only; '
         '0: off)', (0.0, 1.0))
+    rescale_on_return: bool = _setting(
+        False, 'when the target is found again by its own search (the local search or the '
+        "frame scan; a detector's box brings its size), search it once more at five scales "
+        'round the box found (x0.5 .. x2) and take the box the confidence prefers, '
+        "less the network's disagreement with each crop's scale: a target back nearer or "
+        'further away is sized as it is, not as it left')
+    rescale_unsure: bool = _setting(
+        False, 'on the first followed frame under absent_threshold, search those five scales '
+        'too; where one reaches absent_threshold, its size (not its place) is the size found '
+        "on the frame: a box drifting off the target's size is pulled back (needs "
+        'absent_threshold)')
     max_candidates: int = _setting(
         16, "a detector's boxes verified per frame for a target not seen, nearest first "
         '(the rest are dropped and counted)', (1, 1024))
@@ -132,6 +143,12 @@ SINGLE_ID = '1'
 # A target smaller than this (pixels, either side) gives a template of a few pixels blown up
 # to the template crop: nothing to track. Ids are copied into every message at frame rate.
 MIN_TARGET_SIDE = 4.0
+# rescale_on_return / rescale_unsure: the scales searched round a box, and the weight of the
+# network's size disagreement with a crop's scale in choosing among them. Measured on dev
+# (docs/evaluation.md): handed a box 0.5-2.8x the true size, the box chosen has a mean IoU of
+# 0.78 with the truth whatever the size handed (0.81 handed the true size, 0.39 handed 2x).
+RESCALES = (0.5, 2 ** -0.5, 1.0, 2 ** 0.5, 2.0)
+RESCALE_DISAGREEMENT = 0.3
 MAX_ID_LENGTH = 64
 ID_CHARACTERS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:')
 
@@ -419,6 +436,9 @@ class Tracker:
                 if best is None or found[0] > best[0]:
                     best = found
             t.score, score, penalty, (cx, cy, w, h), i = best
+            if cfg.rescale_unsure and not t.presence.searching and \
+                    t.score < cfg.absent_threshold and t.presence.unseen == 0:
+                w, h = self._rescaled_size(t, image, (cx, cy, w, h))
             # presence: is it there, and is this box followed? (is it this instance, and
             # not the object beside it?)
             follow = t.presence.step(t.score, cfg)
@@ -434,13 +454,20 @@ class Tracker:
                         others)
                 else:
                     t.rivals, t.held = [], 0
+            rescaled = follow and cfg.rescale_on_return and \
+                t.presence.state == TrackState.REACQUIRED
+            if rescaled:
+                t.score, (cx, cy, w, h) = self._rescaled(t, image, (cx, cy, w, h), t.score)
             if follow and cfg.appearance_threshold > 0:
                 follow = self._same_instance(t, image, (cx, cy, w, h))
             if follow:
                 t.search.followed()
                 before = t.center
-                self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
-                             score, penalty)
+                if rescaled:            # sized by the rescale check: taken as found
+                    t.move(clip_box(cxcywh_to_xywh([cx, cy, w, h]), width, height))
+                else:
+                    self._follow(t, (width, height), np.array([cx, cy]), np.array([w, h]),
+                                 score, penalty)
                 if t.presence.state == TrackState.TRACKING:
                     search.observe_motion(t.search, before, t.center)
                 else:
@@ -453,8 +480,12 @@ class Tracker:
                     found = search.scan(t.search, start, t.size, (width, height),
                                         self.preprocess, cfg, self._probe(t, image))
                     if found is not None:
-                        self.relocate(found[1], tid, (width, height))
-                        t.score = found[0]
+                        score, box = found
+                        if cfg.rescale_on_return:
+                            score, box = self._rescaled(t, image, xywh_to_cxcywh(box), score)
+                            box = cxcywh_to_xywh(box)
+                        self.relocate(box, tid, (width, height))
+                        t.score = score
             results[tid] = t.result()
         return results
 
@@ -474,6 +505,55 @@ class Tracker:
             size = rate * size + (1.0 - rate) * t.size
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
+
+    def _rescaled(self, t: _Target, image, found, score: float):
+        """Search ``t`` at RESCALES round ``found`` (cx, cy, w, h); return (score, box).
+
+        Each crop is cut for the box found times a scale; the network's box in it is scored by
+        its confidence less RESCALE_DISAGREEMENT times |log(its size / the crop's)|: the
+        network mostly keeps the scale of the crop it is handed, and is most confident where
+        that scale is the target's. ``score``: the confidence of ``found`` as it is.
+        """
+        height, width = check_image(image)
+        cx, cy, w, h = (float(v) for v in found)
+        # a larger scale only where its crop is no larger than the image: a crop mostly
+        # padding shows the score head what it never saw in training, and it may like it
+        scales, sides, crops = [], [], []
+        for s in RESCALES:
+            side = crop_side(w * s, h * s, self.preprocess.search_factor,
+                             self.preprocess.context)
+            if s > 1.0 and side > max(width, height):
+                continue
+            scales.append(s)
+            sides.append(side)
+            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
+        out = self.backend.run(np.concatenate([t.z_tokens] * len(scales)),
+                               self.normalize(crops))
+        best = (-math.inf, score, (cx, cy, w, h))
+        for i, (s, side) in enumerate(zip(scales, sides)):
+            box_norm, peak, _ = decode_output(out, i, self.window, np.array([w, h]) * s / side,
+                                              self.config.size_penalty,
+                                              self.config.window_blend)
+            conf = _confidence(out, i, peak)
+            bx, by, bw, bh = crop_to_image(box_norm, cx, cy, side)
+            if bw <= 0 or bh <= 0:
+                continue
+            rank = conf - RESCALE_DISAGREEMENT * abs(0.5 * math.log(bw * bh / (w * h * s * s)))
+            if rank > best[0]:
+                best = (rank, conf, (bx, by, bw, bh))
+        return best[1], best[2]
+
+    def _rescaled_size(self, t: _Target, image, found):
+        """``rescale_unsure``: return this frame's size (w, h) for the unsure box ``found``.
+
+        The size ``_rescaled`` prefers where its confidence reaches ``absent_threshold`` (the
+        target is there, at another scale), else the size found. Only the size: the box stays
+        where it was found, and its confidence (presence's) is the frame's own.
+        """
+        score, (_, _, w, h) = self._rescaled(t, image, found, t.score)
+        if score >= self.config.absent_threshold:
+            return w, h
+        return found[2], found[3]
 
     def _taken(self, t: _Target, centre) -> bool:
         """Say whether a find centred at ``centre`` is another followed target's (one id each).
