@@ -468,15 +468,15 @@ VITTRACK_TEXT = '''What it says (figures in the table; this machine, dev, one ru
   0.718 in the card's main table, run on an Intel Xeon: ONNX Runtime's arithmetic differs a
   little between the two CPUs, and tracking carries a small difference on.)'''
 
-LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3 and below
-  LightTrack-Mobile (99 % of it), but sequence by sequence (table above)
+LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3 and
+  LightTrack-Mobile (0.737 against 0.727), but sequence by sequence (table above)
   every interval against the three CNN trackers holds zero: on dev it is on a par with them,
   clearly ahead only of CSRT and KCF. Its worst sequences: davis_drift-chicane (its first box
   holds a marker board in front of the car; the box stays on the board from frame 2) and
   Skiing.
 - Selected partly behind something (the occluder protocol above): it stays on the occluder
-  where LightTrack-Mobile does not (0.330 against 0.532; per sequence -0.153, interval
-  -0.265 .. -0.054), as NanoTrack v3, whose backbone it shares, does (0.325): small targets
+  where LightTrack-Mobile does not (0.333 against 0.532; per sequence -0.144, interval
+  -0.251 .. -0.050), as NanoTrack v3, whose backbone it shares, does (0.325): small targets
   (Crossing, Skiing, building5) are lost. Training pairs with such occluders
   (`data.sampling.occluder_prob`) did not move it: a fine-tune, the full recipe and the
   backbone learning too all stay at 0.32-0.34 with the presence logic off
