@@ -516,6 +516,8 @@ class Tracker:
         """
         height, width = check_image(image)
         cx, cy, w, h = (float(v) for v in found)
+        if not (w > 0 and h > 0):
+            return score, (cx, cy, w, h)        # no size to scale (a box clipped away)
         # a larger scale only where its crop is no larger than the image: a crop mostly
         # padding shows the score head what it never saw in training, and it may like it
         scales, sides, crops = [], [], []
