@@ -520,24 +520,12 @@ class Tracker:
             return score, (cx, cy, w, h)        # no size to scale (a box clipped away)
         # a larger scale only where its crop is no larger than the image: a crop mostly
         # padding shows the score head what it never saw in training, and it may like it
-        scales, sides, crops = [], [], []
-        for s in RESCALES:
-            side = crop_side(w * s, h * s, self.preprocess.search_factor,
-                             self.preprocess.context)
-            if s > 1.0 and side > max(width, height):
-                continue
-            scales.append(s)
-            sides.append(side)
-            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
-        out = self.backend.run(np.concatenate([t.z_tokens] * len(scales)),
-                               self.normalize(crops))
+        scales = [s for s in RESCALES if s <= 1.0 or crop_side(
+            w * s, h * s, self.preprocess.search_factor, self.preprocess.context) <=
+            max(width, height)]
         best = (-math.inf, score, (cx, cy, w, h))
-        for i, (s, side) in enumerate(zip(scales, sides)):
-            box_norm, peak, _ = decode_output(out, i, self.window, np.array([w, h]) * s / side,
-                                              self.config.size_penalty,
-                                              self.config.window_blend)
-            conf = _confidence(out, i, peak)
-            bx, by, bw, bh = crop_to_image(box_norm, cx, cy, side)
+        for s, (conf, (bx, by, bw, bh)) in zip(
+                scales, self._search_at(t, image, [(cx, cy, w * s, h * s) for s in scales])):
             if bw <= 0 or bh <= 0:
                 continue
             rank = conf - RESCALE_DISAGREEMENT * abs(0.5 * math.log(bw * bh / (w * h * s * s)))
@@ -687,6 +675,26 @@ class Tracker:
         return lambda boxes, min_score, min_iou: self._verify(t, image, boxes, min_score,
                                                               min_iou)
 
+    def _search_at(self, t: _Target, image, boxes):
+        """Search ``t``'s template in a crop cut for each box (cx, cy, w, h), in one batch.
+
+        Returns [(confidence, box found (cx, cy, w, h) in the image)], one per box; each
+        crop is centred on its box and sized from it, which is also the size prior.
+        """
+        sides = [crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
+                 for _, _, w, h in boxes]
+        crops = [crop_square(image, cx, cy, side, self.model_cfg.search_size)
+                 for (cx, cy, _, _), side in zip(boxes, sides)]
+        out = self.backend.run(np.concatenate([t.z_tokens] * len(boxes)),
+                               self.normalize(crops))
+        found = []
+        for i, ((cx, cy, w, h), side) in enumerate(zip(boxes, sides)):
+            box_norm, peak, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
+                                              self.config.size_penalty,
+                                              self.config.window_blend)
+            found.append((_confidence(out, i, peak), crop_to_image(box_norm, cx, cy, side)))
+        return found
+
     def _verify(self, t: _Target, image, candidates, min_score: float, min_iou: float):
         """Search ``t``'s template around each candidate; the best (score, box) that passes.
 
@@ -704,22 +712,9 @@ class Tracker:
                 continue                # a candidate outside the image is none
         if not boxes:
             return None
-        sides, crops, centres = [], [], []
-        for b in boxes:
-            cx, cy, w, h = xywh_to_cxcywh(b)
-            side = crop_side(w, h, self.preprocess.search_factor, self.preprocess.context)
-            sides.append(side)
-            centres.append((cx, cy, w, h))
-            crops.append(crop_square(image, cx, cy, side, self.model_cfg.search_size))
-        z = np.concatenate([t.z_tokens] * len(boxes))
-        out = self.backend.run(z, self.normalize(crops))
         passed = []
-        for i, (b, side, (cx, cy, w, h)) in enumerate(zip(boxes, sides, centres)):
-            box_norm, score, _ = decode_output(out, i, self.window, np.array([w, h]) / side,
-                                               self.config.size_penalty,
-                                               self.config.window_blend)
-            score = _confidence(out, i, score)
-            pcx, pcy, pw, ph = crop_to_image(box_norm, cx, cy, side)
+        for b, (score, (pcx, pcy, pw, ph)) in zip(
+                boxes, self._search_at(t, image, [xywh_to_cxcywh(b) for b in boxes])):
             found = clip_box(cxcywh_to_xywh([pcx, pcy, pw, ph]), width, height)
             overlap = float(iou_xywh(np.asarray(found), np.asarray(b))[0])
             if score >= min_score and overlap >= min_iou:
