@@ -360,8 +360,8 @@ def test_the_one_pass_normaliser_equals_the_formula(mean, std, flip):
     assert np.abs(fast - norm.reference(crops)).max() < 1e-5 * max(1.0, np.abs(want).max())
 
 
-def _back_smaller_scene(seed):
-    """Return frames: a 48-px patch for 6 frames, gone for 8, back where it was at 20 px."""
+def _back_smaller_scene(seed, side=20):
+    """Return frames: a 48-px patch for 6 frames, gone for 8, back where it was at ``side``."""
     import cv2
     from track_core.data.synthetic import blurred_scene
     background, patch = blurred_scene(np.random.default_rng(seed), (240, 320), 48, 8)
@@ -372,7 +372,7 @@ def _back_smaller_scene(seed):
             small = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
             image[at[1]:at[1] + side, at[0]:at[0] + side] = small
         return image
-    return [frame(48)] * 7 + [frame()] * 8 + [frame(20, (154, 114))] * 4
+    return [frame(48)] * 7 + [frame()] * 8 + [frame(side, (164 - side // 2, 124 - side // 2))] * 4
 
 
 @pytest.mark.parametrize('seed', [0, 1])
@@ -445,7 +445,7 @@ def _shipped(**changes):
 def test_a_target_found_again_smaller_is_sized_as_it_is(seed):
     # The target comes back at 20 px where it left at 48: the network keeps most of the scale
     # of the crop it is handed (cut for 48), so the box found is about the old size. With
-    # rescale_on_return it is searched again at x0.5 .. x2 and the scale the confidence prefers
+    # rescale_on_return it is searched again at x0.35 .. x2 and the scale the confidence prefers
     # gives the box: the true one at once.
     frames = _back_smaller_scene(seed)
     back = {}
@@ -460,6 +460,27 @@ def test_a_target_found_again_smaller_is_sized_as_it_is(seed):
     x, y, w, h = back[True].box
     assert abs(x + w / 2 - 164) < 4 and abs(y + h / 2 - 124) < 4
     assert 16 < w < 24 and 16 < h < 24                      # the true 20 px
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_a_target_found_again_at_a_third_of_its_size_is_sized_as_it_is(seed, monkeypatch):
+    # Back at 17 px where it left at 48, the box found is near the size it left at; a
+    # return's ladder goes down to x0.35 (a crop cut for 17 px): the box is the true one. The
+    # ladder of an unsure frame (down to x0.5) stops short of it.
+    from track_core.runtime import tracker as module
+    frames = _back_smaller_scene(seed, 17)
+    back = {}
+    for ladder in (module.RESCALES, module.RESCALES_ON_RETURN):
+        monkeypatch.setattr(module, 'RESCALES_ON_RETURN', ladder)
+        tracker = _shipped(search_near=True, scan_tiles=0, appearance_threshold=0.0,
+                           rescale_on_return=True, rescale_unsure=False)
+        tracker.initialize(frames[0], (140, 100, 48, 48))
+        back[len(ladder)] = [tracker.track(f) for f in frames[1:]][14]
+        assert back[len(ladder)].state == TrackState.REACQUIRED
+    x, y, w, h = back[6].box
+    assert abs(x + w / 2 - 164) < 3 and abs(y + h / 2 - 124) < 3
+    assert abs(w - 17) <= 1 and abs(h - 17) <= 1
+    assert back[5].box[2] * back[5].box[3] > w * h
 
 
 @pytest.mark.parametrize('seed', [0, 1])
@@ -487,8 +508,9 @@ def test_an_unsure_box_three_times_too_big_is_pulled_back(seed):
 
 def test_the_rescale_runs_only_where_the_size_is_in_doubt(make_frame):
     # One crop on a confident frame; five on the first unconfident one (not on the next), and
-    # five more on the frame the target is found again (in a frame large enough for the crops
-    # of the larger scales: a crop larger than the image is not searched).
+    # six on the frame the target is found again (the return's ladder goes one step further
+    # down), in a frame large enough for the crops of the larger scales: a crop larger than
+    # the image is not searched.
     cfg = TrackerConfig(lost_threshold=0.3, lost_frames=2, search_growth=1.0,
                         absent_threshold=0.6, rescale_on_return=True, rescale_unsure=True)
     tracker = make_tracker(config=cfg)
@@ -507,7 +529,7 @@ def test_the_rescale_runs_only_where_the_size_is_in_doubt(make_frame):
         states.append(tracker.track(frame).state)
     assert states == [TrackState.TRACKING] + [TrackState.UNSURE] * 3 + \
         [TrackState.SEARCHING] * 2 + [TrackState.REACQUIRED, TrackState.TRACKING]
-    assert batches == [1, 1, 5, 1, 1, 1, 1, 1, 5, 1]
+    assert batches == [1, 1, 5, 1, 1, 1, 1, 1, 6, 1]
     # in a frame the larger scales' crops would overflow, the three others
     batches.clear()
     small = make_frame()

@@ -104,15 +104,15 @@ class TrackerConfig:
         '0: off)', (0.0, 1.0))
     rescale_on_return: bool = _setting(
         False, 'when the target is found again by its own search (the local search or the '
-        "frame scan; a detector's box brings its size), search it once more at five scales "
-        'round the box found (x0.5 .. x2) and take the box the confidence prefers, '
+        "frame scan; a detector's box brings its size), search it once more at six scales "
+        'round the box found (x0.35 .. x2) and take the box the confidence prefers, '
         "less the network's disagreement with each crop's scale: a target back nearer or "
         'further away is sized as it is, not as it left')
     rescale_unsure: bool = _setting(
-        False, 'on the first followed frame under absent_threshold, search those five scales '
-        'too; where one reaches absent_threshold, its size (not its place) is the size found '
-        "on the frame: a box drifting off the target's size is pulled back (needs "
-        'absent_threshold)')
+        False, 'on the first followed frame under absent_threshold, search five scales round '
+        'the box (x0.5 .. x2); where one reaches absent_threshold, its size (not its place) '
+        "is the size found on the frame: a box drifting off the target's size is pulled back "
+        '(needs absent_threshold)')
     max_candidates: int = _setting(
         16, "a detector's boxes verified per frame for a target not seen, nearest first "
         '(the rest are dropped and counted)', (1, 1024))
@@ -148,6 +148,9 @@ MIN_TARGET_SIDE = 4.0
 # (docs/evaluation.md): handed a box 0.5-2.8x the true size, the box chosen has a mean IoU of
 # 0.78 with the truth whatever the size handed (0.81 handed the true size, 0.39 handed 2x).
 RESCALES = (0.5, 2 ** -0.5, 1.0, 2 ** 0.5, 2.0)
+# A target found again may be back at any distance, and the box found carries the size it
+# left at: on a return the ladder goes half an octave further down (x0.35).
+RESCALES_ON_RETURN = (2 ** -1.5,) + RESCALES
 RESCALE_DISAGREEMENT = 0.3
 MAX_ID_LENGTH = 64
 ID_CHARACTERS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:')
@@ -457,7 +460,8 @@ class Tracker:
             rescaled = follow and cfg.rescale_on_return and \
                 t.presence.state == TrackState.REACQUIRED
             if rescaled:
-                t.score, (cx, cy, w, h) = self._rescaled(t, image, (cx, cy, w, h), t.score)
+                t.score, (cx, cy, w, h) = self._rescaled(t, image, (cx, cy, w, h), t.score,
+                                                         RESCALES_ON_RETURN)
             if follow and cfg.appearance_threshold > 0:
                 follow = self._same_instance(t, image, (cx, cy, w, h))
             if follow:
@@ -482,7 +486,8 @@ class Tracker:
                     if found is not None:
                         score, box = found
                         if cfg.rescale_on_return:
-                            score, box = self._rescaled(t, image, xywh_to_cxcywh(box), score)
+                            score, box = self._rescaled(t, image, xywh_to_cxcywh(box),
+                                                        score, RESCALES_ON_RETURN)
                             box = cxcywh_to_xywh(box)
                         self.relocate(box, tid, (width, height))
                         t.score = score
@@ -506,8 +511,8 @@ class Tracker:
         t.move(clip_box(cxcywh_to_xywh([center[0], center[1], size[0], size[1]]), width,
                         height))
 
-    def _rescaled(self, t: _Target, image, found, score: float):
-        """Search ``t`` at RESCALES round ``found`` (cx, cy, w, h); return (score, box).
+    def _rescaled(self, t: _Target, image, found, score: float, ladder=RESCALES):
+        """Search ``t`` at ``ladder``'s scales round ``found`` (cx, cy, w, h); return (score, box).
 
         Each crop is cut for the box found times a scale; the network's box in it is scored by
         its confidence less RESCALE_DISAGREEMENT times |log(its size / the crop's)|: the
@@ -520,7 +525,7 @@ class Tracker:
             return score, (cx, cy, w, h)        # no size to scale (a box clipped away)
         # a larger scale only where its crop is no larger than the image: a crop mostly
         # padding shows the score head what it never saw in training, and it may like it
-        scales = [s for s in RESCALES if s <= 1.0 or crop_side(
+        scales = [s for s in ladder if s <= 1.0 or crop_side(
             w * s, h * s, self.preprocess.search_factor, self.preprocess.context) <=
             max(width, height)]
         best = (-math.inf, score, (cx, cy, w, h))
