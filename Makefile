@@ -72,6 +72,9 @@ ship: setup
 
 # The model card's dev figures (needs ../shared/data or TRACK_DATA_ROOT).
 eval: setup
+	@$(ENV) && cd $(ROOT) && { python -c 'import openvino' 2>/dev/null || { echo \
+	    '[eval] installing the lighttrack extra (openvino) for the LightTrack-Mobile baseline' \
+	    && pip install -q -e '.[lighttrack]'; }; }
 	@$(ENV) && cd $(ROOT) && track-eval run --data '$${data}/sot/dev' \
 	    --model student=models/default.safetensors \
 	    --baselines csrt nanotrack kcf nanotrack_v3 lighttrack vittrack --out reports/dev

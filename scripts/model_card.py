@@ -296,6 +296,12 @@ def main(argv=None):
     if args.vittrack_only:
         return _rewrite_vittrack(pathlib.Path(args.report).parents[1])
     report = json.loads(pathlib.Path(args.report).read_text())
+    skipped = report['meta'].get('skipped') or {}
+    if skipped:             # the card compares side by side: a missing baseline is an error
+        print('error: the report skipped ' + '; '.join(f'{k} ({v})' for k, v in
+                                                       skipped.items()) +
+              ': install what it needs and run make eval again', file=sys.stderr)
+        return 1
     s = report['summary']
     st, teacher = s['student'], s.get(TEACHER)
     cfg, pre, state, extra = read_checkpoint(STUDENT)
