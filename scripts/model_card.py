@@ -481,8 +481,8 @@ LIMITS = '''- Accuracy: on the pooled AUC the model is above NanoTrack v2 and v3
   holds a marker board in front of the car; the box stays on the board from frame 2) and
   Skiing.
 - Selected partly behind something (the occluder protocol above): it stays on the occluder
-  where LightTrack-Mobile does not (0.333 against 0.532; per sequence -0.144, interval
-  -0.251 .. -0.050), as NanoTrack v3, whose backbone it shares, does (0.325): small targets
+  where LightTrack-Mobile does not (0.333 against 0.532; per sequence -0.142, interval
+  -0.251 .. -0.048), as NanoTrack v3, whose backbone it shares, does (0.325): small targets
   (Crossing, Skiing, building5) are lost. Training pairs with such occluders
   (`data.sampling.occluder_prob`) did not move it: a fine-tune, the full recipe and the
   backbone learning too all stay at 0.32-0.34 with the presence logic off
