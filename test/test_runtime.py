@@ -538,3 +538,18 @@ def test_the_rescale_runs_only_where_the_size_is_in_doubt(make_frame):
         _set_confidence(tracker, logit)
         tracker.track(small)
     assert batches == [1, 1, 3]
+
+
+def test_settings_the_others_leave_idle_are_named():
+    import pathlib
+    from track_core.runtime import model_runtime, without_effect
+    model = pathlib.Path(__file__).resolve().parents[1] / 'models' / 'default.safetensors'
+    assert without_effect(model_runtime(model)) == []      # the shipped settings all work
+    assert without_effect(TrackerConfig()) == []
+    idle = without_effect(TrackerConfig(rescale_unsure=True, colour_threshold=0.5,
+                                        search_near=True, max_search_scale=1.0))
+    assert [note.split()[0] for note in idle] == ['rescale_unsure', 'colour_threshold',
+                                                  'search_near']
+    assert without_effect(TrackerConfig(rescale_unsure=True, absent_threshold=0.6,
+                                        colour_threshold=0.5, appearance_threshold=0.6,
+                                        search_near=True)) == []

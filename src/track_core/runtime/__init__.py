@@ -5,8 +5,8 @@ ROS code (the node and any camera loop drive ``live.LiveEngine``).
 """
 
 from track_core.runtime.loader import load_tracker, model_runtime
-from track_core.runtime.tracker import Tracker, TrackerConfig
+from track_core.runtime.tracker import Tracker, TrackerConfig, without_effect
 from track_core.types import TrackResult, TrackState
 
 __all__ = ['load_tracker', 'model_runtime', 'Tracker', 'TrackerConfig', 'TrackResult',
-           'TrackState']
+           'TrackState', 'without_effect']

@@ -124,6 +124,26 @@ class TrackerConfig:
             raise ValueError('; '.join(problems))
 
 
+def without_effect(config: TrackerConfig) -> List[str]:
+    """Say which settings ``config`` turns on that the others, as they are, leave idle.
+
+    Each is valid alone, so none is an error; a robot's operator should still hear that the
+    setting they gave does nothing (the node logs these at start-up and on a change).
+    """
+    notes = []
+    if config.rescale_unsure and config.absent_threshold <= 0:
+        notes.append('rescale_unsure does nothing while absent_threshold is 0: it searches the '
+                     'first followed frame under absent_threshold')
+    if config.colour_threshold > 0 and config.appearance_threshold <= 0:
+        notes.append('colour_threshold does nothing while appearance_threshold is 0: colours '
+                     'are compared by the appearance check')
+    if config.search_near and (config.search_growth <= 1 or config.max_search_scale <= 1):
+        notes.append('search_near does nothing while the local search does not widen '
+                     '(search_growth or max_search_scale 1): it adds a normal-size crop beside '
+                     'the widened one')
+    return notes
+
+
 def setting_help(name: str) -> str:
     """Return the description of ``TrackerConfig.<name>``."""
     return _FIELDS[name].metadata['help']

@@ -137,6 +137,24 @@ def test_non_finite_and_huge_parameters_are_refused_and_described(harness):
     assert frames.integer_range[0].to_value == 10_000
 
 
+def test_a_setting_the_others_leave_idle_is_taken_and_said(harness):
+    # rescale_unsure with absent_threshold 0 is valid but does nothing: the change is taken
+    # and the node says why it has no effect (on /rosout, where an operator reads it)
+    from rcl_interfaces.msg import Log
+    h = harness
+    said = []
+    h.client.create_subscription(Log, '/rosout', said.append, 100)
+    assert h.wait_active()
+    assert h.set_params(absent_threshold=0.0, rescale_unsure=True)[0].successful
+    assert h.wait_for(lambda: any('setting without effect: rescale_unsure' in m.msg
+                                  for m in said), 10), [m.msg for m in said]
+    assert h.node.engine is not None                    # still up and configured
+    count = len(said)
+    assert h.set_params(absent_threshold=0.6)[0].successful    # in effect now: no word
+    time.sleep(0.5)
+    assert not any('without effect' in m.msg for m in said[count:])
+
+
 def test_start_up_values_of_the_wrong_type_leave_the_node_up_with_the_reason(tmp_path):
     # an integer for a double is taken; a float for an integer leaves it unconfigured
     h = Harness(lost_threshold=1, max_frame_age=0)

@@ -40,7 +40,7 @@ from track_interfaces.srv import ClearTarget, SelectDetection, SetTarget
 from vision_msgs.msg import Detection2D, Detection2DArray, Detection3DArray
 
 from track_core.errors import CheckpointError
-from track_core.runtime import load_tracker, Tracker
+from track_core.runtime import load_tracker, Tracker, without_effect
 from track_core.runtime.live import Frame, LiveEngine, replied, Reply
 from track_core.runtime.stamps import StampCache
 from track_node import params
@@ -252,6 +252,7 @@ class TrackNode(LifecycleNode):
                 tracker.backend, tracker.model_cfg, tracker.preprocess, tracker.config,
                 s.max_targets)
         self.settings, self.model_own = s, tracker.model_settings
+        self._say_idle_settings(tracker.config)
         self.decoder = ImageDecoder(s.prefer_cv_bridge, s.max_image_pixels)
         self.engine = LiveEngine(
             trackers, lambda data: self.decoder(*data), self._publish, s.frame_cache_size,
@@ -400,7 +401,13 @@ class TrackNode(LifecycleNode):
             self.decoder.max_pixels = new.max_image_pixels
             engine.max_frame_age = new.max_frame_age
             engine.configure(config, new.max_targets)
+            self._say_idle_settings(config)
         return SetParametersResult(successful=True)
+
+    def _say_idle_settings(self, config) -> None:
+        """Warn of each tracker setting given that the others leave without effect."""
+        for note in without_effect(config):
+            self.get_logger().warning(f'setting without effect: {note}')
 
     # ----------------------------------------------------------------- frames in, results out
     @_guarded
